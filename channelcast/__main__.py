@@ -1,0 +1,5 @@
+import sys
+
+from channelcast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared test factories: tiny seeded histories in the data contract's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, UNITS
+
+
+def make_history(n_nodes: int = 2, n_items: int = 3, weeks: int = 30, seed: int = 0,
+                 start: str = "2024-01-01") -> pd.DataFrame:
+    """Weekly sell-through with price, promo and on_hand for every node x item x week."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=weeks, freq="W-MON")
+    idx = pd.MultiIndex.from_product(
+        [dates, [f"N{i}" for i in range(n_nodes)], [f"S{j}" for j in range(n_items)]],
+        names=[DATE, NODE, ITEM],
+    )
+    frame = idx.to_frame(index=False)
+    n = len(frame)
+    frame[UNITS] = rng.poisson(4.0, n).astype(float)
+    frame[PRICE] = rng.choice([9.99, 8.49], n)
+    frame[PROMO] = rng.binomial(1, 0.1, n).astype(float)
+    frame[ON_HAND] = rng.integers(0, 20, n).astype(float)
+    return frame
+
+
+def make_nodes(n_nodes: int = 2) -> pd.DataFrame:
+    """Nodes N0..N{n-1} under one region R."""
+    rows = [{NODE: "R", "parent_id": None, "channel": "region", "lead_time_days": 0,
+             "review_period_days": 7, "priority": 1}]
+    rows += [{NODE: f"N{i}", "parent_id": "R", "channel": "dealer", "lead_time_days": 7,
+              "review_period_days": 7, "priority": 1 + i % 2} for i in range(n_nodes)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def history() -> pd.DataFrame:
+    return make_history()
+
+
+@pytest.fixture
+def nodes() -> pd.DataFrame:
+    return make_nodes()
