@@ -33,7 +33,8 @@ def season_length(freq: str) -> int:
     return lengths[base]
 
 
-def period_index(dates: pd.Series | pd.DatetimeIndex, *, start: pd.Timestamp, freq: str) -> FloatArray:
+def period_index(dates: pd.Series | pd.DatetimeIndex, *, start: pd.Timestamp,
+                 freq: str) -> FloatArray:
     """Integer position of each date on the `freq` grid that starts at `start`.
 
     Dates off the grid (not a whole number of periods from `start`) give NaN positions, so a
@@ -195,5 +196,6 @@ def _censored(on_hand: FloatArray, filled: BoolArray) -> BoolArray:
     # carry the last known on_hand forward through gaps so a missing period after a stock-out
     # is not mistaken for a period with zero demand
     last_known = pd.DataFrame(on_hand).ffill(axis=1).to_numpy()
-    prev_known = np.concatenate([np.full((on_hand.shape[0], 1), np.nan), last_known[:, :-1]], axis=1)
+    gap = np.full((on_hand.shape[0], 1), np.nan)
+    prev_known = np.concatenate([gap, last_known[:, :-1]], axis=1)
     return stocked_out | (filled & (prev_known == 0))

@@ -295,22 +295,31 @@ def _cut(panel: Panel, n_periods: int) -> Panel:
     return Panel(**{**panel.__dict__, "units": panel.units[:, :n_periods]})
 
 
+def _categorical(labels: pd.Series, rows: npt.NDArray[np.intp]) -> pd.Categorical:
+    """Per-series labels repeated for `rows`, as a categorical with sorted categories."""
+    codes, categories = pd.factorize(labels, sort=True, use_na_sentinel=True)
+    return pd.Categorical.from_codes(codes[rows], categories=categories.astype(str))
+
+
 def _add_attributes(frame: pd.DataFrame, panel: Panel, nodes: pd.DataFrame | None,
                     s: npt.NDArray[np.intp]) -> pd.DataFrame:
-    """Node and sku identity and node attributes (channel, priority, lead time, review)."""
-    node_ids = panel.keys[NODE].to_numpy()[s]
-    frame[NODE] = pd.Categorical(node_ids, categories=sorted(panel.keys[NODE].unique()))
-    frame[ITEM] = pd.Categorical(panel.keys[ITEM].to_numpy()[s],
-                                 categories=sorted(panel.keys[ITEM].unique()))
+    """Node and sku identity and node attributes (channel, priority, lead time, review).
+
+    Mapped once per series and then repeated per row: mapping strings per row is the
+    slowest thing this module could do.
+    """
+    series_nodes = panel.keys[NODE]
+    frame[NODE] = _categorical(series_nodes, s)
+    frame[ITEM] = _categorical(panel.keys[ITEM], s)
     if nodes is None:
         return frame
     attrs = nodes.drop_duplicates(NODE).set_index(NODE)
     if CHANNEL in attrs:
-        channel = pd.Series(node_ids).map(attrs[CHANNEL])
-        frame[CHANNEL] = pd.Categorical(channel, categories=sorted(attrs[CHANNEL].dropna().unique()))
+        frame[CHANNEL] = _categorical(series_nodes.map(attrs[CHANNEL]), s)
     for col in (PRIORITY, LEAD_TIME, REVIEW_PERIOD):
         if col in attrs:
-            frame[col] = pd.Series(node_ids).map(attrs[col]).to_numpy(dtype=np.float32)
+            per_series = pd.to_numeric(series_nodes.map(attrs[col]), errors="coerce")
+            frame[col] = per_series.to_numpy(dtype=np.float32)[s]
     return frame
 
 

@@ -6,7 +6,8 @@ from features.history import build_panel, period_index, season_length
 
 
 def test_gaps_inside_a_series_are_zero_and_flagged(history):
-    dropped = history.drop(index=history.index[(history.node_id == "N0") & (history.sku == "S0")][3])
+    series = history.index[(history.node_id == "N0") & (history.sku == "S0")]
+    dropped = history.drop(index=series[3])
     panel = build_panel(dropped, freq="W-MON")
     s = panel.keys.index[(panel.keys.node_id == "N0") & (panel.keys.sku == "S0")][0]
     assert panel.units[s, 3] == 0 and panel.filled[s, 3]

@@ -7,10 +7,10 @@ from features import lags as L
 def test_lag_oracle_units_equal_period_index():
     # units = period index, so lag l at origin t must be t - (l - 1)
     values = np.arange(10, dtype=float)[None, :]
-    for l in (1, 2, 5):
-        out = L.lag(values, lag=l)
-        assert np.isnan(out[0, : l - 1]).all()
-        np.testing.assert_array_equal(out[0, l - 1 :], np.arange(10 - (l - 1)))
+    for k in (1, 2, 5):
+        out = L.lag(values, lag=k)
+        assert np.isnan(out[0, : k - 1]).all()
+        np.testing.assert_array_equal(out[0, k - 1 :], np.arange(10 - (k - 1)))
 
 
 def test_lag_below_one_is_refused():
