@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# `features` package: put the project root first instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "out"
 HORIZON = 8
 SHORT_LAGS = (1, 2, 3, 4, 52)
@@ -54,7 +58,7 @@ def _run_channelcast(folder: Path, spec_name: str) -> dict[str, float]:
     ts = build_training_set(history, horizon=HORIZON, freq=freq, spec=spec, nodes=nodes)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows": len(ts),
-            "columns": ts.features.shape[1] + len(ts.known) + HORIZON}
+            "columns": ts.features.shape[1] + len(ts.known.names) + HORIZON}
 
 
 def _run_mlforecast(folder: Path, spec_name: str) -> dict[str, float]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from features.validation import load_validated
 
 from features.datasets import DATASETS
 from features.training_set import TrainingSet, build_training_set
+from features.validation import load_validated
 
 __all__ = ["add_parser", "summarise_training_set"]
 
@@ -39,7 +39,7 @@ def summarise_training_set(ts: TrainingSet, seconds: float) -> str:
     observed = np.isfinite(ts.targets)
     lines = [
         f"training set: {len(ts):,} series x origin rows, {ts.features.shape[1]} origin features"
-        f" + {len(ts.known)} target-dated features x {ts.horizon} horizon steps "
+        f" + {len(ts.known.names)} target-dated features x {ts.horizon} horizon steps "
         f"({seconds:.1f} s)",
         f"  series {ts.keys[['node_id', 'sku']].drop_duplicates().shape[0]:,}, origins "
         f"{ts.keys['origin'].min().date()} .. {ts.keys['origin'].max().date()} ({ts.freq})",

@@ -154,10 +154,9 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
                          "run `channelcast validate` to find every such row.")
     n_periods = int(end_pos) + 1
     t = pos.astype(np.int64)
-    codes, uniques = pd.MultiIndex.from_frame(history[[NODE, ITEM]].astype(str)).factorize()
-    s = codes.astype(np.int64)
-    shape = (len(uniques), n_periods)
-    if pd.Series(s * n_periods + t).duplicated().any():
+    s, keys = _series_codes(history)
+    shape = (len(keys), n_periods)
+    if np.bincount(s * n_periods + t, minlength=1).max() > 1:
         raise ValueError("`history` has duplicate (date, node_id, sku) rows; aggregate them first.")
 
     units = _scatter(history[UNITS], s, t, shape)
@@ -173,7 +172,6 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
     optional = {c: history[c] if c in history else None for c in (PRICE, PROMO, ON_HAND, SELL_IN)}
     on_hand = _scatter(optional[ON_HAND], s, t, shape)
     censored = _censored(on_hand, filled)
-    keys = pd.DataFrame(list(uniques), columns=[NODE, ITEM])
     return Panel(
         keys=keys,
         dates=_grid(start, n_periods, freq),
@@ -188,6 +186,23 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
         first=first,
         last=last,
     )
+
+
+def _series_codes(history: pd.DataFrame) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
+    """Series number of each row (sorted by node, then sku) and the series' keys.
+
+    Factorizing the two id columns separately and combining the codes is an order of
+    magnitude faster than factorizing (node, sku) tuples.
+    """
+    node_codes, node_ids = pd.factorize(history[NODE].astype(str), sort=True)
+    sku_codes, sku_ids = pd.factorize(history[ITEM].astype(str), sort=True)
+    pair = node_codes.astype(np.int64) * len(sku_ids) + sku_codes
+    present, s = np.unique(pair, return_inverse=True)
+    keys = pd.DataFrame({
+        NODE: np.asarray(node_ids, dtype=object)[present // len(sku_ids)],
+        ITEM: np.asarray(sku_ids, dtype=object)[present % len(sku_ids)],
+    })
+    return s.astype(np.int64).ravel(), keys
 
 
 def _censored(on_hand: FloatArray, filled: BoolArray) -> BoolArray:

@@ -8,6 +8,8 @@ NaN marks "not observed" and is skipped, never counted as a zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
@@ -15,6 +17,7 @@ __all__ = [
     "lag",
     "periods_since_last_positive",
     "rolling_mean",
+    "rolling_stats",
     "rolling_std",
     "rolling_zero_share",
     "series_age",
@@ -44,43 +47,118 @@ def lag(values: FloatArray, *, lag: int) -> FloatArray:
     return out
 
 
-def _window_sums(values: FloatArray, window: int, shift: int) -> tuple[FloatArray, FloatArray]:
-    """Sum and count of non-NaN values in the `window` periods ending `shift` before t."""
-    present = ~np.isnan(values)
-    zeros = np.zeros((values.shape[0], 1))
-    csum = np.concatenate([zeros, np.cumsum(np.where(present, values, 0.0), axis=1)], axis=1)
-    ccnt = np.concatenate([zeros, np.cumsum(present, axis=1, dtype=np.float64)], axis=1)
-    n = values.shape[1]
-    hi = np.arange(n) + 1 - shift
-    lo = np.maximum(hi - window, 0)
-    hi = np.clip(hi, 0, n)
-    return csum[:, hi] - csum[:, lo], ccnt[:, hi] - ccnt[:, lo]
+class _Cumulative:
+    """Running sums of one array, from which any window ending at any lag is two slices.
+
+    With P a cumulative sum padded by `pad` leading zeros, the window of length w ending
+    `shift` periods before t is P[t + pad - shift] - P[t + pad - shift - w]. Computing P
+    once serves every window, so five window lengths cost one pass, not five.
+    """
+
+    def __init__(self, values: FloatArray, *, max_reach: int) -> None:
+        present = ~np.isnan(values)
+        self.n = values.shape[1]
+        self.pad = max_reach + 1
+        clean = np.where(present, values, 0.0)
+        self.sum = self._cumsum(clean)
+        self.count = self._cumsum(present)
+        self._values = clean
+        self._present = present
+        self._sq: FloatArray | None = None
+        self._zero: FloatArray | None = None
+
+    def _cumsum(self, values: npt.NDArray[np.float64] | npt.NDArray[np.bool_]) -> FloatArray:
+        out = np.zeros((values.shape[0], self.n + self.pad))
+        np.cumsum(values, axis=1, out=out[:, self.pad:])
+        return out
+
+    def window(self, cum: FloatArray, *, window: int, shift: int) -> FloatArray:
+        if window + shift + 1 > self.pad:
+            raise ValueError(f"`window` + `lag` must be <= {self.pad}; got {window + shift + 1}.")
+        hi = self.pad - shift
+        lo = hi - window
+        return cum[:, hi:hi + self.n] - cum[:, lo:lo + self.n]
+
+    @property
+    def squares(self) -> FloatArray:
+        if self._sq is None:
+            self._sq = self._cumsum(self._values * self._values)
+        return self._sq
+
+    @property
+    def zeros(self) -> FloatArray:
+        if self._zero is None:
+            self._zero = self._cumsum(self._present & (self._values == 0))
+        return self._zero
+
+
+def _mean(c: _Cumulative, window: int, shift: int) -> FloatArray:
+    total = c.window(c.sum, window=window, shift=shift)
+    count = c.window(c.count, window=window, shift=shift)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total /= count  # an empty window is 0 / 0 = NaN, as wanted
+    return total
+
+
+def _std(c: _Cumulative, window: int, shift: int) -> FloatArray:
+    total = c.window(c.sum, window=window, shift=shift)
+    count = c.window(c.count, window=window, shift=shift)
+    var = c.window(c.squares, window=window, shift=shift)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total *= total
+        total /= count
+        var -= total
+        count -= 1
+        var /= count
+    np.maximum(var, 0.0, out=var)  # rounding can leave -1e-12 for a constant window
+    np.sqrt(var, out=var)
+    var[count < 1] = np.nan
+    return var
+
+
+def _zero_share(c: _Cumulative, window: int, shift: int) -> FloatArray:
+    zeros = c.window(c.zeros, window=window, shift=shift)
+    count = c.window(c.count, window=window, shift=shift)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        zeros /= count
+    return zeros
+
+
+_STATS = {"mean": _mean, "std": _std, "zeroshare": _zero_share}
+
+
+def rolling_stats(values: FloatArray, *, lag: int, windows: tuple[int, ...],
+                  stats: tuple[str, ...] = ("mean", "std", "zeroshare")
+                  ) -> Iterator[tuple[str, int, FloatArray]]:
+    """Yield (stat, window, array) for every stat and window, sharing one set of running sums.
+
+    Stats: `mean` and `std` (sample, needs 2 values) of the observed values, `zeroshare`
+    (share of observed periods with 0). NaN is skipped; a window with nothing observed is NaN.
+    Arrays are yielded one at a time so a caller can keep only what it needs.
+    """
+    _check_lag(lag)
+    unknown = set(stats) - set(_STATS)
+    if unknown:
+        raise ValueError(f"`stats` must be among {sorted(_STATS)}; got {sorted(unknown)}.")
+    cum = _Cumulative(values, max_reach=max(windows) + lag - 1)
+    for w in windows:
+        for stat in stats:
+            yield stat, w, _STATS[stat](cum, w, lag - 1)
 
 
 def rolling_mean(values: FloatArray, *, lag: int, window: int) -> FloatArray:
     """Mean of the observed values in the `window` periods ending at `lag`; NaN if none."""
-    _check_lag(lag)
-    total, count = _window_sums(values, window, lag - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+    return next(rolling_stats(values, lag=lag, windows=(window,), stats=("mean",)))[2]
 
 
 def rolling_std(values: FloatArray, *, lag: int, window: int) -> FloatArray:
     """Sample standard deviation over the window (needs two observed values, else NaN)."""
-    _check_lag(lag)
-    total, count = _window_sums(values, window, lag - 1)
-    total_sq, _ = _window_sums(values * values, window, lag - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        var = (total_sq - count * mean * mean) / (count - 1)
-    return np.where(count > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    return next(rolling_stats(values, lag=lag, windows=(window,), stats=("std",)))[2]
 
 
 def rolling_zero_share(values: FloatArray, *, lag: int, window: int) -> FloatArray:
     """Share of observed periods in the window with zero units (intermittency)."""
-    _check_lag(lag)
-    is_zero = np.where(np.isnan(values), np.nan, (values == 0).astype(np.float64))
-    return rolling_mean(is_zero, lag=lag, window=window)
+    return next(rolling_stats(values, lag=lag, windows=(window,), stats=("zeroshare",)))[2]
 
 
 def periods_since_last_positive(values: FloatArray) -> FloatArray:

@@ -9,7 +9,9 @@ the horizon as a feature (`stack()`), without rebuilding the expensive origin fe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +30,7 @@ from features.schema import (
     ITEM,
     LEAD_TIME,
     NODE,
+    PARENT,
     PRICE,
     PRIORITY,
     PROMO,
@@ -82,6 +85,53 @@ class FeatureSpec:
 
 
 @dataclass(frozen=True)
+class KnownValues:
+    """Values of each row's target periods that are known at its origin.
+
+    Stored per series and period and looked up per horizon step on demand: materialising
+    rows x horizon arrays for every name would cost more memory than all origin features.
+
+    Attributes:
+        rows: (series, period) index of each training-set row's origin.
+        per_series: name -> (array series x periods, offset, future_ok); the value for step k
+            is array[s, t + k + offset]. With future_ok False (sales), steps whose period
+            lies after the origin are NaN: only planned values (price, promo) may look ahead.
+        per_period: name -> array over periods (calendar), value at t + k.
+        price_ref: each row's mean price over the window ending at the origin.
+    """
+
+    rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
+    per_series: dict[str, tuple[npt.NDArray[np.float32], int, bool]]
+    per_period: dict[str, npt.NDArray[np.float32]]
+    price_ref: npt.NDArray[np.float32]
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.per_period, *self.per_series, "price_ratio"]
+
+    def at(self, k: int) -> dict[str, npt.NDArray[np.float32]]:
+        """Every known value for horizon step `k` (1-based), one per row."""
+        s, t = self.rows
+        out: dict[str, npt.NDArray[np.float32]] = {}
+        for name, by_period in self.per_period.items():
+            out[name] = by_period[t + k]
+        for name, (values, offset, future_ok) in self.per_series.items():
+            idx = t + k + offset
+            ok = (idx >= 0) & (idx < values.shape[1])
+            if not future_ok and k + offset > 0:
+                ok[:] = False
+            out[name] = np.where(ok, values[s, np.clip(idx, 0, values.shape[1] - 1)], np.nan
+                                 ).astype(np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["price_ratio"] = out["price"] / self.price_ref
+        return out
+
+    def matrix(self, name: str, horizon: int) -> npt.NDArray[np.float32]:
+        """One known value for every row and step 1..horizon (rows x horizon)."""
+        return np.stack([self.at(k)[name] for k in range(1, horizon + 1)], axis=1)
+
+
+@dataclass(frozen=True)
 class TrainingSet:
     """Origin features, targets and known-in-advance values for every series x origin.
 
@@ -91,7 +141,8 @@ class TrainingSet:
         targets: units at origin + k in column k - 1; NaN where not observed.
         censored: True where the target period was a stock-out: its units are a lower bound
             on demand, so a model must not learn them as demand.
-        known: target-dated values known at the origin, name -> (rows x horizon) array.
+        known: target-dated values known at the origin (calendar, planned price and promo,
+            last season's units), looked up per horizon step.
         horizon: number of target periods.
         freq: the period grid.
         spec: the feature spec that built it.
@@ -101,7 +152,7 @@ class TrainingSet:
     features: pd.DataFrame
     targets: npt.NDArray[np.float32]
     censored: npt.NDArray[np.bool_]
-    known: dict[str, npt.NDArray[np.float32]] = field(repr=False)
+    known: KnownValues = field(repr=False)
     horizon: int
     freq: str
     spec: FeatureSpec
@@ -112,7 +163,7 @@ class TrainingSet:
     @property
     def feature_names(self) -> list[str]:
         """Columns of `horizon_frame` / `stack` features, in order."""
-        return [*self.features.columns, *(f"{k}_target" for k in self.known), "horizon"]
+        return [*self.features.columns, *(f"{k}_target" for k in self.known.names), "horizon"]
 
     def horizon_frame(self, k: int) -> tuple[pd.DataFrame, npt.NDArray[np.float32],
                                              npt.NDArray[np.bool_]]:
@@ -120,8 +171,8 @@ class TrainingSet:
         if not 1 <= k <= self.horizon:
             raise ValueError(f"`k` must be in 1..{self.horizon}; got {k}.")
         X = self.features.copy()
-        for name, values in self.known.items():
-            X[f"{name}_target"] = values[:, k - 1]
+        for name, values in self.known.at(k).items():
+            X[f"{name}_target"] = values
         X["horizon"] = np.float32(k)
         return X, self.targets[:, k - 1], self.censored[:, k - 1]
 
@@ -208,16 +259,14 @@ def build_training_set(
     n_periods = panel.n_periods - room
     if room:
         _apply_future(panel, future, n_periods=n_periods)
-    rows_s, rows_t = _origin_cells(panel, origins, n_periods)
-    cells = (rows_s, rows_t)
-
-    features = _origin_features(panel, spec, nodes, cells, n_periods)
-    targets, censored = _targets(panel, cells, horizon, n_periods)
-    known = _known_values(panel, spec, cells, horizon, n_periods)
+    cells = _origin_cells(panel, origins, n_periods)
+    features = _origin_features(panel, spec, nodes, cells)
+    targets, censored = _targets(panel, cells, horizon)
+    known = _known_values(panel, spec, cells, horizon)
     keys = pd.DataFrame({
-        NODE: panel.keys[NODE].to_numpy()[rows_s],
-        ITEM: panel.keys[ITEM].to_numpy()[rows_s],
-        ORIGIN: panel.dates[rows_t],
+        NODE: panel.keys[NODE].to_numpy()[cells.s],
+        ITEM: panel.keys[ITEM].to_numpy()[cells.s],
+        ORIGIN: panel.dates[cells.t],
     })
     return TrainingSet(keys=keys, features=features, targets=targets, censored=censored,
                        known=known, horizon=horizon, freq=freq, spec=spec)
@@ -243,50 +292,104 @@ def _widen(arr: FloatArray, width: int) -> FloatArray:
     return np.concatenate([arr, pad], axis=1)
 
 
-def _origin_cells(panel: Panel, origins: str, n_periods: int
-                  ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+@dataclass(frozen=True)
+class _Cells:
+    """The (series, period) cells that become rows, and a fast way to read arrays at them.
+
+    For every in-span origin, a boolean mask selects cells in the same series-major order as
+    the index pairs and is several times faster than gathering by index.
+    """
+
+    s: npt.NDArray[np.intp]
+    t: npt.NDArray[np.intp]
+    n_periods: int
+    mask: npt.NDArray[np.bool_] | None = None
+
+    def take(self, values: FloatArray, *, ahead: int = 0) -> npt.NDArray[np.float32]:
+        """values[s, t + ahead] per row (NaN past the array's end), as float32."""
+        window = _widen(values, self.n_periods + ahead)[:, ahead:ahead + self.n_periods]
+        picked = window[self.mask] if self.mask is not None else window[self.s, self.t]
+        return picked.astype(np.float32)
+
+
+def _origin_cells(panel: Panel, origins: str, n_periods: int) -> _Cells:
     if origins == "last":
         s = np.arange(panel.n_series)
-        return s, np.full(panel.n_series, n_periods - 1, dtype=np.intp)
+        return _Cells(s, np.full(panel.n_series, n_periods - 1, dtype=np.intp), n_periods)
     if origins != "all":
         raise ValueError(f"`origins` must be 'all' or 'last'; got {origins!r}.")
-    return np.nonzero(panel.in_span())
+    mask = panel.in_span()[:, :n_periods]
+    s, t = np.nonzero(mask)
+    return _Cells(s, t, n_periods, mask)
 
 
 def _origin_features(panel: Panel, spec: FeatureSpec, nodes: pd.DataFrame | None,
-                     cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
-                     n_periods: int) -> pd.DataFrame:
-    """Every origin feature, each computed over the panel then cut down to `cells`."""
-    s, t = cells
-    cols: dict[str, npt.NDArray[np.float32]] = {}
+                     cells: _Cells) -> pd.DataFrame:
+    """Every origin feature, each computed over the panel then cut down to `cells`.
 
-    def put(name: str, values: FloatArray) -> None:
-        cols[name] = values[:, :n_periods][s, t].astype(np.float32)
+    Feature groups are independent, so they run on a small thread pool (numpy releases the
+    GIL in its loops); each group writes its columns straight into one float32 block, so the
+    frame costs no extra copy.
+    """
+    groups = _feature_groups(panel, spec, nodes, cells.n_periods)
+    offsets = np.cumsum([0] + [width for width, _ in groups])
+    block = np.empty((len(cells.s), int(offsets[-1])), dtype=np.float32, order="F")
+    names: list[list[str]] = [[] for _ in groups]
 
-    units = panel.units[:, :n_periods]
-    censored = panel.censored[:, :n_periods]
-    # stock-out periods say how much stock there was, not how much demand: windows skip them
-    demand = np.where(censored, np.nan, units)
-    for lag_ in spec.lags:
-        put(f"units_lag{lag_}", L.lag(units, lag=lag_))
-    for w in spec.windows:
-        put(f"units_rollmean_lag1_w{w}", L.rolling_mean(demand, lag=1, window=w))
-        put(f"units_rollstd_lag1_w{w}", L.rolling_std(demand, lag=1, window=w))
-        put(f"units_zeroshare_lag1_w{w}", L.rolling_zero_share(demand, lag=1, window=w))
-    cens = np.where(np.isnan(units), np.nan, censored.astype(np.float64))
-    put(f"{CENSORED}_lag1", cens)
-    put(f"{CENSORED}_share_lag1_w{max(spec.windows)}",
-        L.rolling_mean(cens, lag=1, window=max(spec.windows)))
-    put("periods_since_sale_lag1", L.periods_since_last_positive(units))
-    put("series_age_lag1", L.series_age(panel.first, n_periods))
-    put("price_lag1", panel.price[:, :n_periods])
-    put("promo_lag1", panel.promo[:, :n_periods])
-    put("on_hand_lag1", panel.on_hand[:, :n_periods])
-    for level, totals in hierarchy_totals(_cut(panel, n_periods), nodes).items():
-        for w in spec.hierarchy_windows:
-            put(f"{level}_units_rollmean_lag1_w{w}", L.rolling_mean(totals, lag=1, window=w))
-    frame = pd.DataFrame(cols)
-    return _add_attributes(frame, panel, nodes, s)
+    def run(i: int) -> None:
+        for j, (name, values) in enumerate(groups[i][1]()):
+            block[:, offsets[i] + j] = cells.take(values)
+            names[i].append(name)
+        if len(names[i]) != groups[i][0]:
+            raise RuntimeError(f"feature group {i} wrote {len(names[i])} columns, "
+                               f"expected {groups[i][0]}")
+
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(run, range(len(groups))))
+    frame = pd.DataFrame(block, columns=[n for group in names for n in group], copy=False)
+    return _add_attributes(frame, panel, nodes, cells.s)
+
+
+_Group = tuple[int, Callable[[], Iterator[tuple[str, FloatArray]]]]
+
+
+def _feature_groups(panel: Panel, spec: FeatureSpec, nodes: pd.DataFrame | None,
+                    n: int) -> list[_Group]:
+    """Independent feature groups: (column count, generator of (name, panel-shaped array))."""
+    units = panel.units[:, :n]
+    censored = panel.censored[:, :n]
+
+    def lags() -> Iterator[tuple[str, FloatArray]]:
+        for lag_ in spec.lags:
+            yield f"units_lag{lag_}", L.lag(units, lag=lag_)
+
+    def windows() -> Iterator[tuple[str, FloatArray]]:
+        # stock-out periods say how much stock there was, not how much demand: skip them
+        demand = np.where(censored, np.nan, units)
+        for stat, w, values in L.rolling_stats(demand, lag=1, windows=spec.windows):
+            yield f"units_{'zeroshare' if stat == 'zeroshare' else 'roll' + stat}_lag1_w{w}", values
+
+    def state() -> Iterator[tuple[str, FloatArray]]:
+        cens = np.where(np.isnan(units), np.nan, censored.astype(np.float64))
+        yield f"{CENSORED}_lag1", cens
+        yield (f"{CENSORED}_share_lag1_w{max(spec.windows)}",
+               L.rolling_mean(cens, lag=1, window=max(spec.windows)))
+        yield "periods_since_sale_lag1", L.periods_since_last_positive(units)
+        yield "series_age_lag1", L.series_age(panel.first, n)
+        yield "price_lag1", panel.price[:, :n]
+        yield "promo_lag1", panel.promo[:, :n]
+        yield "on_hand_lag1", panel.on_hand[:, :n]
+
+    levels = 3 if nodes is not None and PARENT in nodes else 2
+
+    def hierarchy() -> Iterator[tuple[str, FloatArray]]:
+        for level, totals in hierarchy_totals(_cut(panel, n), nodes).items():
+            for _, w, values in L.rolling_stats(totals, lag=1, windows=spec.hierarchy_windows,
+                                                stats=("mean",)):
+                yield f"{level}_units_rollmean_lag1_w{w}", values
+
+    return [(len(spec.windows) * 3, windows), (len(spec.lags), lags), (7, state),
+            (levels * len(spec.hierarchy_windows), hierarchy)]
 
 
 def _cut(panel: Panel, n_periods: int) -> Panel:
@@ -323,47 +426,34 @@ def _add_attributes(frame: pd.DataFrame, panel: Panel, nodes: pd.DataFrame | Non
     return frame
 
 
-def _ahead(values: FloatArray, cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
-           horizon: int) -> FloatArray:
-    """values[s, t + k] for k = 1..horizon; NaN past the array's end."""
-    s, t = cells
-    padded = _widen(values, values.shape[1] + horizon)
-    cols = t[:, None] + np.arange(1, horizon + 1)[None, :]
-    return padded[s[:, None], cols]
+def _targets(panel: Panel, cells: _Cells, horizon: int
+             ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    n = cells.n_periods
+    units = panel.units[:, :n]
+    cens = panel.censored[:, :n].astype(np.float64)
+    y = np.empty((len(cells.s), horizon), dtype=np.float32)
+    c = np.empty((len(cells.s), horizon), dtype=np.bool_)
+    for k in range(1, horizon + 1):
+        y[:, k - 1] = cells.take(units, ahead=k)
+        c[:, k - 1] = cells.take(cens, ahead=k) == 1.0
+    return y, c
 
 
-def _targets(panel: Panel, cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
-             horizon: int, n_periods: int) -> tuple[npt.NDArray[np.float32],
-                                                    npt.NDArray[np.bool_]]:
-    units = panel.units[:, :n_periods]
-    cens = panel.censored[:, :n_periods].astype(np.float64)
-    y = _ahead(units, cells, horizon)
-    c = _ahead(cens, cells, horizon)
-    return y.astype(np.float32), c == 1.0
-
-
-def _known_values(panel: Panel, spec: FeatureSpec,
-                  cells: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]], horizon: int,
-                  n_periods: int) -> dict[str, npt.NDArray[np.float32]]:
+def _known_values(panel: Panel, spec: FeatureSpec, cells: _Cells, horizon: int
+                  ) -> KnownValues:
     """Target-dated values an origin can know: calendar, planned price/promo, last season."""
-    s, t = cells
-    out: dict[str, npt.NDArray[np.float32]] = {}
-    grid = pd.date_range(panel.dates[0], periods=n_periods + horizon, freq=_offset(panel.freq))
+    s, t, n_periods = cells.s, cells.t, cells.n_periods
+    width = n_periods + horizon
+    grid = pd.date_range(panel.dates[0], periods=width, freq=_offset(panel.freq))
     cal = calendar_features(grid, freq=panel.freq)
-    target_t = t[:, None] + np.arange(1, horizon + 1)[None, :]
-    for col in cal.columns:
-        out[col] = cal[col].to_numpy()[target_t].astype(np.float32)
-    price = _ahead(panel.price, cells, horizon)
-    out["promo"] = _ahead(panel.promo, cells, horizon).astype(np.float32)
-    out["price"] = price.astype(np.float32)
-    ref = L.rolling_mean(panel.price[:, :n_periods], lag=1, window=spec.price_window)[s, t]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["price_ratio"] = (price / ref[:, None]).astype(np.float32)
+    per_period = {col: cal[col].to_numpy(dtype=np.float32) for col in cal.columns}
     m = spec.season or season_length(panel.freq)
-    # units m periods before the target: only known at the origin when that period is <= t
-    back = target_t - m
-    units = panel.units[:, :n_periods]
-    valid = (back >= 0) & (back <= t[:, None])
-    seasonal = np.where(valid, units[s[:, None], np.clip(back, 0, n_periods - 1)], np.nan)
-    out[f"units_lag{m}"] = seasonal.astype(np.float32)
-    return out
+    per_series = {
+        "promo": (_widen(panel.promo, width).astype(np.float32), 0, True),
+        "price": (_widen(panel.price, width).astype(np.float32), 0, True),
+        # units m periods before the target: known at the origin only while that is <= t
+        f"units_lag{m}": (panel.units[:, :n_periods].astype(np.float32), -m, False),
+    }
+    ref = L.rolling_mean(panel.price[:, :n_periods], lag=1, window=spec.price_window)
+    return KnownValues(rows=(s, t), per_series=per_series, per_period=per_period,
+                       price_ref=cells.take(ref))

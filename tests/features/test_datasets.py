@@ -42,7 +42,7 @@ def test_walmart_maps_to_the_contract_and_builds_a_training_set():
     truth = sell.loc[(sell.node_id == "S1") & (sell.sku == "D1") & (sell.date == "2012-10-26"),
                      "units"].item()
     assert ts.features.loc[row, "units_lag1"] == pytest.approx(truth, rel=1e-6)
-    assert ts.known["holiday"].max() > 0  # Thanksgiving / Christmas weeks are flagged
+    assert ts.known.matrix("holiday", 8).max() > 0  # Thanksgiving / Christmas weeks are flagged
 
 
 def test_carparts_keeps_not_observed_cells_out():

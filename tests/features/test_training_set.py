@@ -11,7 +11,7 @@ FREQ = "W-MON"
 def _origin_rows(ts, origin):
     keep = (ts.keys[ORIGIN] <= origin).to_numpy()
     feats = ts.features[keep].reset_index(drop=True)
-    known = {k: v[keep] for k, v in ts.known.items()}
+    known = {k: ts.known.matrix(k, ts.horizon)[keep] for k in ts.known.names}
     return feats, known
 
 
@@ -68,7 +68,7 @@ def test_oracle_units_equal_week_index():
     np.testing.assert_array_equal(ts.targets[:-3], np.stack([t[:-3] + k for k in (1, 2, 3)], 1))
     assert np.isnan(ts.targets[-1]).all()
     # last season's units for the target: known only while target - 4 <= origin
-    seasonal = ts.known["units_lag4"]
+    seasonal = ts.known.matrix("units_lag4", ts.horizon)
     np.testing.assert_array_equal(seasonal[10], [7, 8, 9])
     assert np.isnan(seasonal[0]).all()
 
@@ -127,8 +127,8 @@ def test_last_origin_for_forecasting_uses_planned_promotions(history):
     ts = build_training_set(history, horizon=3, freq=FREQ, origins="last", future=future)
     assert len(ts) == 6 and (ts.keys[ORIGIN] == end).all()
     row = ((ts.keys["node_id"] == "N1") & (ts.keys["sku"] == "S2")).to_numpy()
-    np.testing.assert_array_equal(ts.known["promo"][row][0], [np.nan, 1.0, np.nan])
-    assert ts.known["price"][row][0, 1] == 5.0
+    np.testing.assert_array_equal(ts.known.matrix("promo", 3)[row][0], [np.nan, 1.0, np.nan])
+    assert ts.known.matrix("price", 3)[row][0, 1] == 5.0
     assert np.isnan(ts.targets).all()
 
 

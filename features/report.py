@@ -1,0 +1,361 @@
+"""What validation found: problems per file and row, accepted tables, and row accounting.
+
+Problems are collected as arrays while checking (one chunk per rule and column), so millions
+of refused rows cost a few vectorised operations; `Problem` objects are only built on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from features.cells import Issue, text_at
+from features.io import RawTable
+
+__all__ = ["FileCount", "Problem", "TableLog", "ValidationReport"]
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "rule"]
+REJECT_SCHEMA = pa.schema([("file", pa.string()), ("row", pa.int64()), ("columns", pa.string()),
+                           ("reasons", pa.string()), ("record", pa.string())])
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a file or a row was refused.
+
+    Attributes:
+        file: file name, e.g. `sell_through.csv`.
+        row: row as the user sees it (CSV line number, header = 1; Parquet 1-based index),
+            or None for a problem with the whole file.
+        column: the column concerned, or None.
+        value: the cell's text, or None.
+        reason: what is wrong and what to do.
+        rule: short rule id, e.g. `below_minimum`, used to count problems per rule.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    reason: str
+    rule: str
+
+    def __str__(self) -> str:
+        if self.row is None:
+            return f"{self.file}: {self.reason}"
+        where = f"{self.file} row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FileCount:
+    """Rows read from one file and what became of them (`accepted + refused == read`)."""
+
+    file: str
+    read: int
+    accepted: int
+    refused: int
+
+
+class TableLog:
+    """Problems found in one file, kept as arrays, and which rows they refuse."""
+
+    def __init__(self, raw: RawTable) -> None:
+        self.raw = raw
+        self.file = raw.file
+        self.refused = np.zeros(raw.n_rows, dtype=bool)
+        self.refuse_all = False
+        self.table_problems: list[Problem] = []
+        self._chunks: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        mask: npt.NDArray[np.bool_],
+        *,
+        column: str,
+        rule: str,
+        reason: str | Sequence[str] | npt.NDArray[np.object_],
+        values: npt.NDArray[np.object_] | None = None,
+    ) -> None:
+        """Refuse the rows in `mask`; `reason` is a template (`{v}`, `{q}`) or one per row."""
+        pos = np.flatnonzero(mask)
+        if pos.size == 0:
+            return
+        if values is None:
+            values = text_at(self.raw.data.column(column), pos)
+        reasons = _fill(reason, values) if isinstance(reason, str) else np.asarray(reason, object)
+        self._chunks.append(pd.DataFrame({
+            "pos": pos, "column": column, "value": values, "reason": reasons, "rule": rule,
+        }))
+        self.refused[pos] = True
+
+    @property
+    def n_row_problems(self) -> int:
+        return sum(len(c) for c in self._chunks)
+
+    def add_issue(self, issue: Issue, column: str) -> None:
+        self.add(issue.mask, column=column, rule=issue.rule, reason=issue.reason)
+
+    def add_table(self, rule: str, reason: str, *, column: str | None = None) -> None:
+        """A problem with the whole file: every row of it is refused."""
+        self.table_problems.append(Problem(self.file, None, column, None, reason, rule))
+        self.refuse_all = True
+        self.refused[:] = True
+
+    def row_problems(self) -> pd.DataFrame:
+        """Row-level problems: pos (0-based), row, column, value, reason, rule; by row."""
+        if not self._chunks:
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS[2:]})
+            frame.insert(0, "pos", pd.Series(dtype=np.int64))
+        else:
+            frame = pd.concat(self._chunks, ignore_index=True)
+            frame = frame.sort_values("pos", kind="stable", ignore_index=True)
+        frame.insert(1, "row", self.raw.row_numbers[frame["pos"].to_numpy()])
+        return frame
+
+
+class ValidationReport:
+    """The outcome of validating a data folder.
+
+    Attributes:
+        path: the folder validated.
+        tables: ACCEPTED rows per table present (`sell_through`, `nodes`, and `inventory`,
+            `central_stock` when given): date columns datetime64[ns], ids str (None when
+            empty), numbers and flags float64 (NaN when empty), extra columns as read.
+        freq: pandas frequency of `sell_through` (`W-MON`, `D`, `MS`, ...), declared or
+            inferred; None when no date could be read.
+        notes: what was inferred or skipped (frequency, blank lines).
+        counts: rows read, accepted and refused per table.
+
+    Example:
+        >>> report = validate_folder(Path("data"))  # doctest: +SKIP
+        >>> report.ok, report.counts["sell_through"].refused  # doctest: +SKIP
+        (False, 3)
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        tables: dict[str, pd.DataFrame],
+        freq: str | None,
+        logs: dict[str, TableLog],
+        file_problems: list[Problem],
+        notes: list[str],
+    ) -> None:
+        self.path = path
+        self.tables = tables
+        self.freq = freq
+        self.notes = notes
+        self._logs = logs
+        self._file_problems = file_problems
+        self.counts: dict[str, FileCount] = {}
+        for name, log in logs.items():
+            read = log.raw.n_rows
+            refused = int(log.refused.sum())
+            accepted = len(tables[name])
+            if accepted + refused != read:
+                raise AssertionError(
+                    f"{log.file}: accepted {accepted} + refused {refused} != read {read}"
+                )
+            self.counts[name] = FileCount(log.file, read, accepted, refused)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file and no row was refused."""
+        return self.n_problems == 0
+
+    @cached_property
+    def problem_frame(self) -> pd.DataFrame:
+        """Every problem as a frame (columns: file, row, column, value, reason, rule)."""
+        parts = [pd.DataFrame([asdict(p) for p in self._file_problems], columns=PROBLEM_COLUMNS)]
+        for log in self._logs.values():
+            parts.append(pd.DataFrame([asdict(p) for p in log.table_problems],
+                                      columns=PROBLEM_COLUMNS))
+            rows = log.row_problems().drop(columns="pos")
+            rows.insert(0, "file", log.file)
+            parts.append(rows)
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+        return pd.concat([p.astype({"row": "Int64"}) for p in parts], ignore_index=True)
+
+    @property
+    def n_problems(self) -> int:
+        return len(self._file_problems) + sum(
+            len(log.table_problems) + log.n_row_problems for log in self._logs.values()
+        )
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem, files first, then per file by row (see `first_problems` for big data)."""
+        return self.first_problems(self.n_problems)
+
+    def first_problems(self, n: int) -> list[Problem]:
+        """The first `n` problems, in the order `problems` lists them."""
+        return [
+            Problem(f, None if pd.isna(r) else int(r), c, v, reason, rule)
+            for f, r, c, v, reason, rule in self.problem_frame.head(max(n, 0)).itertuples(
+                index=False)
+        ]
+
+    @property
+    def file_problems(self) -> list[Problem]:
+        """Problems with a whole file (missing, unreadable, missing column): row is None."""
+        return [*self._file_problems, *(p for log in self._logs.values()
+                                        for p in log.table_problems)]
+
+    @property
+    def n_refused(self) -> int:
+        return sum(c.refused for c in self.counts.values())
+
+    def rule_counts(self) -> dict[str, int]:
+        """Number of problems per rule, most frequent first."""
+        return self.problem_frame["rule"].value_counts().to_dict()
+
+    def write_rejects(self, path: Path | str) -> int:
+        """Write every refused row once to a CSV; returns the number of rows written.
+
+        Columns: file, row, columns and reasons (one entry per problem, joined with "; "),
+        and record: the row's original cells as a JSON object.
+        """
+        parts = [_rejects_of(log) for log in self._logs.values()]
+        parts = [p for p in parts if p.num_rows]
+        table = pa.concat_tables(parts) if parts else REJECT_SCHEMA.empty_table()
+        pa_csv.write_csv(table, str(path))
+        return table.num_rows
+
+    def format(self, max_print: int = 200) -> str:
+        """Human-readable report: problems (at most `max_print`), counts per rule, accounting."""
+        lines = [f"validated {self.path}"]
+        lines += [f"note: {n}" for n in self.notes]
+        total = self.n_problems
+        if total == 0:
+            lines.append("no problems: every row was accepted")
+        else:
+            lines.append(f"{total:,} problem(s); {self.n_refused:,} row(s) refused:")
+            shown = self.first_problems(max_print)
+            lines += [f"  {p}" for p in shown]
+            if total > len(shown):
+                lines.append(f"  ... and {total - len(shown):,} more problems "
+                             "(write them all with --rejects FILE)")
+            lines.append("problems per rule:")
+            lines += [f"  {rule:<20} {n:>10,}" for rule, n in self.rule_counts().items()]
+        lines.append(_accounting(self.counts))
+        return "\n".join(lines)
+
+
+def _accounting(counts: dict[str, FileCount]) -> str:
+    width = max([len("file")] + [len(c.file) for c in counts.values()])
+    out = [f"{'file':<{width}} {'read':>12} {'accepted':>12} {'refused':>12}"]
+    for c in counts.values():
+        assert c.accepted + c.refused == c.read, c
+        out.append(f"{c.file:<{width}} {c.read:>12,} {c.accepted:>12,} {c.refused:>12,}")
+    return "\n".join(out)
+
+
+def _fill(template: str, values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Vectorised template fill: `{v}` -> cell text, `{q}` -> quoted text or "empty cell"."""
+    parts = re.split(r"(\{[vq]\})", template)
+    if len(parts) == 1:
+        return np.full(len(values), template, dtype=object)
+    text = pd.Series(values, dtype=object).astype(str)
+    quoted = ("'" + text + "'").where(text != "", "empty cell")
+    out = pd.Series("", index=text.index, dtype=object)
+    for part in parts:
+        out = out + (text if part == "{v}" else quoted if part == "{q}" else part)
+    return out.to_numpy(dtype=object)
+
+
+def _rejects_of(log: TableLog) -> pa.Table:
+    pos = np.flatnonzero(log.refused)
+    if pos.size == 0:
+        return REJECT_SCHEMA.empty_table()
+    problems = log.row_problems()
+    at = problems["pos"].to_numpy()
+    columns = np.full(pos.size, None, dtype=object)
+    reasons = np.full(pos.size, None, dtype=object)
+    # Most refused rows have one problem: place those directly; join only the others.
+    shared = np.zeros(at.size, dtype=bool)
+    if at.size > 1:
+        same = at[1:] == at[:-1]
+        shared[1:] |= same
+        shared[:-1] |= same
+    idx = np.searchsorted(pos, at[~shared])
+    columns[idx] = problems["column"].to_numpy(dtype=object)[~shared]
+    reasons[idx] = problems["reason"].to_numpy(dtype=object)[~shared]
+    if shared.any():
+        joined = problems[shared].groupby("pos", sort=True).agg(
+            columns=("column", "; ".join), reasons=("reason", "; ".join))
+        idx = np.searchsorted(pos, joined.index.to_numpy())
+        columns[idx] = joined["columns"].to_numpy(dtype=object)
+        reasons[idx] = joined["reasons"].to_numpy(dtype=object)
+    if log.table_problems:
+        t_cols = "; ".join(p.column or "" for p in log.table_problems)
+        t_reasons = "; ".join(p.reason for p in log.table_problems)
+        columns = _prefix(t_cols, columns)
+        reasons = _prefix(t_reasons, reasons)
+    assert not pd.isna(reasons).any(), f"{log.file}: a refused row has no reason"
+    return pa.table({
+        "file": pa.array(np.full(pos.size, log.file, dtype=object), pa.string()),
+        "row": pa.array(log.raw.row_numbers[pos], pa.int64()),
+        "columns": pa.array(columns, pa.string()),
+        "reasons": pa.array(reasons, pa.string()),
+        "record": _json_records(log.raw.data.take(pa.array(pos))),
+    }, schema=REJECT_SCHEMA)
+
+
+def _prefix(head: str, tails: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    series = pd.Series(tails, dtype=object)
+    return (head + "; " + series).where(series.notna(), head).to_numpy(dtype=object)
+
+
+def _json_records(table: pa.Table) -> pa.ChunkedArray:
+    """One JSON object per row with the row's raw cells as text (null when absent).
+
+    Built column-wise with Arrow string kernels; cells are escaped only in columns that
+    hold a quote, a backslash or a control character.
+    """
+    parts: list[object] = []
+    for i, name in enumerate(table.column_names):
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if pa.types.is_timestamp(col.type):
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
+        elif not pa.types.is_string(col.type):
+            col = col.cast(pa.string())
+        if _needs_escape(col):
+            for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"),
+                             ("\t", "\\t")):
+                col = pc.replace_substring(col, old, new)
+            col = pc.replace_substring_regex(col, r"[\x00-\x1f]", " ")
+        quoted = pc.binary_join_element_wise('"', col, '"', "")
+        parts += [("{" if i == 0 else ",") + json.dumps(name) + ":",
+                  pc.fill_null(quoted, "null")]
+    if not parts:
+        return pa.chunked_array([pa.array(["{}"] * table.num_rows, pa.string())])
+    parts.append("}")
+    joined = pc.binary_join_element_wise(*parts, "")
+    return joined if isinstance(joined, pa.ChunkedArray) else pa.chunked_array([joined])
+
+
+def _needs_escape(col: pa.ChunkedArray) -> bool:
+    return bool(
+        pc.any(pc.match_substring(col, '"')).as_py()
+        or pc.any(pc.match_substring(col, "\\")).as_py()
+        or pc.all(pc.utf8_is_printable(col)).as_py() not in (True, None)
+    )

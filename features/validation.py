@@ -1,0 +1,312 @@
+"""Validate a data folder against the data contract, row by row, without losing a row.
+
+Every input row ends up either accepted (in `ValidationReport.tables`, with proper dtypes)
+or refused with at least one reason naming the file, the row as the user sees it, the column
+and the fix. The rules come from `features.schema.TABLES` (kinds, nullability, minimums),
+plus the rules across rows and tables: unique keys, the date grid of `sell_through`, node ids
+known to `nodes`, a hierarchy without unknown parents or cycles, `min_qty <= max_qty`.
+A row that refers to a refused node is refused too, and says so (rules on nodes live in
+`features.node_rules`, cell parsing in `features.cells`, the report in `features.report`).
+
+All checks are vectorised; Python loops only run over distinct values (dates, node ids) or
+over nodes caught in a cycle, never over the rows of `sell_through`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.cells import ParsedColumn, parse_column, text_at
+from features.errors import DataContractError
+from features.io import RawFolder, read_folder
+from features.node_rules import check_node_refs, check_nodes
+from features.report import Problem, TableLog, ValidationReport
+from features.schema import (
+    DATE,
+    MAX_QTY,
+    MIN_QTY,
+    TABLES,
+    TableSpec,
+)
+
+__all__ = ["load_validated", "parse_freq", "validate_folder", "validate_raw"]
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_KEY_FIX = {
+    "sell_through": "keep one row per date, node_id and sku (add partial reports up into one row)",
+    "nodes": "give each node exactly one row",
+    "inventory": "keep one snapshot row per node_id and sku",
+    "central_stock": "keep one row per sku",
+}
+Parsed = dict[str, ParsedColumn]
+
+
+def parse_freq(freq: str | None) -> tuple[str | None, int | None]:
+    """Split a declared frequency into its kind (`W`, `D`, `M`) and weekly anchor (0 = Monday).
+
+    Accepts `W`, `D`, `M`, `MS` and `W-MON` ... `W-SUN` (case-insensitive); None means infer.
+
+    Raises:
+        ValueError: `freq` is none of those.
+    """
+    if freq is None:
+        return None, None
+    f = freq.strip().upper()
+    if f in ("D", "W"):
+        return f, None
+    if f in ("M", "MS"):
+        return "M", None
+    if f.startswith("W-") and f[2:] in WEEKDAYS:
+        return "W", WEEKDAYS.index(f[2:])
+    raise ValueError(f"`freq` must be W, D or M (or W-MON ... W-SUN, MS); got {freq!r}")
+
+
+def validate_folder(
+    path: Path | str, *, freq: str | None = None, date_format: str | None = None
+) -> ValidationReport:
+    """Read and validate every contract file in a folder.
+
+    Args:
+        path: folder with `sell_through` and `nodes` (and optionally `inventory`,
+            `central_stock`), each as `.csv` or `.parquet`.
+        freq: frequency of `sell_through` (`W`, `D`, `M`, `W-MON`, ...); inferred when None.
+        date_format: strptime format of date cells; ISO `YYYY-MM-DD` when None.
+
+    Returns:
+        The report: accepted tables, problems, row accounting, frequency.
+
+    Raises:
+        FileNotFoundError: `path` is not a folder.
+        ValueError: `freq` is not a supported frequency.
+    """
+    parse_freq(freq)  # refuse a bad argument before reading gigabytes
+    return validate_raw(read_folder(path), freq=freq, date_format=date_format)
+
+
+def load_validated(path: Path | str, **kwargs: str | None) -> ValidationReport:
+    """Like `validate_folder`, but raise when anything was refused (for library callers).
+
+    Raises:
+        DataContractError: listing the first problems and the number of refused rows.
+    """
+    report = validate_folder(path, **kwargs)
+    if not report.ok:
+        lines = [str(p) for p in report.first_problems(20)]
+        more = report.n_problems - len(lines)
+        tail = f"\n... and {more} more problems" if more > 0 else ""
+        raise DataContractError(
+            f"{report.path}: {report.n_problems} problem(s), {report.n_refused} row(s) refused; "
+            "run `channelcast validate` with --rejects FILE for all of them:\n"
+            + "\n".join(lines) + tail
+        )
+    return report
+
+
+def validate_raw(
+    folder: RawFolder, *, freq: str | None = None, date_format: str | None = None
+) -> ValidationReport:
+    """Validate tables already read by `features.io.read_folder`."""
+    declared = parse_freq(freq)
+    file_problems = [
+        Problem(e.file, None, None, None, e.message, e.rule) for e in folder.errors.values()
+    ]
+    logs: dict[str, TableLog] = {}
+    parsed: dict[str, Parsed] = {}
+    notes: list[str] = []
+    for name, raw in folder.tables.items():
+        logs[name] = TableLog(raw)
+        parsed[name] = _check_cells(logs[name], TABLES[name], date_format)
+        _check_duplicates(logs[name], TABLES[name], parsed[name])
+        if raw.n_rows == 0 and TABLES[name].required:
+            logs[name].add_table("no_rows", "the file has a header but no data rows; "
+                                 f"{name} needs at least one row")
+        if raw.blank_lines:
+            notes.append(f"{raw.file}: skipped {raw.blank_lines} blank line(s)")
+
+    nodes, nodes_trouble = None, "the nodes file is missing or unreadable (see above)"
+    if "nodes" in logs:
+        nodes = check_nodes(logs["nodes"], parsed["nodes"])
+        if logs["nodes"].refuse_all:
+            nodes, nodes_trouble = None, f"{logs['nodes'].file} is refused as a whole (see above)"
+
+    freq_code = None
+    if "sell_through" in logs:
+        log, cols = logs["sell_through"], parsed["sell_through"]
+        if DATE in cols:
+            freq_code, note = _check_grid(log, cols[DATE], declared)
+            notes.append(note)
+        check_node_refs(log, cols, nodes, nodes_trouble)
+    if "inventory" in logs:
+        check_node_refs(logs["inventory"], parsed["inventory"], nodes, nodes_trouble)
+        _check_min_max(logs["inventory"], parsed["inventory"])
+
+    tables = {name: _accepted(logs[name], parsed[name]) for name in logs}
+    return ValidationReport(path=folder.path, tables=tables, freq=freq_code, logs=logs,
+                            file_problems=file_problems, notes=notes)
+
+
+# --- one table: columns and cells ---------------------------------------------------------
+
+
+def _check_cells(log: TableLog, spec: TableSpec, date_format: str | None) -> Parsed:
+    columns = log.raw.columns
+    for name in spec.required_columns:
+        if name not in columns:
+            log.add_table("missing_column",
+                          f"missing required column '{name}'{_closest_column(name, columns)}",
+                          column=name)
+    out: Parsed = {}
+    for col in spec.columns:
+        if col.name in columns:
+            out[col.name] = parse_column(log.raw.data.column(col.name), col,
+                                         date_format=date_format)
+            for issue in out[col.name].issues:
+                log.add_issue(issue, col.name)
+    return out
+
+
+def _closest_column(name: str, columns: list[str]) -> str:
+    lower = {c.lower(): c for c in columns}
+    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    if close:
+        return f" (closest existing column: '{lower[close[0]]}')"
+    return f" (columns found: {', '.join(columns) or 'none'})"
+
+
+def _codes(col: ParsedColumn) -> npt.NDArray[np.int64]:
+    """Integer codes of a key column: equal codes <=> equal values."""
+    if col.spec.kind == "str":
+        enc = col.text.combine_chunks().dictionary_encode()
+        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if col.spec.kind == "date":
+        return col.values.view(np.int64)
+    return col.values.view(np.int64)
+
+
+def _check_duplicates(log: TableLog, spec: TableSpec, cols: Parsed) -> None:
+    key = list(spec.key)
+    if any(k not in cols for k in key):
+        return
+    valid = np.logical_and.reduce([cols[k].valid for k in key])
+    pos = np.flatnonzero(valid)
+    frame = pd.DataFrame({k: _codes(cols[k])[pos] for k in key})
+    repeat = frame.duplicated(keep="first").to_numpy()
+    if not repeat.any():
+        return
+    involved = frame.duplicated(keep=False).to_numpy()
+    sub = frame[involved].assign(pos=pos[involved])
+    first = sub.groupby(key, sort=False)["pos"].transform("min").to_numpy()
+    rep_pos = pos[repeat]
+    first_rows = log.raw.row_numbers[first[repeat[involved]]]
+    texts = [pd.Series(text_at(log.raw.data.column(k), rep_pos), dtype=object) for k in key]
+    if len(key) == 1:
+        label, shown = key[0], "'" + texts[0] + "'"
+        value = texts[0]
+    else:
+        label = ", ".join(key)
+        value = texts[0].str.cat(texts[1:], sep=", ")
+        shown = f"({label}) = (" + value + ")"
+    first_text = pd.Series(first_rows).astype(str)
+    reasons = shown + " repeats row " + first_text + "; " + _KEY_FIX[spec.name]
+    mask = np.zeros(log.raw.n_rows, dtype=bool)
+    mask[rep_pos] = True  # rep_pos is sorted, so reasons line up with flatnonzero(mask)
+    log.add(mask, column=label, rule="duplicate_key", reason=reasons.to_numpy(dtype=object),
+            values=value.to_numpy(dtype=object))
+
+
+# --- sell_through dates: frequency and grid ------------------------------------------------
+
+
+def _check_grid(
+    log: TableLog, col: ParsedColumn, declared: tuple[str | None, int | None]
+) -> tuple[str | None, str]:
+    valid = col.valid
+    if not valid.any():
+        return None, "frequency unknown: no valid date in " + log.file
+    days = col.values.astype("datetime64[D]").view(np.int64)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    kind, anchor = declared
+    distinct = np.sort(pd.unique(days[valid]))
+    facts: list[str] = []
+    if kind is None:
+        gap = float(np.median(np.diff(distinct))) if distinct.size > 1 else 7.0
+        kind = "D" if gap <= 3 else "W" if gap <= 20 else "M"
+        facts.append(f"median gap between its {distinct.size} distinct dates is {gap:g} days"
+                     if distinct.size > 1 else "it has a single date, so weekly is assumed")
+    if kind == "W" and anchor is None:
+        anchor = int(np.bincount(weekday[valid], minlength=7).argmax())
+        facts.append(f"most common weekday {_DAY_NAMES[anchor]}")
+    code = {"D": "D", "M": "MS"}.get(kind) or f"W-{WEEKDAYS[anchor or 0]}"
+    if declared[0] is None:
+        note = (f"frequency of {log.file}: {code}, inferred ({'; '.join(facts)}); "
+                "declare it with --freq if that is wrong")
+    else:
+        note = f"frequency of {log.file}: {code}, declared" + (
+            f" ({'; '.join(facts)})" if facts else "")
+    if kind == "D":
+        return code, note
+    dates = col.values.astype("datetime64[D]")
+    if kind == "W":
+        off = valid & (weekday != anchor)
+    else:
+        off = valid & (dates.astype("datetime64[M]").astype("datetime64[D]") != dates)
+    if not off.any():
+        return code, note
+    uniq, inverse = np.unique(dates[off], return_inverse=True)
+    reasons = np.array([_off_grid_reason(d, kind, anchor) for d in uniq], dtype=object)
+    log.add(off, column=DATE, rule="off_grid_date", reason=reasons[inverse])
+    return code, note
+
+
+def _off_grid_reason(day: np.datetime64, kind: str, anchor: int | None) -> str:
+    ts = pd.Timestamp(day)
+    if kind == "M":
+        return (f"{ts:%Y-%m-%d} is not the first day of a month but this file is monthly; "
+                f"use the period start date ({ts:%Y-%m-01})")
+    start = ts - pd.Timedelta(days=(ts.weekday() - (anchor or 0)) % 7)
+    return (f"{ts:%Y-%m-%d} is a {_DAY_NAMES[ts.weekday()]} but this weekly file is anchored "
+            f"on {_DAY_NAMES[anchor or 0]}; use the period start date ({start:%Y-%m-%d})")
+
+
+# --- inventory limits, accepted frames ----------------------------------------------------
+
+
+def _check_min_max(log: TableLog, cols: Parsed) -> None:
+    if MIN_QTY not in cols or MAX_QTY not in cols:
+        return
+    lo, hi = cols[MIN_QTY].values, cols[MAX_QTY].values
+    bad = np.zeros(len(lo), dtype=bool)
+    np.greater(lo, hi, where=np.isfinite(lo) & np.isfinite(hi), out=bad)
+    if not bad.any():
+        return
+    pos = np.flatnonzero(bad)
+    hi_text = pd.Series(text_at(log.raw.data.column(MAX_QTY), pos), dtype=object)
+    lo_text = pd.Series(text_at(log.raw.data.column(MIN_QTY), pos), dtype=object)
+    hint = TABLES["inventory"].column(MAX_QTY).hint
+    reasons = "max_qty " + hi_text + " is below min_qty " + lo_text + "; " + hint
+    log.add(bad, column=MAX_QTY, rule="min_above_max", reason=reasons.to_numpy(dtype=object),
+            values=hi_text.to_numpy(dtype=object))
+
+
+def _accepted(log: TableLog, cols: Parsed) -> pd.DataFrame:
+    keep = ~log.refused
+    keep_arrow = pa.array(keep)
+    data: dict[str, object] = {}
+    for name in log.raw.columns:
+        col = cols.get(name)
+        if col is None:
+            data[name] = pc.filter(log.raw.data.column(name), keep_arrow).to_pandas()
+        elif col.spec.kind == "str":
+            text = pc.if_else(pa.array(col.missing), pa.scalar(None, pa.string()), col.text)
+            data[name] = pc.filter(text, keep_arrow).to_pandas()
+        else:
+            data[name] = col.values[keep]
+    return pd.DataFrame(data)
