@@ -10,11 +10,10 @@ import argparse
 import time
 from pathlib import Path
 
-from features.synthetic import generate_channel_data, write_channel_data
-from features.validation import validate_folder
-
 from channelcast.cmd_features import summarise_training_set
+from features.synthetic import generate_channel_data, write_channel_data
 from features.training_set import build_training_set
+from features.validation import validate_folder
 
 __all__ = ["add_parser"]
 
