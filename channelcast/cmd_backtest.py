@@ -1,0 +1,143 @@
+"""`channelcast backtest` and `channelcast forecast`: rolling-origin evaluation and forecasts."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import DataContractError
+from features.validation import load_validated
+from models.zoo import MODEL_NAMES, check_models
+from training.backtest import MODEL, BacktestConfig, run_backtest
+from training.forecast import DEFAULT_MODELS, forecast_all
+from training.metrics import evaluate, format_table
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `backtest` and `forecast`."""
+    b = sub.add_parser("backtest", help="rolling-origin backtest of every model, with metrics")
+    _common(b)
+    b.add_argument("--windows", type=int, default=4, help="scored cutoffs (default 4)")
+    b.add_argument("--step", type=int, default=None, help="periods between cutoffs "
+                   "(default: the horizon)")
+    b.add_argument("--warmup", type=int, default=2, help="earlier unscored windows that "
+                   "calibrate quantiles and the choice of `auto` (default 2)")
+    b.add_argument("--by", default="", help="also break metrics down by: step, series_class")
+    b.add_argument("--outside-span", choices=("exclude", "zero"), default="exclude",
+                   help="score target periods outside a series' span as 0 units, or not at "
+                        "all (default exclude)")
+    b.set_defaults(handler=_run_backtest)
+    f = sub.add_parser("forecast", help="fit on all history and forecast every series")
+    _common(f)
+    f.add_argument("--calibration-windows", type=int, default=3, help="recent windows used "
+                   "for quantiles and model choice (default 3)")
+    f.set_defaults(handler=_run_forecast)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="validated data folder")
+    p.add_argument("--freq", default=None, help="W, D, M or W-MON... (default: inferred)")
+    p.add_argument("--horizon", type=int, default=8, help="periods ahead (default 8)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help=f"comma-separated, from {','.join(MODEL_NAMES)}")
+    p.add_argument("--quantiles", default="0.1,0.5,0.9", help="default 0.1,0.5,0.9")
+    p.add_argument("--out", type=Path, required=True, help="predictions file (.parquet/.csv)")
+
+
+def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+    try:
+        report = load_validated(args.data, freq=args.freq)
+    except (DataContractError, FileNotFoundError) as exc:
+        print(f"cannot use {args.data}: {exc}")
+        return None
+    return report.tables["sell_through"], report.tables["nodes"], str(report.freq)
+
+
+def _parse(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    models = check_models(args.models.split(","))
+    try:
+        quantiles = tuple(sorted({float(q) for q in args.quantiles.split(",") if q.strip()}))
+    except ValueError as exc:
+        raise ValueError(f"`--quantiles` must be numbers in (0, 1), e.g. 0.1,0.5,0.9; "
+                         f"got {args.quantiles!r}.") from exc
+    if not quantiles or not all(0 < q < 1 for q in quantiles):
+        raise ValueError(f"`--quantiles` must be numbers in (0, 1); got {args.quantiles!r}.")
+    return models, tuple(sorted({*quantiles, 0.1, 0.5, 0.9}))
+
+
+def _write(frame: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+
+
+def _primary(models: tuple[str, ...]) -> str:
+    return "auto" if "auto" in models else models[0]
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    try:
+        models, quantiles = _parse(args)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    loaded = _load(args)
+    if loaded is None:
+        return 2
+    history, nodes, freq = loaded
+    config = BacktestConfig(horizon=args.horizon, windows=args.windows,
+                            step=args.step or args.horizon, models=models,
+                            quantiles=quantiles, warmup=args.warmup)
+    start = time.perf_counter()
+    try:
+        result = run_backtest(history, freq=freq, config=config, nodes=nodes)
+    except ValueError as exc:
+        print(f"cannot backtest {args.data}: {exc}")
+        return 2
+    wall = time.perf_counter() - start
+    primary = _primary(models)
+    _write(result.for_model(primary), args.out)
+    every = args.out.with_name(args.out.stem + ".all_models" + args.out.suffix)
+    _write(result.predictions, every)
+    by = [MODEL, *[b.strip() for b in args.by.split(",") if b.strip()]]
+    table = evaluate(result.predictions, history, freq=freq, by=by,
+                     outside_span=args.outside_span)
+    table["seconds"] = table[MODEL].map(result.seconds).round(1)
+    print(format_table(table))
+    print(f"\n{len(result.predictions):,} prediction rows in {wall:.1f} s; `{primary}` written "
+          f"to {args.out}, every model to {every}")
+    return 0
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    try:
+        models, quantiles = _parse(args)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    loaded = _load(args)
+    if loaded is None:
+        return 2
+    history, nodes, freq = loaded
+    start = time.perf_counter()
+    try:
+        result = forecast_all(history, freq=freq, horizon=args.horizon, nodes=nodes,
+                              models=models, quantiles=quantiles,
+                              calibration_windows=args.calibration_windows)
+    except ValueError as exc:
+        print(f"cannot forecast {args.data}: {exc}")
+        return 2
+    primary = result.for_model(_primary(models))
+    _write(primary, args.out)
+    n_series = len(primary[["node_id", "sku"]].drop_duplicates())
+    print(f"{len(primary):,} forecast rows ({n_series:,} series x {args.horizon} periods) in "
+          f"{time.perf_counter() - start:.1f} s -> {args.out}")
+    print(primary.head(args.horizon).to_string(index=False))
+    return 0

@@ -1,0 +1,168 @@
+"""One global LightGBM model over every series, direct multi-horizon with the step as a feature.
+
+Rows are series x origin x horizon step from `features.TrainingSet.stack`. A row may train a
+model fitted at `cutoff` only if its target period is <= cutoff: features only look back from
+the origin (tested in features), so this one rule keeps every fit leak-free, and one training
+set built on the whole history serves every backtest cutoff.
+
+Stock-out targets (censored) are dropped from the loss: their units are a floor on demand,
+not demand. Early stopping watches the last `valid_periods` target periods before the cutoff;
+the model is then refitted on every row with the number of rounds found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.schema import DATE
+from features.training_set import ORIGIN, TrainingSet
+
+__all__ = ["LGBMConfig", "LGBMForecaster", "StackedRows"]
+
+
+@dataclass(frozen=True)
+class LGBMConfig:
+    """LightGBM knobs. Defaults were chosen on walmart_store_dept's earliest backtest windows.
+
+    Attributes:
+        objective: "tweedie" or "poisson" (count-like, non-negative targets).
+        tweedie_variance_power: 1 = Poisson, 2 = Gamma.
+        learning_rate, num_leaves, min_data_in_leaf, feature_fraction, lambda_l2: as LightGBM.
+        max_rounds: upper bound on boosting rounds.
+        early_stopping_rounds: patience on the validation periods.
+        valid_periods: target periods held out for early stopping (None = the horizon).
+        history_periods: only origins this many periods before the cutoff train (None = all).
+        refit: refit on all rows with the best round count after early stopping.
+        num_threads: LightGBM threads.
+        seed: LightGBM seed (bagging, feature fraction).
+    """
+
+    objective: str = "tweedie"
+    tweedie_variance_power: float = 1.2
+    learning_rate: float = 0.1
+    num_leaves: int = 63
+    min_data_in_leaf: int = 100
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    max_rounds: int = 400
+    early_stopping_rounds: int = 40
+    valid_periods: int | None = None
+    history_periods: int | None = None
+    refit: bool = False
+    num_threads: int = 2
+    seed: int = 0
+
+    def params(self) -> dict[str, Any]:
+        if self.objective not in ("tweedie", "poisson"):
+            raise ValueError(f"`objective` must be 'tweedie' or 'poisson'; got {self.objective!r}.")
+        out: dict[str, Any] = {
+            "objective": self.objective, "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction, "lambda_l2": self.lambda_l2,
+            "bagging_fraction": 0.8, "bagging_freq": 1, "num_threads": self.num_threads,
+            "seed": self.seed, "verbosity": -1, "max_bin": 255,
+        }
+        if self.objective == "tweedie":
+            out["tweedie_variance_power"] = self.tweedie_variance_power
+        return out
+
+
+@dataclass
+class StackedRows:
+    """Every observed, uncensored target row of a training set, stacked over horizon steps.
+
+    Built once; each fit takes the rows whose target period is <= its cutoff.
+    """
+
+    X: pd.DataFrame
+    y: npt.NDArray[np.float32]
+    origin: npt.NDArray[np.datetime64]
+    date: npt.NDArray[np.datetime64]
+    feature_names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_training_set(cls, ts: TrainingSet, *, step_share: float = 1.0,
+                          seed: int = 0) -> StackedRows:
+        """Stack `ts`; keep each (origin, step) row with probability `step_share`.
+
+        Neighbouring origins repeat almost the same features, so a share of the steps per
+        origin loses little signal and cuts training time in proportion (BENCHMARKS.md).
+        """
+        if not 0.0 < step_share <= 1.0:
+            raise ValueError(f"`step_share` must be in (0, 1]; got {step_share}.")
+        X, y, cens, keys = ts.stack(observed_only=True)
+        keep = ~cens
+        if step_share < 1.0:
+            keep &= np.random.default_rng(seed).random(len(keep)) < step_share
+        X = X[keep].reset_index(drop=True)
+        return cls(X=X, y=y[keep], origin=keys[ORIGIN].to_numpy()[keep],
+                   date=keys[DATE].to_numpy()[keep], feature_names=list(X.columns))
+
+
+class LGBMForecaster:
+    """Global LightGBM over all series; `fit` on a cutoff, `predict` the origin at that cutoff.
+
+    Fitted attributes: `booster_`, `best_rounds_`, `cutoff_`, `feature_names_`.
+    """
+
+    def __init__(self, *, config: LGBMConfig | None = None) -> None:
+        self.config = config or LGBMConfig()
+
+    def fit(self, rows: StackedRows, *, cutoff: pd.Timestamp, horizon: int,
+            period: pd.DateOffset) -> Self:
+        """Train on rows whose target period is <= `cutoff`."""
+        cfg = self.config
+        cut = np.datetime64(pd.Timestamp(cutoff))
+        usable = rows.date <= cut
+        if cfg.history_periods is not None:
+            first = pd.Timestamp(cutoff) - cfg.history_periods * period
+            usable &= rows.origin > np.datetime64(first)
+        if not usable.any():
+            raise ValueError(f"no observed target on or before cutoff {cutoff:%Y-%m-%d}: "
+                             "the history is too short to train LightGBM.")
+        valid_from = pd.Timestamp(cutoff) - (cfg.valid_periods or horizon) * period
+        is_valid = usable & (rows.date > np.datetime64(valid_from))
+        is_train = usable & ~is_valid
+        params = cfg.params()
+        rounds, booster = cfg.max_rounds, None
+        if is_train.sum() > 1000 and is_valid.sum() > 100:
+            train = lgb.Dataset(rows.X[is_train], rows.y[is_train], free_raw_data=True)
+            valid = lgb.Dataset(rows.X[is_valid], rows.y[is_valid], reference=train)
+            stop = lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)
+            booster = lgb.train(params, train, num_boost_round=cfg.max_rounds,
+                                valid_sets=[valid], callbacks=[stop])
+            rounds = max(int(booster.best_iteration or cfg.max_rounds), 10)
+        if cfg.refit or booster is None:
+            data = lgb.Dataset(rows.X[usable], rows.y[usable], free_raw_data=True)
+            booster = lgb.train(params, data, num_boost_round=rounds)
+        self.booster_ = booster
+        self.best_rounds_ = rounds
+        self.cutoff_ = pd.Timestamp(cutoff)
+        self.feature_names_ = rows.feature_names
+        return self
+
+    def predict(self, ts: TrainingSet, *, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """Mean forecast (len(rows) x horizon) for the training-set rows `rows` (origins)."""
+        if not hasattr(self, "booster_"):
+            raise RuntimeError("This LGBMForecaster is not fitted yet; call `fit` first.")
+        out = np.empty((len(rows), ts.horizon))
+        base = ts.features.iloc[rows].reset_index(drop=True)
+        for k in range(1, ts.horizon + 1):
+            X = base.copy()
+            for name, values in ts.known.at(k).items():
+                X[f"{name}_target"] = values[rows]
+            X["horizon"] = np.float32(k)
+            out[:, k - 1] = self.booster_.predict(X[self.feature_names_],
+                                                  num_threads=self.config.num_threads)
+        return np.clip(out, 0.0, None)
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain per feature, largest first."""
+        gain = self.booster_.feature_importance(importance_type="gain")
+        return pd.Series(gain, index=self.booster_.feature_name()).sort_values(ascending=False)

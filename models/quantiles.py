@@ -1,0 +1,101 @@
+"""Quantiles from out-of-sample residuals: split-conformal by horizon step, scaled per series.
+
+Every model gives a mean; its quantiles come from what its own errors looked like on earlier
+backtest windows: r = (y - mean) / scale, pooled per horizon step and series class, and
+q_tau = max(0, mean + scale * Q_tau(r)). The scale makes residuals of a 5-unit dealer and a
+5,000-unit distributor comparable: the series' mean absolute one-period change over its
+recent history (the MASE denominator), falling back to its mean level, then to 1.
+
+Why this method (measured in BENCHMARKS.md): LightGBM's own quantile objective needs one
+model per quantile and was not calibrated out of sample; Gaussian ETS intervals assume
+normal errors that count data does not have; unscaled conformal intervals (mlforecast's)
+are far too narrow for large series and too wide for small ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ConformalQuantiles", "quantile_name", "series_scale"]
+
+FloatArray = npt.NDArray[np.float64]
+MIN_POOL = 50
+
+
+def quantile_name(q: float) -> str:
+    """Column name of quantile q: 0.1 -> "q0.1", 0.05 -> "q0.05"."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"quantiles must be in (0, 1); got {q}.")
+    return f"q{float(q):g}"
+
+
+def series_scale(y: FloatArray, *, window: int = 52) -> FloatArray:
+    """Per-series error scale from the history `y` (S x T, NaN = not observed).
+
+    Mean |y_t - y_{t-1}| over the last `window` observed changes; where that is 0 or
+    undefined, the mean observed level; where that is 0 too, 1.
+    """
+    recent = y[:, -(window + 1):]
+    diffs = np.abs(np.diff(recent, axis=1))
+    with np.errstate(invalid="ignore"):
+        n = np.sum(~np.isnan(diffs), axis=1)
+        mad = np.where(n > 0, np.nansum(diffs, axis=1) / np.maximum(n, 1), np.nan)
+        m = np.sum(~np.isnan(recent), axis=1)
+        level = np.where(m > 0, np.nansum(recent, axis=1) / np.maximum(m, 1), np.nan)
+    scale = np.where(mad > 0, mad, level)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
+@dataclass
+class ConformalQuantiles:
+    """Pooled scaled residuals per (horizon step, group); call `add` then `predict`.
+
+    Groups with fewer than `MIN_POOL` residuals at a step borrow the pool of all groups.
+    """
+
+    horizon: int
+    pools: dict[tuple[int, str], list[FloatArray]] = field(default_factory=dict)
+
+    def add(self, *, mean: FloatArray, actual: FloatArray, scale: FloatArray,
+            groups: npt.NDArray[np.str_]) -> None:
+        """Add one window's residuals: mean/actual are S x h, scale and groups per series."""
+        r = (actual - mean) / scale[:, None]
+        for k in range(min(self.horizon, r.shape[1])):
+            ok = ~np.isnan(r[:, k])
+            for g in np.unique(groups[ok]):
+                sel = ok & (groups == g)
+                self.pools.setdefault((k, str(g)), []).append(r[sel, k])
+            self.pools.setdefault((k, "*"), []).append(r[ok, k])
+
+    @property
+    def empty(self) -> bool:
+        return not self.pools
+
+    def residual_quantiles(self, qs: Sequence[float], *, step: int, group: str) -> FloatArray:
+        pool = self.pools.get((step, group), [])
+        values = np.concatenate(pool) if pool else np.empty(0)
+        if values.size < MIN_POOL:
+            values = np.concatenate(self.pools.get((step, "*"), [np.zeros(1)]))
+        return np.quantile(values, qs)
+
+    def predict(self, *, mean: FloatArray, scale: FloatArray, groups: npt.NDArray[np.str_],
+                quantiles: Sequence[float]) -> dict[float, FloatArray]:
+        """Quantile forecasts {q: S x h}, non-negative and non-crossing."""
+        if self.empty:
+            raise RuntimeError("no residuals yet: `add` at least one earlier window first.")
+        qs = sorted(float(q) for q in quantiles)
+        out = {q: np.empty_like(mean) for q in qs}
+        for k in range(mean.shape[1]):
+            step = min(k, self.horizon - 1)
+            for g in np.unique(groups):
+                sel = groups == g
+                rq = self.residual_quantiles(qs, step=step, group=str(g))
+                for q, r in zip(qs, rq, strict=True):
+                    out[q][sel, k] = mean[sel, k] + scale[sel] * r
+        for q in qs:
+            np.clip(out[q], 0.0, None, out=out[q])
+        return out

@@ -1,0 +1,92 @@
+"""The models a backtest or a forecast can run, by name, behind one calling convention.
+
+Local models map a demand panel `y` (series x periods, NaN = not observed) to a mean
+forecast (series x horizon). The global LightGBM model needs the whole training set, so it
+lives in `GlobalModel`, which builds the set once and fits one booster per cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.schema import ITEM, NODE
+from features.training_set import ORIGIN, FeatureSpec, _offset, build_training_set
+from models.baselines import moving_average, naive, seasonal_naive
+from models.intermittent import croston_sba, tsb
+from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
+
+__all__ = ["LOCAL_MODELS", "MODEL_NAMES", "GlobalModel", "check_models"]
+
+FloatArray = npt.NDArray[np.float64]
+LocalModel = Callable[..., FloatArray]
+
+
+def _ets(y: FloatArray, *, horizon: int, season: int) -> FloatArray:
+    from models.ets import forecast_ets
+
+    return np.clip(forecast_ets(y, horizon=horizon, season=season), 0.0, None)
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    "ets": _ets,
+    "snaive": lambda y, *, horizon, season: seasonal_naive(y, horizon=horizon, season=season),
+    "naive": lambda y, *, horizon, season: naive(y, horizon=horizon),  # noqa: ARG005
+    "ma": lambda y, *, horizon, season: moving_average(y, horizon=horizon,  # noqa: ARG005
+                                                      window=4),
+    "croston": lambda y, *, horizon, season: croston_sba(y, horizon=horizon),  # noqa: ARG005
+    "tsb": lambda y, *, horizon, season: tsb(y, horizon=horizon),  # noqa: ARG005
+}
+MODEL_NAMES = ("lgbm", *LOCAL_MODELS, "auto")
+
+
+def check_models(models: Sequence[str]) -> tuple[str, ...]:
+    """Validate model names; `auto` needs at least one other model."""
+    names = tuple(dict.fromkeys(m.strip() for m in models if m.strip()))
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown} in `models`; choose from "
+                         f"{', '.join(MODEL_NAMES)}.")
+    if not names or names == ("auto",):
+        raise ValueError("`models` must name at least one model besides `auto`.")
+    return names
+
+
+class GlobalModel:
+    """LightGBM over all series: the training set is built once, a booster fitted per cutoff.
+
+    Rows of the forecast follow `panel_keys` (the backtest's series order); series without an
+    origin row at the cutoff (not launched yet, or ended) take the `fallback` forecast.
+    """
+
+    def __init__(self, history: pd.DataFrame, *, freq: str, horizon: int,
+                 panel_keys: pd.DataFrame, nodes: pd.DataFrame | None = None,
+                 spec: FeatureSpec | None = None, config: LGBMConfig | None = None,
+                 step_share: float = 0.5) -> None:
+        self.freq, self.horizon = freq, horizon
+        self.config = config or LGBMConfig()
+        self.ts = build_training_set(history, horizon=horizon, freq=freq, spec=spec,
+                                     nodes=nodes)
+        self.rows = StackedRows.from_training_set(self.ts, step_share=step_share,
+                                                  seed=self.config.seed)
+        key_index = pd.MultiIndex.from_frame(panel_keys[[NODE, ITEM]].astype(str))
+        ts_keys = pd.MultiIndex.from_frame(self.ts.keys[[NODE, ITEM]].astype(str))
+        self._series_of_row = key_index.get_indexer(ts_keys)
+        self._origins = self.ts.keys[ORIGIN].to_numpy()
+        self.n_series = len(panel_keys)
+        self.last_model: LGBMForecaster | None = None
+
+    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
+        """Fit on targets <= `cutoff`, forecast from origin `cutoff` (series x horizon)."""
+        model = LGBMForecaster(config=self.config).fit(
+            self.rows, cutoff=cutoff, horizon=self.horizon, period=_offset(self.freq))
+        self.last_model = model
+        rows = np.flatnonzero(self._origins == np.datetime64(pd.Timestamp(cutoff)))
+        out = fallback.copy()
+        series = self._series_of_row[rows]
+        known = series >= 0
+        out[series[known]] = model.predict(self.ts, rows=rows[known])
+        return out

@@ -1,0 +1,200 @@
+"""Rolling-origin backtest of every model, per-series choice (`auto`) and calibrated quantiles.
+
+The protocol is ../shared/EVALUATION.md's: at each cutoff every model sees data up to and
+including the cutoff only, then forecasts the next `horizon` periods of every series.
+
+`warmup` extra windows run before the scored ones. They exist so that the first scored
+window, too, has earlier out-of-sample errors to learn from: quantiles (conformal residuals
+per model, horizon step and series class) and the per-series model choice of `auto` at
+window i use windows < i only, never the window being scored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.history import Panel, build_panel, season_length
+from features.schema import DATE, ITEM, NODE
+from features.training_set import FeatureSpec
+from models.classify import profile_series
+from models.lgbm import LGBMConfig
+from models.quantiles import ConformalQuantiles, quantile_name, series_scale
+from models.zoo import LOCAL_MODELS, GlobalModel, check_models
+from training.selection import Selector
+from training.windows import cutoffs as rolling_cutoffs
+
+__all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "run_backtest"]
+
+FloatArray = npt.NDArray[np.float64]
+CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What to backtest. `models` may hold lgbm, ets, snaive, naive, ma, croston, tsb, auto."""
+
+    horizon: int = 8
+    windows: int = 4
+    step: int = 8
+    models: tuple[str, ...] = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    warmup: int = 2
+    season: int | None = None
+    spec: FeatureSpec | None = None
+    lgbm: LGBMConfig | None = None
+
+
+@dataclass
+class WindowForecasts:
+    """Every model's mean forecast at one cutoff, series x horizon, plus what `auto` needs."""
+
+    cutoff: pd.Timestamp
+    t: int  # grid index of the cutoff
+    means: dict[str, FloatArray]
+    actual: FloatArray
+    scale: FloatArray
+    classes: npt.NDArray[np.str_]
+
+
+@dataclass
+class BacktestResult:
+    """Predictions of every model (long, EVALUATION.md format + `model`, `step`, class)."""
+
+    predictions: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+    windows: list[WindowForecasts] = field(default_factory=list, repr=False)
+    choices: pd.DataFrame | None = None
+
+    def for_model(self, name: str) -> pd.DataFrame:
+        """One model's rows in exactly EVALUATION.md's predictions-file format."""
+        rows = self.predictions[self.predictions[MODEL] == name]
+        cols = [NODE, ITEM, CUTOFF, DATE, "mean", *[c for c in rows if c.startswith("q")]]
+        return rows[cols].reset_index(drop=True)
+
+
+def demand_view(panel: Panel, t: int) -> FloatArray:
+    """Units up to grid index `t` with stock-out periods blanked (they are not demand)."""
+    y = panel.units[:, : t + 1].copy()
+    y[panel.censored[:, : t + 1]] = np.nan
+    return y
+
+
+def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
+                 nodes: pd.DataFrame | None = None,
+                 cutoffs: Sequence[pd.Timestamp] | None = None) -> BacktestResult:
+    """Backtest `config.models` on `history` (validated sell-through on the `freq` grid).
+
+    `cutoffs` overrides the rolling origins (the last `config.windows` are scored, the
+    ones before are warm-up); a cutoff at the last period gives a forecast (no actuals).
+    """
+    models = check_models(config.models)
+    panel = build_panel(history, freq=freq)
+    m = config.season or season_length(freq)
+    if cutoffs is None:
+        cuts = rolling_cutoffs(panel.dates, horizon=config.horizon,
+                               windows=config.windows + config.warmup, step=config.step)
+    else:
+        cuts = [pd.Timestamp(c) for c in cutoffs]
+    seconds: dict[str, float] = {}
+    glob = None
+    if "lgbm" in models:
+        start = time.perf_counter()
+        glob = GlobalModel(history, freq=freq, horizon=config.horizon, nodes=nodes,
+                           spec=config.spec, panel_keys=panel.keys, config=config.lgbm)
+        seconds["lgbm"] = time.perf_counter() - start
+    windows = []
+    for cut in cuts:
+        t = int(panel.dates.get_loc(cut))
+        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds))
+    start = time.perf_counter()
+    frame, choices = _assemble(panel, windows, models, config,
+                               warmup=len(windows) - config.windows)
+    seconds["auto"] = seconds.get("auto", 0.0) + time.perf_counter() - start
+    return BacktestResult(predictions=frame, seconds=seconds, windows=windows, choices=choices)
+
+
+def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
+            horizon: int, glob: GlobalModel | None, seconds: dict[str, float]
+            ) -> WindowForecasts:
+    y = demand_view(panel, t)
+    means: dict[str, FloatArray] = {}
+    for name in models:
+        if name == "auto":
+            continue
+        start = time.perf_counter()
+        if name == "lgbm" and glob is not None:
+            fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
+            means[name] = glob.forecast(cut, fallback=fallback)
+        else:
+            means[name] = LOCAL_MODELS[name](y, horizon=horizon, season=m)
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+    actual = _widen(panel.units, t + 1 + horizon)[:, t + 1: t + 1 + horizon]
+    return WindowForecasts(cutoff=cut, t=t, means=means, actual=actual,
+                           scale=series_scale(y), classes=profile_series(y).cls)
+
+
+def _widen(values: FloatArray, width: int) -> FloatArray:
+    if values.shape[1] >= width:
+        return values
+    pad = np.full((values.shape[0], width - values.shape[1]), np.nan)
+    return np.concatenate([values, pad], axis=1)
+
+
+def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str],
+              config: BacktestConfig, *, warmup: int
+              ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Quantiles and `auto` for each scored window from earlier windows only; long frame."""
+    base = [n for n in models if n != "auto"]
+    calib = {n: ConformalQuantiles(config.horizon) for n in [*base, "auto"]}
+    selector = Selector(base)
+    parts, choice_parts = [], []
+    for i, w in enumerate(windows):
+        if "auto" in models:
+            chosen, w.means["auto"] = selector.choose(w)
+            choice_parts.append(pd.DataFrame({NODE: panel.keys[NODE], ITEM: panel.keys[ITEM],
+                                              CUTOFF: w.cutoff, "chosen": chosen}))
+        if i >= warmup:
+            for name in models:
+                qs = calib[name].predict(mean=w.means[name], scale=w.scale, groups=w.classes,
+                                         quantiles=config.quantiles)
+                parts.append(_long(panel, w, name, w.means[name], qs))
+        for name in models:
+            calib[name].add(mean=w.means[name], actual=w.actual, scale=w.scale,
+                            groups=w.classes)
+        selector.add(w)
+    frame = pd.concat(parts, ignore_index=True)
+    choices = pd.concat(choice_parts, ignore_index=True) if choice_parts else None
+    return frame, choices
+
+
+def _long(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,
+          qs: dict[float, FloatArray]) -> pd.DataFrame:
+    S, h = mean.shape
+    step_offset = panel.dates[1] - panel.dates[0] if panel.n_periods > 1 else pd.Timedelta(0)
+    dates = _target_dates(w.cutoff, h, panel.freq, step_offset)
+    out = pd.DataFrame({
+        MODEL: name,
+        NODE: np.repeat(panel.keys[NODE].to_numpy(), h),
+        ITEM: np.repeat(panel.keys[ITEM].to_numpy(), h),
+        CUTOFF: w.cutoff,
+        DATE: np.tile(dates, S),
+        STEP: np.tile(np.arange(1, h + 1), S),
+        SERIES_CLASS: np.repeat(w.classes, h),
+        "mean": np.clip(mean, 0.0, None).ravel(),
+    })
+    for q, values in qs.items():
+        out[quantile_name(q)] = values.ravel()
+    return out
+
+
+def _target_dates(cutoff: pd.Timestamp, h: int, freq: str, step: pd.Timedelta
+                  ) -> pd.DatetimeIndex:
+    if freq.split("-")[0].upper() in ("MS", "M", "ME"):
+        return pd.date_range(cutoff + pd.DateOffset(months=1), periods=h, freq="MS")
+    return pd.DatetimeIndex([cutoff + step * k for k in range(1, h + 1)])

@@ -1,0 +1,104 @@
+"""Per-series model choice (`auto`) from earlier backtest windows only.
+
+Each series keeps the running sum of squared scaled errors of every candidate over the
+windows seen so far. At a new window it takes the candidate with the smallest mean error,
+shrunk towards its class: the candidate's mean error over all series of the same class
+(weight `shrink` windows). Before any window it takes the class routing of
+`models.classify`.
+Candidates include the equal-weight blend of the two best global choices, because averaging
+a global and a local model is often better than either.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from models.classify import DEFAULT_ROUTES
+
+if TYPE_CHECKING:
+    from training.backtest import WindowForecasts
+
+__all__ = ["Selector"]
+
+# routing names of models.classify -> model names of models.zoo
+_ZOO_NAME = {"croston_sba": "croston", "moving_average": "ma", "zero": "ma", "ets": "ets",
+             "tsb": "tsb", "naive": "naive", "ma": "ma"}
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Selector:
+    """Chooses one candidate per series; `choose` before `add` at each window."""
+
+    def __init__(self, candidates: Sequence[str], *, shrink: float = 2.0) -> None:
+        self.candidates = list(candidates)
+        if "lgbm" in self.candidates and "ets" in self.candidates:
+            self.candidates.append("blend")
+        self.shrink = shrink
+        self.class_n: dict[str, int] = {}
+        self.sse: FloatArray | None = None
+        self.n_windows: npt.NDArray[np.int64] | None = None
+        self.class_sse: dict[str, FloatArray] = {}
+
+    def _means(self, w: WindowForecasts) -> dict[str, FloatArray]:
+        means = {c: w.means[c] for c in self.candidates if c != "blend"}
+        if "blend" in self.candidates:
+            means["blend"] = 0.5 * (w.means["lgbm"] + w.means["ets"])
+        return means
+
+    def choose(self, w: WindowForecasts) -> tuple[npt.NDArray[np.str_], FloatArray]:
+        """Chosen candidate per series and the resulting mean forecast (series x horizon).
+
+        Score = (own error sum + k x class mean error) / (own windows + k), k = `shrink`:
+        a series with little evidence follows its class, one with much follows itself.
+        """
+        means = self._means(w)
+        names = np.array(self.candidates)
+        choice = np.array([self._prior(c) for c in w.classes], dtype=object)
+        if self.sse is not None and self.n_windows is not None:
+            class_mean = np.stack([self._class_mean(c) for c in w.classes])
+            score = ((self.sse + self.shrink * class_mean)
+                     / (self.n_windows[:, None] + self.shrink))
+            choice = np.where(np.isfinite(score).all(axis=1), names[np.argmin(score, axis=1)],
+                              choice)
+        out = np.empty_like(next(iter(means.values())))
+        for name in self.candidates:
+            sel = choice == name
+            out[sel] = means[name][sel]
+        return choice.astype(str), out
+
+    def _class_mean(self, cls: str) -> FloatArray:
+        if cls in self.class_sse and self.class_n.get(cls, 0) > 0:
+            return self.class_sse[cls] / self.class_n[cls]
+        return np.full(len(self.candidates), np.nan)
+
+    def _prior(self, cls: str) -> str:
+        if cls in self.class_sse:
+            return self.candidates[int(np.argmin(self.class_sse[cls]))]
+        routed = _ZOO_NAME.get(DEFAULT_ROUTES.get(cls, "ma"), "ma")
+        return routed if routed in self.candidates else self.candidates[0]
+
+    def add(self, w: WindowForecasts) -> None:
+        """Record every candidate's scaled squared error at window `w`."""
+        means = self._means(w)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
+            err = np.stack([np.nanmean(((means[c] - w.actual) / w.scale[:, None]) ** 2, axis=1)
+                            for c in self.candidates], axis=1)
+        seen = ~np.isnan(err).all(axis=1)
+        err = np.nan_to_num(err, nan=0.0)
+        if self.sse is None or self.n_windows is None:
+            self.sse = np.zeros_like(err)
+            self.n_windows = np.zeros(len(err), dtype=np.int64)
+        self.sse += err
+        self.n_windows += seen
+        for cls in np.unique(w.classes):
+            sel = (w.classes == cls) & seen
+            prev = self.class_sse.get(cls, np.zeros(len(self.candidates)))
+            self.class_sse[cls] = prev + err[sel].sum(axis=0)
+            self.class_n[cls] = self.class_n.get(cls, 0) + int(sel.sum())
