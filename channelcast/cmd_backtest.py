@@ -12,7 +12,7 @@ from features.errors import DataContractError
 from features.validation import load_validated
 from models.zoo import MODEL_NAMES, check_models
 from training.backtest import MODEL, BacktestConfig, run_backtest
-from training.forecast import DEFAULT_MODELS, forecast_all
+from training.forecast import DEFAULT_MODELS, UnknownSeriesError, fit_forecaster
 from training.metrics import evaluate, format_table
 
 __all__ = ["add_parser"]
@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     b.add_argument("--windows", type=int, default=4, help="scored cutoffs (default 4)")
     b.add_argument("--step", type=int, default=None, help="periods between cutoffs "
                    "(default: the horizon)")
-    b.add_argument("--warmup", type=int, default=2, help="earlier unscored windows that "
-                   "calibrate quantiles and the choice of `auto` (default 2)")
+    b.add_argument("--warmup", type=int, default=3, help="earlier unscored windows that "
+                   "calibrate quantiles and the choice of `auto` (default 3)")
     b.add_argument("--by", default="", help="also break metrics down by: step, series_class")
     b.add_argument("--outside-span", choices=("exclude", "zero"), default="exclude",
                    help="score target periods outside a series' span as 0 units, or not at "
@@ -128,16 +128,16 @@ def _run_forecast(args: argparse.Namespace) -> int:
     history, nodes, freq = loaded
     start = time.perf_counter()
     try:
-        result = forecast_all(history, freq=freq, horizon=args.horizon, nodes=nodes,
-                              models=models, quantiles=quantiles,
-                              calibration_windows=args.calibration_windows)
-    except ValueError as exc:
+        forecaster = fit_forecaster(history, freq=freq, horizon=args.horizon, nodes=nodes,
+                                    models=models,
+                                    calibration_windows=args.calibration_windows)
+        frame = forecaster.predict(quantiles=quantiles, model=_primary(models))
+    except (ValueError, UnknownSeriesError) as exc:
         print(f"cannot forecast {args.data}: {exc}")
         return 2
-    primary = result.for_model(_primary(models))
-    _write(primary, args.out)
-    n_series = len(primary[["node_id", "sku"]].drop_duplicates())
-    print(f"{len(primary):,} forecast rows ({n_series:,} series x {args.horizon} periods) in "
-          f"{time.perf_counter() - start:.1f} s -> {args.out}")
-    print(primary.head(args.horizon).to_string(index=False))
+    _write(frame, args.out)
+    n_series = len(forecaster.keys)
+    print(f"{len(frame):,} forecast rows ({n_series:,} series x {args.horizon} periods from "
+          f"{forecaster.origin:%Y-%m-%d}) in {time.perf_counter() - start:.1f} s -> {args.out}")
+    print(frame.head(args.horizon).to_string(index=False))
     return 0

@@ -26,10 +26,11 @@ from models.classify import profile_series
 from models.lgbm import LGBMConfig
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
-from training.selection import Selector
+from training.selection import SELECTION_QUANTILES, Selector
 from training.windows import cutoffs as rolling_cutoffs
 
-__all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "run_backtest"]
+__all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "quantiles_of_choice",
+           "run_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
@@ -44,7 +45,7 @@ class BacktestConfig:
     step: int = 8
     models: tuple[str, ...] = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    warmup: int = 2
+    warmup: int = 3
     season: int | None = None
     spec: FeatureSpec | None = None
     lgbm: LGBMConfig | None = None
@@ -70,6 +71,9 @@ class BacktestResult:
     seconds: dict[str, float] = field(default_factory=dict)
     windows: list[WindowForecasts] = field(default_factory=list, repr=False)
     choices: pd.DataFrame | None = None
+    calibrators: dict[str, ConformalQuantiles] = field(default_factory=dict, repr=False)
+    panel_keys: pd.DataFrame | None = None
+    freq: str = ""
 
     def for_model(self, name: str) -> pd.DataFrame:
         """One model's rows in exactly EVALUATION.md's predictions-file format."""
@@ -94,6 +98,9 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     ones before are warm-up); a cutoff at the last period gives a forecast (no actuals).
     """
     models = check_models(config.models)
+    if config.warmup < 1:
+        raise ValueError(f"`warmup` must be >= 1 (quantiles are calibrated on earlier windows);"
+                         f" got {config.warmup}.")
     panel = build_panel(history, freq=freq)
     m = config.season or season_length(freq)
     if cutoffs is None:
@@ -113,10 +120,12 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
         t = int(panel.dates.get_loc(cut))
         windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds))
     start = time.perf_counter()
-    frame, choices = _assemble(panel, windows, models, config,
+    calib = {n: ConformalQuantiles(config.horizon) for n in models}
+    frame, choices = _assemble(panel, windows, models, config, calib,
                                warmup=len(windows) - config.windows)
     seconds["auto"] = seconds.get("auto", 0.0) + time.perf_counter() - start
-    return BacktestResult(predictions=frame, seconds=seconds, windows=windows, choices=choices)
+    return BacktestResult(predictions=frame, seconds=seconds, windows=windows, choices=choices,
+                          calibrators=calib, panel_keys=panel.keys, freq=freq)
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
@@ -147,30 +156,55 @@ def _widen(values: FloatArray, width: int) -> FloatArray:
 
 
 def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str],
-              config: BacktestConfig, *, warmup: int
+              config: BacktestConfig, calib: dict[str, ConformalQuantiles], *, warmup: int
               ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Quantiles and `auto` for each scored window from earlier windows only; long frame."""
+    """Quantiles and `auto` for each window from earlier windows only; long frame of the
+    scored windows (index >= `warmup`). `calib` collects every model's residuals."""
     base = [n for n in models if n != "auto"]
-    calib = {n: ConformalQuantiles(config.horizon) for n in [*base, "auto"]}
     selector = Selector(base)
+    qs_all = sorted({*config.quantiles, *SELECTION_QUANTILES})
     parts, choice_parts = [], []
     for i, w in enumerate(windows):
+        quants = {n: calib[n].predict(mean=w.means[n], scale=w.scale, groups=w.classes,
+                                      quantiles=qs_all)
+                  for n in base if not calib[n].empty}
         if "auto" in models:
             chosen, w.means["auto"] = selector.choose(w)
             choice_parts.append(pd.DataFrame({NODE: panel.keys[NODE], ITEM: panel.keys[ITEM],
                                               CUTOFF: w.cutoff, "chosen": chosen}))
+            picked = quantiles_of_choice(chosen, quants)
+            if picked is not None:
+                quants["auto"] = picked
         if i >= warmup:
             for name in models:
-                qs = calib[name].predict(mean=w.means[name], scale=w.scale, groups=w.classes,
-                                         quantiles=config.quantiles)
+                qs = {q: quants[name][q] for q in config.quantiles}
                 parts.append(_long(panel, w, name, w.means[name], qs))
         for name in models:
             calib[name].add(mean=w.means[name], actual=w.actual, scale=w.scale,
                             groups=w.classes)
-        selector.add(w)
+        selector.add(w, quants)
     frame = pd.concat(parts, ignore_index=True)
     choices = pd.concat(choice_parts, ignore_index=True) if choice_parts else None
     return frame, choices
+
+
+def quantiles_of_choice(chosen: npt.NDArray[np.str_],
+                    quants: dict[str, dict[float, FloatArray]]
+                    ) -> dict[float, FloatArray] | None:
+    """`auto`'s quantiles: each series takes those of the model chosen for it (a blend
+    takes the average of its members'), so they stay calibrated as the choice changes."""
+    if not quants:
+        return None
+    some = next(iter(quants.values()))
+    out = {q: np.zeros_like(v) for q, v in some.items()}
+    for name in np.unique(chosen):
+        members = ["lgbm", "ets"] if name == "blend" else [str(name)]
+        if not all(m in quants for m in members):
+            return None
+        sel = chosen == name
+        for q in out:
+            out[q][sel] = np.mean([quants[m][q][sel] for m in members], axis=0)
+    return out
 
 
 def _long(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,

@@ -1,10 +1,10 @@
 """Per-series model choice (`auto`) from earlier backtest windows only.
 
-Each series keeps the running sum of squared scaled errors of every candidate over the
-windows seen so far. At a new window it takes the candidate with the smallest mean error,
-shrunk towards its class: the candidate's mean error over all series of the same class
-(weight `shrink` windows). Before any window it takes the class routing of
-`models.classify`.
+Each series keeps the running sum of its scaled errors (pinball loss, see `Selector.add`)
+for every candidate over the windows seen so far. At a new window it takes the candidate
+with the smallest mean error, shrunk towards its class: the candidate's mean error over all
+series of the same class (weight `shrink` windows). Before any window it takes the class
+routing of `models.classify`.
 Candidates include the equal-weight blend of the two best global choices, because averaging
 a global and a local model is often better than either.
 """
@@ -12,7 +12,7 @@ a global and a local model is often better than either.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +23,9 @@ from models.classify import DEFAULT_ROUTES
 if TYPE_CHECKING:
     from training.backtest import WindowForecasts
 
-__all__ = ["Selector"]
+__all__ = ["SELECTION_QUANTILES", "Selector"]
+
+SELECTION_QUANTILES = (0.1, 0.5, 0.9)
 
 # routing names of models.classify -> model names of models.zoo
 _ZOO_NAME = {"croston_sba": "croston", "moving_average": "ma", "zero": "ma", "ets": "ets",
@@ -35,7 +37,7 @@ FloatArray = npt.NDArray[np.float64]
 class Selector:
     """Chooses one candidate per series; `choose` before `add` at each window."""
 
-    def __init__(self, candidates: Sequence[str], *, shrink: float = 2.0) -> None:
+    def __init__(self, candidates: Sequence[str], *, shrink: float = 1e9) -> None:
         self.candidates = list(candidates)
         if "lgbm" in self.candidates and "ets" in self.candidates:
             self.candidates.append("blend")
@@ -83,13 +85,16 @@ class Selector:
         routed = _ZOO_NAME.get(DEFAULT_ROUTES.get(cls, "ma"), "ma")
         return routed if routed in self.candidates else self.candidates[0]
 
-    def add(self, w: WindowForecasts) -> None:
-        """Record every candidate's scaled squared error at window `w`."""
-        means = self._means(w)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
-            err = np.stack([np.nanmean(((means[c] - w.actual) / w.scale[:, None]) ** 2, axis=1)
-                            for c in self.candidates], axis=1)
+    def add(self, w: WindowForecasts, quantiles: Mapping[str, Mapping[float, FloatArray]]
+            ) -> None:
+        """Record every candidate's scaled error at window `w`.
+
+        The error is the scaled pinball loss over `SELECTION_QUANTILES` when the candidate's
+        quantiles are known (from still earlier windows), else the scaled absolute error of
+        its mean: one loss that rewards both a good centre and a good spread.
+        """
+        errs = [self._loss(w, c, quantiles) for c in self.candidates]
+        err = np.stack(errs, axis=1)
         seen = ~np.isnan(err).all(axis=1)
         err = np.nan_to_num(err, nan=0.0)
         if self.sse is None or self.n_windows is None:
@@ -102,3 +107,25 @@ class Selector:
             prev = self.class_sse.get(cls, np.zeros(len(self.candidates)))
             self.class_sse[cls] = prev + err[sel].sum(axis=0)
             self.class_n[cls] = self.class_n.get(cls, 0) + int(sel.sum())
+
+    def _loss(self, w: WindowForecasts, name: str,
+              quantiles: Mapping[str, Mapping[float, FloatArray]]) -> FloatArray:
+        if name == "blend":
+            qa, qb = quantiles.get("lgbm"), quantiles.get("ets")
+            q = {k: 0.5 * (qa[k] + qb[k]) for k in qa} if qa and qb else None
+            mean = 0.5 * (w.means["lgbm"] + w.means["ets"])
+        else:
+            q, mean = quantiles.get(name), w.means[name]
+        if q:
+            losses = [_pinball(w.actual, q[tau], tau) for tau in SELECTION_QUANTILES]
+            loss = np.mean(losses, axis=0) * 2.0
+        else:
+            loss = np.abs(mean - w.actual)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
+            return np.nanmean(loss, axis=1) / w.scale
+
+
+def _pinball(y: FloatArray, q: FloatArray, tau: float) -> FloatArray:
+    diff = y - q
+    return np.where(diff >= 0, tau * diff, (tau - 1.0) * diff)

@@ -1,0 +1,96 @@
+"""Accuracy on real data: channelcast's models vs the peers of EVALUATION.md, same harness.
+
+Usage:
+    .venv/bin/python benchmarks/accuracy.py [--dataset walmart|carparts|all] [--models ...]
+
+Runs channelcast's rolling-origin backtest (training.backtest) on walmart_store_dept and
+carparts exactly as ../shared/EVALUATION.md says, reuses (or computes) the peers'
+predictions of benchmarks/peers.py, and prints one table per dataset: WAPE, WRMSSE, MASE,
+scaled pinball, 80% coverage, bias and wall seconds, with our `auto` against the best peer.
+Skips with a message when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from benchmarks.peers import DATA, PROTOCOLS, _peers, _run_dataset  # noqa: E402
+from training.backtest import BacktestConfig, run_backtest  # noqa: E402
+from training.metrics import evaluate, format_table  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out" / "accuracy"
+OURS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
+GOALS = {"walmart": ("wrmsse", 0.05), "carparts": ("scaled_pinball", 0.03)}
+
+
+def _ours(dataset: str, models: tuple[str, ...]) -> pd.DataFrame:
+    proto = PROTOCOLS[dataset]
+    data = proto.load(DATA / proto.folder)
+    config = BacktestConfig(horizon=proto.horizon, windows=proto.windows, step=proto.step,
+                            season=proto.season, models=models)
+    start = time.perf_counter()
+    result = run_backtest(data.sell_through, freq=data.freq, config=config, nodes=data.nodes)
+    wall = time.perf_counter() - start
+    OUT.mkdir(parents=True, exist_ok=True)
+    result.predictions.to_parquet(OUT / f"{dataset}.parquet", index=False)
+    table = evaluate(result.predictions, data.sell_through, freq=data.freq, by=["model"],
+                     outside_span=proto.outside_span)
+    table["seconds"] = table["model"].map(result.seconds).round(1)
+    table["model"] = "channelcast " + table["model"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"{dataset}: channelcast backtest of {len(models)} models in {wall:.0f} s "
+          f"(all windows incl. {config.warmup} warm-up), peak RSS so far {peak:.2f} GiB")
+    return table
+
+
+def _verdict(dataset: str, table: pd.DataFrame) -> str:
+    metric, margin = GOALS[dataset]
+    auto = table.loc[table["model"] == "channelcast auto"].iloc[0]
+    peers = table[~table["model"].str.startswith("channelcast")]
+    best = peers.loc[peers[metric].idxmin()]
+    gain = 1 - auto[metric] / best[metric]
+    ok = "MET" if gain >= margin and abs(auto["coverage"] - 0.8) <= 0.03 else "NOT MET"
+    return (f"goal {ok}: auto {metric} {auto[metric]:.3f} vs best peer {best['model']} "
+            f"{best[metric]:.3f} ({gain:+.1%}, goal >= {margin:.0%}); auto coverage "
+            f"{auto['coverage']:.3f} (goal 0.80 +- 0.03)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=[*PROTOCOLS, "all"], default="all")
+    parser.add_argument("--models", default=",".join(OURS))
+    parser.add_argument("--no-peers", action="store_true", help="only channelcast's models")
+    args = parser.parse_args(argv)
+    if not DATA.exists():
+        print(f"skipped: {DATA} is absent; the accuracy benchmark needs the shared datasets.")
+        return
+    datasets = list(PROTOCOLS) if args.dataset == "all" else [args.dataset]
+    for dataset in datasets:
+        ours = _ours(dataset, tuple(args.models.split(",")))
+        tables = [ours]
+        if not args.no_peers:
+            peers = _run_dataset(dataset, list(_peers()), force=False)
+            tables.append(peers.assign(model="peer " + peers["model"]))
+        table = pd.concat(tables, ignore_index=True).sort_values("wrmsse")
+        print(f"\n{dataset} (h={PROTOCOLS[dataset].horizon}, windows "
+              f"{PROTOCOLS[dataset].windows}, step {PROTOCOLS[dataset].step})")
+        print(format_table(table.drop(columns=["n_unscored"], errors="ignore")))
+        if not args.no_peers:
+            print(_verdict(dataset, table.assign(model=table["model"].str.replace(
+                "peer ", "", regex=False))))
+        print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
