@@ -1,0 +1,45 @@
+"""Scaled split-conformal quantiles: calibrated on exchangeable errors, ordered, non-negative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.quantiles import ConformalQuantiles, quantile_name, series_scale
+
+
+def test_quantile_name_and_range() -> None:
+    assert quantile_name(0.1) == "q0.1"
+    assert quantile_name(0.05) == "q0.05"
+    with pytest.raises(ValueError, match="quantiles must be in"):
+        quantile_name(1.0)
+
+
+def test_scale_falls_back_to_level_then_one() -> None:
+    y = np.array([[1.0, 3.0, 2.0], [4.0, 4.0, 4.0], [np.nan, np.nan, np.nan]])
+    np.testing.assert_allclose(series_scale(y), [1.5, 4.0, 1.0])
+
+
+def test_intervals_cover_80_percent_of_new_heteroscedastic_errors() -> None:
+    rng = np.random.default_rng(0)
+    S, h = 4000, 4
+    level = rng.uniform(1, 1000, S)
+    scale = level * 0.1
+    groups = np.where(rng.random(S) < 0.5, "smooth", "lumpy")
+    cq = ConformalQuantiles(h)
+    for _ in range(2):
+        mean = np.repeat(level[:, None], h, axis=1)
+        cq.add(mean=mean, actual=mean + rng.normal(0, 1, (S, h)) * scale[:, None],
+               scale=scale, groups=groups)
+    mean = np.repeat(level[:, None], h, axis=1)
+    actual = mean + rng.normal(0, 1, (S, h)) * scale[:, None]
+    q = cq.predict(mean=mean, scale=scale, groups=groups, quantiles=(0.1, 0.5, 0.9))
+    inside = (actual >= q[0.1]) & (actual <= q[0.9])
+    assert abs(inside.mean() - 0.8) < 0.02
+    assert (q[0.1] <= q[0.5]).all() and (q[0.5] <= q[0.9]).all() and (q[0.1] >= 0).all()
+
+
+def test_predict_without_residuals_says_what_to_do() -> None:
+    with pytest.raises(RuntimeError, match="add"):
+        ConformalQuantiles(2).predict(mean=np.zeros((1, 2)), scale=np.ones(1),
+                                      groups=np.array(["smooth"]), quantiles=(0.5,))
