@@ -155,3 +155,10 @@ def test_bad_arguments_are_refused() -> None:
         evaluate(_preds(), _history(), freq="MS", by=["series_class"])
     with pytest.raises(ValueError, match="`outside_span`"):
         evaluate(_preds(), _history(), freq="MS", outside_span="drop")  # type: ignore[arg-type]
+
+
+def test_by_cutoff_reports_each_origin() -> None:
+    out = evaluate(_preds(), _history(), freq="MS", by=["cutoff"])
+    assert out["cutoff"].tolist() == [MONTHS[2], MONTHS[3]]
+    # March: only A is scored (B's scale is 0), so WRMSSE is A's RMSSE sqrt(2)
+    assert out["wrmsse"].iloc[0] == pytest.approx(math.sqrt(2))
