@@ -45,12 +45,12 @@ class LGBMConfig:
 
     objective: str = "tweedie"
     tweedie_variance_power: float = 1.2
-    learning_rate: float = 0.1
+    learning_rate: float = 0.15
     num_leaves: int = 63
     min_data_in_leaf: int = 100
     feature_fraction: float = 0.8
     lambda_l2: float = 1.0
-    max_rounds: int = 400
+    max_rounds: int = 300
     early_stopping_rounds: int = 40
     valid_periods: int | None = None
     history_periods: int | None = None

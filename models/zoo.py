@@ -68,7 +68,7 @@ class GlobalModel:
     def __init__(self, history: pd.DataFrame, *, freq: str, horizon: int,
                  panel_keys: pd.DataFrame, nodes: pd.DataFrame | None = None,
                  spec: FeatureSpec | None = None, config: LGBMConfig | None = None,
-                 step_share: float = 0.25) -> None:
+                 step_share: float = 0.125) -> None:
         self.freq, self.horizon = freq, horizon
         self.config = config or LGBMConfig()
         self.ts = build_training_set(history, horizon=horizon, freq=freq, spec=spec,
