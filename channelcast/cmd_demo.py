@@ -1,19 +1,32 @@
 """`channelcast demo`: the main job end to end on generated data, with a readable summary.
 
-Today: generate -> validate -> build the training set. Later stages (train, forecast,
-allocate, serve) are added here as they land.
+Today: generate -> validate -> build the training set -> train (a tracked MLflow run and a
+registered `challenger` version) -> promote it to `champion` if its backtest beats the
+current champion -> forecast a few series with the champion. Later stages (allocate, serve)
+are added here as they land.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import time
 from pathlib import Path
+
+import mlflow
 
 from channelcast.cmd_features import summarise_training_set
 from features.synthetic import generate_channel_data, write_channel_data
 from features.training_set import build_training_set
 from features.validation import validate_folder
+from models.zoo import check_models
+from training.config import FAST_LGBM, TrainConfig
+from training.registry import CHAMPION
+from training.settings import StoreSettings, git_commit, store_settings
+from training.stages import Loaded, promote_stage, train_stage
+
+DEMO_MODELS = "lgbm,ets,snaive,croston,tsb,ma,auto"
 
 __all__ = ["add_parser"]
 
@@ -26,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--periods", type=int, default=156, help="weeks of history (default 156)")
     p.add_argument("--horizon", type=int, default=8, help="weeks ahead (default 8)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--models", default=DEMO_MODELS, help=f"models to train (default {DEMO_MODELS})")
+    p.add_argument("--tracking-uri", default=None, help="MLflow store (default: "
+                   "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project folder)")
     p.set_defaults(handler=_run)
 
 
@@ -57,6 +73,42 @@ def _run(args: argparse.Namespace) -> int:
     ts = build_training_set(report.tables["sell_through"], horizon=args.horizon,
                             freq=report.freq, nodes=report.tables["nodes"])
     print(summarise_training_set(ts, time.perf_counter() - start))
-    print("\nnext: `channelcast features --data "
-          f"{args.out} --out train.parquet` writes the long training set.")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    store = store_settings(os.environ, tracking_uri=args.tracking_uri)
+    data = Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
+    _train_and_promote(args, data, store)
+    _forecast_and_point(store)
     return 0
+
+
+def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSettings) -> None:
+    _step(4, "train: backtest, fit, log to MLflow, register a challenger")
+    start = time.perf_counter()
+    cfg = TrainConfig(data=args.out, freq=data.freq, horizon=args.horizon, windows=2,
+                      warmup=2, models=check_models(args.models.split(",")), lgbm=FAST_LGBM)
+    outcome = train_stage(cfg, store=store, commit=git_commit(), data=data)
+    table = outcome.scores.by_model[["model", "wape", "wrmsse", "scaled_pinball", "coverage"]]
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    version = outcome.version.version if outcome.version else "?"
+    print(f"run {outcome.run_id}: {store.model_name} v{version} is the challenger "
+          f"({time.perf_counter() - start:.0f} s)")
+
+    _step(5, "promote the challenger if it beats the champion")
+    decision = promote_stage(store=store, by=getpass.getuser() or "demo")
+    verdict = "promoted to champion" if decision.promote else "kept as challenger"
+    print(f"v{decision.challenger} {verdict}: {decision.reason}")
+
+
+def _forecast_and_point(store: StoreSettings) -> None:
+    _step(6, "forecast with the champion")
+    uri = f"models:/{store.model_name}@{CHAMPION}"
+    model = mlflow.pyfunc.load_model(uri)
+    keys = model.unwrap_python_model().forecaster.keys.head(2)
+    frame = model.predict(keys[["node_id", "sku"]].astype(str), params={"horizon": 4})
+    print(f"{uri}.predict(2 series, horizon 4):")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("\nopen the MLflow UI (runs, metrics, plots, registered versions):")
+    print(f"  .venv/bin/mlflow ui --backend-store-uri {store.tracking_uri}")
+    print("serve the champion over REST (/invocations), from the project's environment:")
+    print(f"  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={store.tracking_uri} mlflow models serve "
+          f"-m {uri} --env-manager local -p 5001")

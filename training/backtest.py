@@ -23,7 +23,7 @@ from features.history import Panel, build_panel, season_length
 from features.schema import DATE, ITEM, NODE
 from features.training_set import FeatureSpec
 from models.classify import profile_series
-from models.lgbm import LGBMConfig
+from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
 from training.selection import SELECTION_QUANTILES, Selector
@@ -74,6 +74,7 @@ class BacktestResult:
     calibrators: dict[str, ConformalQuantiles] = field(default_factory=dict, repr=False)
     panel_keys: pd.DataFrame | None = None
     freq: str = ""
+    lgbm: LGBMForecaster | None = field(default=None, repr=False)  # booster of the last cutoff
 
     def for_model(self, name: str) -> pd.DataFrame:
         """One model's rows in exactly EVALUATION.md's predictions-file format."""
@@ -125,7 +126,8 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
                                warmup=len(windows) - config.windows)
     seconds["auto"] = seconds.get("auto", 0.0) + time.perf_counter() - start
     return BacktestResult(predictions=frame, seconds=seconds, windows=windows, choices=choices,
-                          calibrators=calib, panel_keys=panel.keys, freq=freq)
+                          calibrators=calib, panel_keys=panel.keys, freq=freq,
+                          lgbm=glob.last_model if glob is not None else None)
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
@@ -232,3 +234,14 @@ def _target_dates(cutoff: pd.Timestamp, h: int, freq: str, step: pd.Timedelta
     if freq.split("-")[0].upper() in ("MS", "M", "ME"):
         return pd.date_range(cutoff + pd.DateOffset(months=1), periods=h, freq="MS")
     return pd.DatetimeIndex([cutoff + step * k for k in range(1, h + 1)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m training.backtest`: the tracked backtest stage (see training.stages)."""
+    from training.stages import backtest_main
+
+    backtest_main(argv)
+
+
+if __name__ == "__main__":
+    main()

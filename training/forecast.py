@@ -19,6 +19,7 @@ import pandas as pd
 from features.history import build_panel
 from features.schema import DATE, ITEM, NODE
 from features.training_set import FeatureSpec
+from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
 from training.backtest import BacktestConfig, run_backtest
 from training.windows import cutoffs as rolling_cutoffs
@@ -60,6 +61,7 @@ class Forecaster:
     scale: FloatArray
     classes: npt.NDArray[np.str_]
     calibrators: dict[str, ConformalQuantiles]
+    lgbm: LGBMForecaster | None = None  # the booster behind `means["lgbm"]`, for inspection
 
     @property
     def horizon(self) -> int:
@@ -125,8 +127,8 @@ class Forecaster:
 
 def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
                    nodes: pd.DataFrame | None = None, models: Sequence[str] = DEFAULT_MODELS,
-                   calibration_windows: int = 3, spec: FeatureSpec | None = None
-                   ) -> Forecaster:
+                   calibration_windows: int = 3, spec: FeatureSpec | None = None,
+                   lgbm: LGBMConfig | None = None) -> Forecaster:
     """Fit every model on all history (after `calibration_windows` windows for quantiles
     and the choice of `auto`) and keep the forecasts.
 
@@ -137,7 +139,7 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
     dates = build_panel(history[[DATE, NODE, ITEM, "units"]], freq=freq).dates
     calib = rolling_cutoffs(dates, horizon=horizon, windows=calibration_windows, step=horizon)
     config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=tuple(models),
-                            warmup=calibration_windows, spec=spec)
+                            warmup=calibration_windows, spec=spec, lgbm=lgbm)
     result = run_backtest(history, freq=freq, config=config, nodes=nodes,
                           cutoffs=[*calib, dates[-1]])
     last = result.windows[-1]
@@ -148,4 +150,15 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
     return Forecaster(keys=result.panel_keys.reset_index(drop=True), origin=last.cutoff,
                       freq=freq, dates=pd.DatetimeIndex(sorted(target.unique())),
                       means=last.means, chosen=chosen.astype(str), scale=last.scale,
-                      classes=last.classes, calibrators=result.calibrators)
+                      classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m training.forecast`: forecast with a registered model (see training.stages)."""
+    from training.stages import forecast_main
+
+    forecast_main(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The `channelcast-demand` MLflow model: a pyfunc that answers forecast requests.
+
+Input rows are series, (`node_id`, `sku`); params are `horizon` (1..the trained horizon),
+`quantiles` (any levels in (0, 1)) and `model` (default `auto` = the per-series choice of
+the backtest when it was trained, else the one model; or any trained model by name).
+Output: one row per series x step with `node_id, sku, date, step, model, mean` and one
+`q<level>` column per quantile.
+
+The model directory holds `forecaster.pkl` (the fitted `training.forecast.Forecaster`:
+every model's forecasts from the last history period, the per-series model choice,
+conformal residual pools per model, horizon step and demand class, series scales and
+classes, the LightGBM booster), `lgbm_booster.txt` (the booster as LightGBM text, when
+LightGBM was trained) and `model_card.json` (origin, horizon, models, feature spec).
+The model's code is `training/pyfunc_code.py` (MLflow models-from-code); the channelcast
+packages must be importable where the model is loaded (serve with `--env-manager local`
+from the project's environment).
+
+Series that were not in the training data are refused with `UnknownSeriesRequest`, an
+`MlflowException` (HTTP 400 when served) that is also a `UnknownSeriesError`; the message
+lists the unknown series. There is no cold-start forecast.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from features.schema import ITEM, NODE
+from features.training_set import FeatureSpec
+from training.forecast import Forecaster, UnknownSeriesError
+
+__all__ = ["DEFAULT_QUANTILES", "ForecastModel", "ForecastRequestError",
+           "UnknownSeriesRequest", "answer", "log_forecast_model", "model_card", "served_model"]
+
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+_MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
+_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn",
+                 "statsmodels", "cloudpickle")
+
+
+class ForecastRequestError(MlflowException):
+    """A request the model cannot answer (bad params or input); HTTP 400 when served."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+class UnknownSeriesRequest(ForecastRequestError, UnknownSeriesError):
+    """Requested series that were not in the training data."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ForecastModel(PythonModel):
+    """Pyfunc wrapper around a fitted `Forecaster` (loaded from the `forecaster` artifact)."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        with open(context.artifacts["forecaster"], "rb") as fh:
+            self.forecaster: Forecaster = pickle.load(fh)
+
+    def predict(self, context: PythonModelContext,  # noqa: ARG002
+                model_input: pd.DataFrame, params: dict[str, Any] | None = None
+                ) -> pd.DataFrame:
+        """Forecast rows for the requested series (see the module doc)."""
+        return answer(self.forecaster, model_input, params or {})
+
+
+def answer(forecaster: Forecaster, series: pd.DataFrame, params: dict[str, Any]
+           ) -> pd.DataFrame:
+    """Validate the request and forecast; errors become `ForecastRequestError`s."""
+    missing = [c for c in (NODE, ITEM) if c not in series]
+    if missing:
+        raise ForecastRequestError(f"input rows need columns {NODE!r} and {ITEM!r}; "
+                                   f"missing {missing}.")
+    horizon = int(params.get("horizon") or forecaster.horizon)
+    quantiles = params.get("quantiles")
+    quantiles = DEFAULT_QUANTILES if quantiles is None or len(quantiles) == 0 else quantiles
+    model = str(params.get("model") or served_model(forecaster))
+    keys = series[[NODE, ITEM]].drop_duplicates()
+    try:
+        return forecaster.predict(keys, horizon=horizon, quantiles=[float(q) for q in quantiles],
+                                  model=model)
+    except UnknownSeriesError as exc:
+        raise UnknownSeriesRequest(str(exc)) from exc
+    except ValueError as exc:
+        raise ForecastRequestError(str(exc)) from exc
+
+
+def served_model(forecaster: Forecaster) -> str:
+    """The model answered when a request names none: `auto` when it was trained."""
+    return "auto" if "auto" in forecaster.means else sorted(forecaster.means)[0]
+
+
+def model_card(forecaster: Forecaster, *, spec: FeatureSpec | None = None) -> dict[str, Any]:
+    """What the model is: origin, horizon, models, series count, choice counts, features."""
+    chosen = pd.Series(forecaster.chosen).value_counts()
+    return {
+        "origin": f"{forecaster.origin:%Y-%m-%d}",
+        "freq": forecaster.freq,
+        "horizon": forecaster.horizon,
+        "dates": [f"{d:%Y-%m-%d}" for d in forecaster.dates],
+        "models": sorted(forecaster.means),
+        "series": len(forecaster.keys),
+        "auto_choice_counts": {str(k): int(v) for k, v in chosen.items()},
+        "feature_spec": asdict(spec or FeatureSpec.for_freq(forecaster.freq)),
+        "lgbm_rounds": getattr(forecaster.lgbm, "best_rounds_", None),
+    }
+
+
+def log_forecast_model(forecaster: Forecaster, *, name: str = "model",
+                       example_series: int = 3) -> ModelInfo:
+    """Log the forecaster as a pyfunc model with signature and input example into the
+    active run."""
+    keys = forecaster.keys[[NODE, ITEM]].head(example_series).astype(str).reset_index(drop=True)
+    params = {"horizon": forecaster.horizon, "quantiles": list(DEFAULT_QUANTILES),
+              "model": served_model(forecaster)}
+    output = answer(forecaster, keys, params)
+    with warnings.catch_warnings():  # the int `step` column: it is never missing
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(keys, output, params=params)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        artifacts = {"forecaster": str(folder / "forecaster.pkl"),
+                     "model_card": str(folder / "model_card.json")}
+        with open(artifacts["forecaster"], "wb") as fh:
+            pickle.dump(forecaster, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        Path(artifacts["model_card"]).write_text(json.dumps(model_card(forecaster), indent=2))
+        if forecaster.lgbm is not None:
+            artifacts["lgbm_booster"] = str(folder / "lgbm_booster.txt")
+            forecaster.lgbm.booster_.save_model(artifacts["lgbm_booster"])
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=str(_MODEL_CODE), artifacts=artifacts,
+            signature=signature, input_example=(keys, params),
+            pip_requirements=_pinned_requirements())
+
+
+def _pinned_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in _REQUIREMENTS:
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            out.append(package)
+    return out
