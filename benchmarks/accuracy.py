@@ -26,6 +26,7 @@ import time  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.peers import DATA, PROTOCOLS, _peers, _run_dataset  # noqa: E402
+from benchmarks.peers import OUT as PEERS_OUT  # noqa: E402
 from training.backtest import BacktestConfig, run_backtest  # noqa: E402
 from training.metrics import evaluate, format_table  # noqa: E402
 
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", choices=[*PROTOCOLS, "all"], default="all")
     parser.add_argument("--models", default=",".join(OURS))
     parser.add_argument("--no-peers", action="store_true", help="only channelcast's models")
+    parser.add_argument("--run-peers", action="store_true", help="also run peers that are "
+                        "not cached yet (AutoETS on walmart takes 10+ minutes)")
     args = parser.parse_args(argv)
     if not DATA.exists():
         print(f"skipped: {DATA} is absent; the accuracy benchmark needs the shared datasets.")
@@ -80,7 +83,12 @@ def main(argv: list[str] | None = None) -> None:
         ours = _ours(dataset, tuple(args.models.split(",")))
         tables = [ours]
         if not args.no_peers:
-            peers = _run_dataset(dataset, list(_peers()), force=False)
+            names = [p for p in _peers()
+                     if args.run_peers or (PEERS_OUT / dataset / f"{p}.parquet").exists()]
+            skipped = sorted(set(_peers()) - set(names))
+            if skipped:
+                print(f"peers not cached, not run (use --run-peers): {', '.join(skipped)}")
+            peers = _run_dataset(dataset, names, force=False)
             tables.append(peers.assign(model="peer " + peers["model"]))
         table = pd.concat(tables, ignore_index=True).sort_values("wrmsse")
         print(f"\n{dataset} (h={PROTOCOLS[dataset].horizon}, windows "
