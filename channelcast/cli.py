@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from channelcast import cmd_backtest, cmd_demo, cmd_features, cmd_generate, cmd_validate
+from channelcast import (
+    cmd_backtest,
+    cmd_decisions,
+    cmd_demo,
+    cmd_features,
+    cmd_generate,
+    cmd_validate,
+)
 
 __all__ = ["main"]
 
-_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_demo)
+_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_decisions, cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

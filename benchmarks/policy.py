@@ -1,0 +1,106 @@
+"""Policy backtest (issue 5): channelcast vs the two fair-share policies under scarce supply.
+
+Usage:
+    .venv/bin/python benchmarks/policy.py [--dataset walmart|generated|demo|all]
+
+Datasets:
+- walmart: ../shared/data/walmart_store_dept, sales as demand, lead time 1 week (nodes.csv),
+  review 1 week, replay from week 60 (83 weeks);
+- generated: `generate_channel_data(nodes=20, skus=40, periods=130, seed=3)`, true demand
+  (truth) as demand, each node's lead time rounded up to weeks, review 1 week, replay from
+  week 70; pack sizes from central_stock;
+- demo: the same on `channelcast demo`'s data (24 nodes x 60 skus x 156 weeks, seed 7).
+Forecasts: the rolling-origin backtest (snaive, ma, croston, tsb, auto), one cutoff per
+replayed week, 15 quantile levels. Prints the protection-interval coverage check (correlation
+chosen on the first half of the weeks, coverage on the second) and the policy table, plus
+channelcast with the backorder view of the interval (`lost_sales=False`) for comparison.
+Tables are written to benchmarks/out/policy/. Skips walmart with a message when absent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from features.datasets import load_walmart  # noqa: E402
+from features.synthetic import generate_channel_data  # noqa: E402
+from training.interval_check import check_intervals  # noqa: E402
+from training.policy_backtest import (  # noqa: E402
+    PolicyBacktestConfig,
+    policy_forecasts,
+    run_policy_backtest,
+)
+
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "benchmarks" / "out" / "policy"
+
+
+def _walmart() -> tuple[pd.DataFrame, pd.DataFrame, str, None, None, int] | None:
+    folder = DATA / "walmart_store_dept"
+    if not folder.exists():
+        print(f"skipping walmart: {folder} is absent")
+        return None
+    data = load_walmart(folder)
+    return data.sell_through, data.nodes, data.freq, None, None, 60
+
+
+def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
+               ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame, pd.Series, int]:
+    data = generate_channel_data(nodes=nodes, skus=skus, periods=periods, freq="W", seed=seed)
+    truth = data.truth.rename(columns={"demand": "units"})[["date", "node_id", "sku", "units"]]
+    freq = str(pd.infer_freq(pd.DatetimeIndex(sorted(data.sell_through["date"].unique()))))
+    packs = data.central_stock.set_index("sku")["pack_size"]
+    return data.sell_through, data.nodes, freq, truth, packs, start
+
+
+def run(name: str) -> pd.DataFrame | None:
+    loaded = {"walmart": _walmart,
+              "generated": lambda: _generated(20, 40, 130, 3, 70),
+              "demo": lambda: _generated(24, 60, 156, 7, 60)}[name]()
+    if loaded is None:
+        return None
+    history, nodes, freq, demand, packs, start = loaded
+    config = PolicyBacktestConfig(start=start)
+    began = time.perf_counter()
+    forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config, demand=demand)
+    check = check_intervals(forecasts)
+    table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs)
+    backorder = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                                    config=replace(config, lost_sales=False,
+                                                   policies=("channelcast",)))
+    backorder["policy"] = "channelcast (backorder view)"
+    table = pd.concat([table, backorder]).sort_values(["scarcity", "policy"], kind="stable")
+    print(f"\n== {name}: {forecasts.means.shape[0]} replayed periods, "
+          f"{forecasts.panel.n_series:,} series; backtest {forecasts.seconds:.0f} s, total "
+          f"{time.perf_counter() - began:.0f} s")
+    print(f"interval coverage (correlation chosen on the first half: {check.correlation:g}):")
+    print(check.table.round(3).to_string(index=False))
+    print(table.drop(columns=["seconds"]).round(4).to_string(index=False))
+    OUT.mkdir(parents=True, exist_ok=True)
+    table.to_csv(OUT / f"{name}.csv", index=False)
+    check.table.to_csv(OUT / f"{name}_coverage.csv", index=False)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("walmart", "generated", "demo", "all"),
+                        default="all")
+    args = parser.parse_args()
+    names = ("walmart", "generated", "demo") if args.dataset == "all" else (args.dataset,)
+    for name in names:
+        run(name)
+
+
+if __name__ == "__main__":
+    main()

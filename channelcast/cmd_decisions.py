@@ -1,0 +1,325 @@
+"""`channelcast allocate`, `channelcast risk`, `channelcast policy-backtest`: the decisions.
+
+Each prints a readable table (with the reason for every allocation line) and, with
+`--out FILE.csv`, writes the full table, one row per line and every column, for machines.
+Exit codes: 0 ok, 2 bad input (with a message naming the cause; never a traceback).
+`demo_decisions` is what `channelcast demo` shows: one allocation and the top of the risk list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.datasets import load_walmart
+from features.errors import DataContractError
+from features.schema import AVAILABLE, ITEM, NODE, PACK_SIZE
+from features.validation import load_validated
+from models.allocation import POLICIES, AllocationConfig, AllocationRequest, allocate_all
+from models.allocation_table import COLUMNS
+from models.demand_interval import (
+    DEFAULT_LEVELS,
+    interval_demand,
+    lead_periods,
+    protection_periods,
+)
+from models.errors import InfeasibleAllocationError, UnknownNodeError
+from models.fair_share import recent_sales_rate
+from models.risk import last_prices, stock_risk
+from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
+from training.interval_check import check_intervals
+from training.policy_backtest import (
+    CHEAP_MODELS,
+    PolicyBacktestConfig,
+    policy_forecasts,
+    run_policy_backtest,
+)
+
+__all__ = ["add_parser", "allocation_table", "demo_decisions", "format_allocation",
+           "format_risk"]
+
+_BAD_INPUT = (ValueError, KeyError, DataContractError, FileNotFoundError,
+              InfeasibleAllocationError, UnknownNodeError, UnknownSeriesError)
+_SHOWN = ["node_id", "priority", "allocated", "demand_mean", "demand_q0.9", "position_before",
+          "position_after", "p_stockout_before", "p_stockout_after", "bound"]
+_RISK_SHOWN = ["node_id", "sku", "position", "demand_mean", "p_stockout", "expected_lost_units",
+               "expected_lost_value", "weeks_of_cover", "p_excess", "risk_class"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `allocate`, `risk` and `policy-backtest`."""
+    a = sub.add_parser("allocate", help="split an sku's central stock across nodes, explained")
+    _common(a)
+    a.add_argument("--sku", required=True, help="the item to allocate")
+    a.add_argument("--available", type=float, default=None,
+                   help="units to split (default: central_stock.csv)")
+    a.add_argument("--pack-size", type=int, default=None,
+                   help="units per pack (default: central_stock.csv, else 1)")
+    a.add_argument("--policy", choices=POLICIES, default="channelcast")
+    a.add_argument("--exclude", default="", help="comma-separated node_ids that get nothing")
+    a.add_argument("--min", default="", help="per-node minimums, e.g. DLR-01=6,DLR-02=12")
+    a.add_argument("--max", default="", help="per-node maximums, e.g. WEB-01=100")
+    a.add_argument("--service", type=float, default=0.9,
+                   help="target service level per tier before the next tier (default 0.9)")
+    a.set_defaults(handler=_run_allocate)
+    r = sub.add_parser("risk", help="stock-out and excess risk per node x sku, ranked")
+    _common(r)
+    r.add_argument("--top", type=int, default=50, help="rows to print (default 50)")
+    r.add_argument("--excess-weeks", type=float, default=8.0,
+                   help="weeks of cover beyond which stock is excess (default 8)")
+    r.set_defaults(handler=_run_risk)
+    p = sub.add_parser("policy-backtest",
+                       help="replay history under scarce supply with each allocation policy")
+    p.add_argument("--data", type=Path, required=True, help="validated data folder, or a raw "
+                   "walmart_store_dept folder (train.csv.zip)")
+    p.add_argument("--scarcity", default="0.7,0.85,1.0", help="supply / demand shares")
+    p.add_argument("--start", type=int, default=60, help="first replayed period (default 60)")
+    p.add_argument("--lead-periods", type=int, default=None,
+                   help="lead time in periods for all nodes (default: nodes.csv)")
+    p.add_argument("--review-periods", type=int, default=1, help="periods between allocations")
+    p.add_argument("--models", default=",".join(CHEAP_MODELS), help="backtest models")
+    p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
+    p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
+    p.set_defaults(handler=_run_policy_backtest)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="validated data folder")
+    p.add_argument("--freq", default=None, help="W, D, M or W-MON... (default: inferred)")
+    p.add_argument("--models", default=",".join(CHEAP_MODELS),
+                   help=f"forecast models (default {','.join(CHEAP_MODELS)})")
+    p.add_argument("--out", type=Path, default=None, help="write the full table to this CSV")
+
+
+def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
+    report = load_validated(args.data, freq=args.freq)
+    missing = [t for t in ("inventory",) if t not in report.tables]
+    if missing:
+        raise FileNotFoundError(f"{args.data} has no {missing[0]}.csv; decisions need each "
+                                "node's stock (node_id, sku, on_hand, in_transit, as_of).")
+    return report.tables, str(report.freq)
+
+
+def _forecast(tables: dict[str, pd.DataFrame], freq: str, models: str,
+              history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Quantile forecasts over the longest protection interval of any node."""
+    nodes = tables["nodes"]
+    horizon = max(1, math.ceil(float(protection_periods(nodes, freq=freq).max())))
+    sell = tables["sell_through"] if history is None else history
+    forecaster = fit_forecaster(sell, freq=freq, horizon=horizon, nodes=nodes,
+                                models=tuple(m.strip() for m in models.split(",")))
+    return forecaster.predict(quantiles=DEFAULT_LEVELS, model="auto" if "auto" in models
+                              else models.split(",")[0].strip())
+
+
+def _pairs(text: str, flag: str) -> dict[str, float]:
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        node, sep, qty = item.partition("=")
+        try:
+            out[node.strip()] = float(qty)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"`{flag}` takes NODE=UNITS pairs, e.g. DLR-01=6; got {item!r}.")
+    return out
+
+
+def _request(args: argparse.Namespace, central: pd.DataFrame | None) -> AllocationRequest:
+    row = (central[central[ITEM].astype(str) == args.sku] if central is not None
+           else pd.DataFrame())
+    available = args.available
+    if available is None:
+        if row.empty:
+            raise ValueError(f"no central stock for sku {args.sku}: pass `--available` or add "
+                             "it to central_stock.csv.")
+        available = float(row[AVAILABLE].iloc[0])
+    pack = args.pack_size
+    if pack is None:
+        pack = int(row[PACK_SIZE].iloc[0]) if not row.empty and PACK_SIZE in row and \
+            pd.notna(row[PACK_SIZE].iloc[0]) else 1
+    return AllocationRequest(sku=args.sku, available=available, pack_size=pack,
+                             min_qty=_pairs(args.min, "--min"), max_qty=_pairs(args.max, "--max"),
+                             exclude=tuple(filter(None, (n.strip() for n in
+                                                         args.exclude.split(",")))))
+
+
+def allocation_table(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.DataFrame,
+                     request: AllocationRequest, *, policy: str = "channelcast",
+                     config: AllocationConfig | None = None) -> pd.DataFrame:
+    """The allocation of one request from loaded tables and a forecast frame."""
+    nodes = tables["nodes"]
+    demand = interval_demand(forecast, periods=protection_periods(nodes, freq=freq),
+                             lead=lead_periods(nodes, freq=freq))
+    sales = (recent_sales_rate(tables["sell_through"]) if policy == "fair_share_sales"
+             else None)
+    return allocate_all(demand, requests=[request], nodes=nodes,
+                        inventory=tables.get("inventory"), policy=policy,
+                        config=config or AllocationConfig(), recent_sales=sales)
+
+
+def format_allocation(table: pd.DataFrame, request: AllocationRequest) -> str:
+    """The printed allocation: the lines with their reasons, then a one-line summary."""
+    shown = table[_SHOWN].copy()
+    for c in ("p_stockout_before", "p_stockout_after"):
+        shown[c] = (100 * shown[c]).round(0).astype(int).astype(str) + "%"
+    body = shown.round(1).to_string(index=False)
+    given = float(table["allocated"].sum())
+    gained = int((table["allocated"] > 0).sum())
+    return (f"{body}\n\nsku {request.sku}: {given:g} of {request.available:g} units allocated "
+            f"(packs of {request.pack_size}) to {gained} of {len(table)} nodes, policy "
+            f"{table['policy'].iloc[0]}; bound = what stopped each line.")
+
+
+def _run_allocate(args: argparse.Namespace) -> int:
+    try:
+        config = AllocationConfig(target_service=args.service)
+        config.check()
+        tables, freq = _load(args)
+        request = _request(args, tables.get("central_stock"))
+        request.check()
+        sell = tables["sell_through"]
+        history = sell[sell[ITEM].astype(str) == args.sku]
+        if history.empty:
+            raise UnknownNodeError(f"sku {args.sku} has no sell-through history in "
+                                   f"{args.data}; check the sku.")
+        forecast = _forecast(tables, freq, args.models, history=history)
+        table = allocation_table(tables, freq, forecast, request, policy=args.policy,
+                                 config=config)
+    except _BAD_INPUT as exc:
+        print(f"cannot allocate: {exc}")
+        return 2
+    print(format_allocation(table, request))
+    _write(table[[*COLUMNS, "policy"]], args.out)
+    return 0
+
+
+def _run_risk(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        print(f"`--top` must be >= 1; got {args.top}.")
+        return 2
+    try:
+        tables, freq = _load(args)
+        forecast = _forecast(tables, freq, args.models)
+        table = stock_risk(forecast, nodes=tables["nodes"], inventory=tables["inventory"],
+                           freq=freq, prices=last_prices(tables["sell_through"]),
+                           excess_weeks=args.excess_weeks)
+    except _BAD_INPUT as exc:
+        print(f"cannot rank stock risk: {exc}")
+        return 2
+    print(format_risk(table, top=args.top))
+    _write(table, args.out)
+    return 0
+
+
+def format_risk(table: pd.DataFrame, *, top: int) -> str:
+    """The printed risk list: the `top` rows by expected lost value, and counts per class."""
+    shown = table[_RISK_SHOWN].head(top).copy()
+    for c in ("p_stockout", "p_excess"):
+        shown[c] = (100 * shown[c]).round(0).astype(int).astype(str) + "%"
+    counts = table["risk_class"].value_counts().reindex(["critical", "high", "medium", "low"],
+                                                        fill_value=0)
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return (f"{shown.round(1).to_string(index=False)}\n\n{len(table)} stocked node x sku "
+            f"lines: {summary}; {int(table['excess'].sum())} with excess stock.")
+
+
+def _write(table: pd.DataFrame, out: Path | None) -> None:
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    print(f"full table ({len(table)} rows, {table.shape[1]} columns) written to {out}")
+
+
+def _run_policy_backtest(args: argparse.Namespace) -> int:
+    began = time.perf_counter()
+    try:
+        scarcity = tuple(float(s) for s in args.scarcity.split(",") if s.strip())
+        if not scarcity or not all(0 < s <= 2 for s in scarcity):
+            raise ValueError(f"`--scarcity` takes shares in (0, 2], e.g. 0.7,0.85,1.0; got "
+                             f"{args.scarcity!r}.")
+        history, nodes, freq, demand, packs = _policy_data(args.data)
+        config = PolicyBacktestConfig(start=args.start, review_periods=args.review_periods,
+                                      lead_periods=args.lead_periods, scarcity=scarcity,
+                                      models=tuple(m.strip() for m in args.models.split(",")),
+                                      tiers=args.tiers)
+        forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
+                                     demand=demand)
+        check = check_intervals(forecasts)
+        table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs)
+    except _BAD_INPUT as exc:
+        print(f"cannot run the policy backtest: {exc}")
+        return 2
+    print(f"protection-interval coverage (correlation chosen on the first half: "
+          f"{check.correlation:g}; the replay uses {config.correlation:g}):")
+    print(check.table.round(3).to_string(index=False))
+    print(f"\npolicy table ({forecasts.means.shape[0]} replayed periods, demand from "
+          f"{'truth.parquet' if demand is not None else 'recorded sales'}, backtest "
+          f"{forecasts.seconds:.0f} s, total {time.perf_counter() - began:.0f} s):")
+    print(table.round(4).to_string(index=False))
+    _write(table, args.out)
+    return 0
+
+
+def _policy_data(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame | None,
+                                      pd.Series | None]:
+    """History, nodes, freq, true demand (truth.parquet, if any) and pack sizes of a folder."""
+    if (path / "train.csv.zip").exists():  # the raw walmart_store_dept folder
+        data = load_walmart(path)
+        return data.sell_through, data.nodes, data.freq, None, None
+    report = load_validated(path)
+    tables = report.tables
+    demand = None
+    if (path / "truth.parquet").exists():
+        demand = pd.read_parquet(path / "truth.parquet")[["date", NODE, ITEM, "demand"]]
+        demand = demand.rename(columns={"demand": "units"})
+    central = tables.get("central_stock")
+    packs = (central.set_index(central[ITEM].astype(str))[PACK_SIZE].fillna(1)
+             if central is not None and PACK_SIZE in central else None)
+    return tables["sell_through"], tables["nodes"], str(report.freq), demand, packs
+
+
+def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> str:
+    """One allocation (the sku whose central stock is scarcest against its nodes' need,
+    among those whose minimums the stock covers) and the top of the risk list, as text,
+    from a forecaster fitted on `data_dir`'s history."""
+    report = load_validated(data_dir)
+    tables, freq = report.tables, str(report.freq)
+    forecast = forecaster.predict(quantiles=DEFAULT_LEVELS)
+    central = tables.get("central_stock")
+    if central is None or "inventory" not in tables:
+        return "(no central_stock or inventory in the data: nothing to allocate)"
+    risk = stock_risk(forecast, nodes=tables["nodes"], inventory=tables["inventory"],
+                      freq=freq, prices=last_prices(tables["sell_through"]))
+    shown = f"stock risk, top {top}:\n{format_risk(risk, top=top)}"
+    for sku in _by_scarcity(tables, freq, forecast, central):
+        row = central[central[ITEM].astype(str) == sku].iloc[0]
+        pack = row[PACK_SIZE] if PACK_SIZE in row and pd.notna(row[PACK_SIZE]) else 1
+        request = AllocationRequest(sku=sku, available=float(row[AVAILABLE]),
+                                    pack_size=int(pack))
+        try:
+            table = allocation_table(tables, freq, forecast, request)
+        except InfeasibleAllocationError:
+            continue
+        return f"allocation of {sku}:\n{format_allocation(table, request)}\n\n{shown}"
+    return f"(no sku's minimums fit its central stock: nothing to allocate)\n\n{shown}"
+
+
+def _by_scarcity(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.DataFrame,
+                 central: pd.DataFrame) -> list[str]:
+    """Skus with stock, scarcest first: available units / (interval demand - stock held)."""
+    demand = interval_demand(forecast, periods=protection_periods(tables["nodes"], freq=freq))
+    need = pd.Series(demand.mean, index=demand.keys[ITEM].astype(str)).groupby(level=0).sum()
+    inv = tables["inventory"]
+    held = (inv["on_hand"] + inv["in_transit"]).groupby(inv[ITEM].astype(str)).sum()
+    gap = (need - held.reindex(need.index).fillna(0)).clip(lower=1e-9)
+    stock = central.set_index(central[ITEM].astype(str))[AVAILABLE]
+    ratio = (stock / gap).replace([np.inf, -np.inf], np.nan).dropna()
+    keep = (stock.reindex(ratio.index) > 0) & ratio.index.isin(held.index)
+    return [str(s) for s in ratio[keep].sort_values().index]

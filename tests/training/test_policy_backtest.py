@@ -1,0 +1,132 @@
+"""Policy backtest: the replay's bookkeeping, its information cut-off, and a run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.synthetic import generate_channel_data
+from models.allocation import POLICIES
+from training.interval_check import CORRELATIONS, check_intervals
+from training.policy_backtest import (
+    PolicyBacktestConfig,
+    PolicyForecasts,
+    policy_forecasts,
+    run_policy_backtest,
+)
+from training.policy_sim import SimInputs, simulate
+
+WALMART = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "walmart_store_dept"
+
+
+def one_node(demand: list[float], *, lead: int = 0, initial: float = 0.0,
+             supply: list[float] | None = None) -> SimInputs:
+    d = np.array([demand], dtype=float)
+    return SimInputs(demand=d, group=np.zeros(1, np.int64), lead=np.array([lead]), review=1,
+                     supply=np.array([supply or [0.0] * len(demand)]),
+                     initial=np.array([initial]))
+
+
+def ship_nothing(_t: int, position: np.ndarray, _central: np.ndarray) -> np.ndarray:
+    return np.zeros_like(position)
+
+
+def ship_all(_t: int, _position: np.ndarray, central: np.ndarray) -> np.ndarray:
+    return central.copy()
+
+
+def test_nodes_sell_what_they_hold_and_lose_the_rest() -> None:
+    out = simulate(one_node([3, 3, 3], initial=5), decide=ship_nothing)
+    assert (out.sold, out.lost, out.stockouts) == (5.0, 4.0, 2)
+    assert out.fill_rate == pytest.approx(5 / 9)
+    assert out.node_stock.tolist() == [2.0, 0.0, 0.0]
+
+
+def test_shipments_arrive_after_their_lead_time() -> None:
+    out = simulate(one_node([4, 0, 5], lead=2, supply=[5, 0, 0]), decide=ship_all)
+    assert out.sold == 5.0 and out.lost == 4.0  # shipped at 0, usable from period 2
+
+
+def test_stock_is_conserved_when_shipments_land_at_once() -> None:
+    rng = np.random.default_rng(0)
+    demand = rng.poisson(3.0, (4, 30)).astype(float)
+    supply = rng.poisson(10.0, (2, 30)).astype(float)
+    inputs = SimInputs(demand=demand, group=np.array([0, 0, 1, 1]), lead=np.zeros(4, np.int64),
+                       review=2, supply=supply, initial=np.full(4, 5.0))
+    out = simulate(inputs, decide=lambda _t, _p, c: np.repeat(c / 2, 2))
+    start, added = inputs.initial.sum(), supply.sum()
+    assert start + added == pytest.approx(out.sold + out.node_stock[-1] + out.central_stock[-1])
+
+
+def test_a_policy_shipping_stock_it_does_not_have_is_a_bug() -> None:
+    with pytest.raises(RuntimeError, match="central stock"):
+        simulate(one_node([1, 1], supply=[1, 0]), decide=lambda _t, _p, c: c + 1)
+
+
+Small = tuple[PolicyForecasts, pd.DataFrame, pd.Series]
+
+
+@pytest.fixture(scope="module")
+def small() -> Small:
+    data = generate_channel_data(nodes=5, skus=4, periods=60, freq="W", seed=2)
+    truth = data.truth.rename(columns={"demand": "units"})[["date", "node_id", "sku", "units"]]
+    config = PolicyBacktestConfig(start=40, models=("ma", "tsb", "auto"))
+    freq = pd.infer_freq(pd.DatetimeIndex(sorted(data.sell_through["date"].unique())))
+    forecasts = policy_forecasts(data.sell_through, freq=str(freq), nodes=data.nodes,
+                                 config=config, demand=truth)
+    return forecasts, data.nodes, data.central_stock.set_index("sku")["pack_size"]
+
+
+def test_each_decision_uses_forecasts_from_before_its_period(small: Small) -> None:
+    forecasts, _, _ = small
+    cutoffs = pd.DatetimeIndex(sorted(forecasts.predictions["cutoff"].unique()))
+    expected = forecasts.panel.dates[forecasts.start - 1: forecasts.panel.n_periods - 1]
+    assert cutoffs.equals(pd.DatetimeIndex(expected))
+    assert forecasts.means.shape[0] == len(expected)
+    assert (forecasts.predictions["date"] > forecasts.predictions["cutoff"]).all()
+
+
+def test_policy_table_has_every_policy_and_scarcity(small: Small) -> None:
+    forecasts, nodes, packs = small
+    table = run_policy_backtest(forecasts, nodes=nodes, config=PolicyBacktestConfig(start=40),
+                                pack_sizes=packs)
+    assert len(table) == 9 and set(table["policy"]) == set(POLICIES)
+    assert table["fill_rate"].between(0, 1).all()
+    assert (table[["lost_units", "avg_node_stock", "stockouts"]] >= 0).all().all()
+    by = table.groupby("policy")["fill_rate"]
+    assert (by.last() >= by.first() - 0.02).all()  # more supply never fills much less
+
+
+def test_interval_check_picks_a_correlation_on_early_periods(small: Small) -> None:
+    forecasts, _, _ = small
+    check = check_intervals(forecasts)
+    assert check.correlation in CORRELATIONS
+    assert set(check.table["split"]) == {"calibration", "test"}
+    assert check.table[["cover_80", "cover_95"]].stack().between(0, 1).all()
+
+
+def test_start_must_leave_room_for_warmup_and_replay(small: Small) -> None:
+    forecasts, nodes, _ = small
+    with pytest.raises(ValueError, match="start"):
+        policy_forecasts(forecasts.panel.to_frame(), freq=forecasts.panel.freq, nodes=nodes,
+                         config=PolicyBacktestConfig(start=2))
+
+
+@pytest.mark.slow
+def test_interval_coverage_on_walmart() -> None:
+    if not WALMART.exists():
+        pytest.skip(f"{WALMART} is absent: the real-data calibration check needs it")
+    from features.datasets import load_walmart
+
+    data = load_walmart(WALMART)
+    stores = {f"S{i}" for i in range(1, 9)}
+    sell = data.sell_through[data.sell_through["node_id"].isin(stores)]
+    config = PolicyBacktestConfig(start=100, models=("snaive", "ma", "auto"))
+    forecasts = policy_forecasts(sell, freq=data.freq, nodes=data.nodes, config=config)
+    check = check_intervals(forecasts, correlations=(0.0, 0.5, 1.0))
+    test = check.table[(check.table["split"] == "test")
+                       & (check.table["correlation"] == check.correlation)].iloc[0]
+    assert 0.7 <= test["cover_80"] <= 0.92 and 0.86 <= test["cover_95"] <= 0.99

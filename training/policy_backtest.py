@@ -1,0 +1,263 @@
+"""Policy backtest: replay history under scarce central supply, allocating with each policy.
+
+The central warehouse receives a share (`scarcity`: 70%, 85%, 100%) of the realised demand
+of each sku every period; nodes sell min(demand, stock) and receive shipments after their
+lead time; every review period a policy splits the central stock using only forecasts made
+with data up to the period before (the rolling-origin backtest's predictions, one cutoff per
+period, `training.backtest.run_backtest`). Reported per policy and scarcity: fill rate, lost
+units, average stock held at the nodes (and centrally) and stock-outs.
+
+Forecasts per cutoff come from cheap models (seasonal naive, moving average, Croston, TSB,
+per-series `auto` choice): LightGBM refitted at every weekly cutoff would take hours.
+Notes on fairness: all policies see the same forecasts; `fair_share_sales` uses the recorded
+sales of the last `sales_window` periods (uncensored on walmart), not the replay's own sales;
+node priorities are ignored unless `tiers=True` (tiers trade fill rate for service to the
+first tier, which a fill-rate comparison would count against channelcast by design).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.history import Panel, build_panel
+from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRIORITY, UNITS
+from models.allocation import POLICIES, AllocationConfig, pack_problem
+from models.allocation_kernel import solve
+from models.demand_interval import (
+    DEFAULT_CORRELATION,
+    DEFAULT_LEVELS,
+    IntervalDemand,
+    combine_steps,
+    period_days,
+)
+from models.fair_share import fair_share_packs
+from models.quantiles import quantile_name
+from training.backtest import BacktestConfig, run_backtest
+from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
+
+__all__ = ["CHEAP_MODELS", "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts",
+           "run_policy_backtest"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+CHEAP_MODELS = ("snaive", "ma", "croston", "tsb", "auto")
+
+
+@dataclass(frozen=True)
+class PolicyBacktestConfig:
+    """What to replay.
+
+    Attributes:
+        start: grid index of the first replayed period (earlier periods are history only).
+        review_periods: periods between allocations (all nodes).
+        lead_periods: shipment lead time in periods for every node; None takes each node's
+            `lead_time_days`, rounded up to whole periods.
+        scarcity: central supply as shares of realised demand.
+        policies: from `models.allocation.POLICIES`.
+        sales_window: periods of recent sales behind `fair_share_sales`.
+        models, model: backtest models, and the one whose forecasts the policies use.
+        warmup: backtest windows before `start` that calibrate the first quantiles.
+        correlation: of forecast errors across the steps of a protection interval.
+        allocation: channelcast's settings; tiers: use node priorities (tiers, weights).
+        lost_sales: channelcast values a shipment for what it can sell after it lands
+            (demand before then is lost if the node runs out); False treats the whole
+            interval's demand as servable (the backorder view), for comparison.
+    """
+
+    start: int = 60
+    review_periods: int = 1
+    lead_periods: int | None = None
+    scarcity: tuple[float, ...] = (0.7, 0.85, 1.0)
+    policies: tuple[str, ...] = POLICIES
+    sales_window: int = 4
+    models: tuple[str, ...] = CHEAP_MODELS
+    model: str = "auto"
+    warmup: int = 3
+    correlation: float = DEFAULT_CORRELATION
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    tiers: bool = False
+    lost_sales: bool = True
+
+
+@dataclass(frozen=True)
+class PolicyForecasts:
+    """Everything the replay needs that does not depend on the policy.
+
+    Attributes:
+        panel: the history as a panel (keys = the series, in prediction order).
+        demand: series x periods, the demand the replay serves.
+        lead: periods from shipment to arrival, per series.
+        steps, means: per replayed period: series x steps x levels quantiles and the means.
+        predictions: the backtest's rows of `model` (for calibration checks).
+        seconds: wall time of the backtest.
+    """
+
+    panel: Panel
+    demand: FloatArray
+    lead: IntArray
+    review: int
+    start: int
+    steps: FloatArray
+    means: FloatArray
+    predictions: pd.DataFrame
+    seconds: float
+
+    @property
+    def interval(self) -> IntArray:
+        """Protection interval per series in periods: lead + review."""
+        return self.lead + self.review
+
+    def demand_at(self, i: int, *, correlation: float, lost_sales: bool = True
+                  ) -> IntervalDemand:
+        """Protection-interval demand at the i-th replayed period (with its lead-time part
+        when `lost_sales`, so that allocation knows what a shipment can still sell)."""
+        per = self.interval.astype(float)
+        mean, knots, values = combine_steps(self.steps[i], self.means[i],
+                                            levels=DEFAULT_LEVELS, periods=per,
+                                            correlation=correlation)
+        lead = (combine_steps(self.steps[i], self.means[i], levels=DEFAULT_LEVELS,
+                              periods=self.lead.astype(float), correlation=correlation)[2]
+                if lost_sales else None)
+        return IntervalDemand(keys=self.panel.keys, mean=mean, periods=per, levels=knots,
+                              values=values, lead=lead)
+
+    def actual_interval(self, i: int) -> FloatArray:
+        """Realised demand over each series' interval from the i-th replayed period (NaN
+        where the interval runs past the data)."""
+        t = self.start + i
+        cum = np.concatenate([np.zeros((len(self.demand), 1)),
+                              np.cumsum(self.demand, axis=1)], axis=1)
+        end = t + self.interval
+        ok = end <= self.demand.shape[1]
+        out = np.full(len(self.demand), np.nan)
+        rows = np.flatnonzero(ok)
+        out[rows] = cum[rows, end[rows]] - cum[rows, t]
+        return out
+
+
+def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
+                     config: PolicyBacktestConfig, demand: pd.DataFrame | None = None
+                     ) -> PolicyForecasts:
+    """Backtest forecasts at every replayed period (cutoff = the period before it)."""
+    panel = build_panel(history, freq=freq)
+    t_end = panel.n_periods
+    if not config.warmup + 2 <= config.start < t_end - 1:
+        raise ValueError(f"`start` must be in {config.warmup + 2}..{t_end - 2} (the grid has "
+                         f"{t_end} periods); got {config.start}.")
+    lead = _lead_periods(panel, nodes, freq, config.lead_periods)
+    horizon = int((lead + config.review_periods).max())
+    cuts = list(panel.dates[config.start - 1 - config.warmup: t_end - 1])
+    bt = BacktestConfig(horizon=horizon, windows=t_end - config.start, step=1,
+                        models=tuple(config.models), quantiles=DEFAULT_LEVELS,
+                        warmup=config.warmup)
+    began = time.perf_counter()
+    result = run_backtest(history, freq=freq, config=bt, nodes=nodes, cutoffs=cuts)
+    seconds = time.perf_counter() - began
+    preds = result.predictions[result.predictions["model"] == config.model]
+    preds = preds.sort_values(["cutoff", NODE, ITEM, "step"], kind="stable")
+    n, c = panel.n_series, t_end - config.start
+    cols = [quantile_name(q) for q in DEFAULT_LEVELS]
+    steps = preds[cols].to_numpy(np.float64).reshape(c, n, horizon, len(cols))
+    means = preds["mean"].to_numpy(np.float64).reshape(c, n, horizon)
+    return PolicyForecasts(panel=panel, demand=_demand_panel(panel, demand), lead=lead,
+                           review=config.review_periods, start=config.start, steps=steps,
+                           means=means, predictions=preds.reset_index(drop=True),
+                           seconds=seconds)
+
+
+def _lead_periods(panel: Panel, nodes: pd.DataFrame, freq: str, fixed: int | None) -> IntArray:
+    if fixed is not None:
+        if fixed < 0:
+            raise ValueError(f"`lead_periods` must be >= 0; got {fixed}.")
+        return np.full(panel.n_series, fixed, dtype=np.int64)
+    days = nodes.set_index(nodes[NODE].astype(str))[LEAD_TIME].astype(float)
+    per = panel.keys[NODE].astype(str).map(days)
+    if per.isna().any():
+        raise ValueError(f"nodes {per[per.isna()].index[:5].tolist()} have no "
+                         f"`{LEAD_TIME}`; add them to `nodes`.")
+    return np.ceil(per.to_numpy() / period_days(freq) - 1e-9).astype(np.int64)
+
+
+def _demand_panel(panel: Panel, demand: pd.DataFrame | None) -> FloatArray:
+    """Demand per series x period: `demand` (date, node_id, sku, units) if given, else the
+    recorded sales; 0 outside a series' rows."""
+    if demand is None:
+        return np.nan_to_num(panel.units, nan=0.0)
+    keys = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str))
+    s = keys.get_indexer(pd.MultiIndex.from_arrays([demand[NODE].astype(str),
+                                                    demand[ITEM].astype(str)]))
+    t = panel.dates.get_indexer(pd.DatetimeIndex(demand[DATE]))
+    ok = (s >= 0) & (t >= 0)
+    out = np.zeros((panel.n_series, panel.n_periods))
+    out[s[ok], t[ok]] = demand[UNITS].to_numpy(np.float64)[ok]
+    return out
+
+
+def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
+                        config: PolicyBacktestConfig,
+                        pack_sizes: pd.Series | None = None) -> pd.DataFrame:
+    """The policy table: one row per scarcity x policy (see `_row` for the columns)."""
+    f = forecasts
+    group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
+    group = group_codes.astype(np.int64)
+    pack = (pack_sizes.reindex(skus).fillna(1).to_numpy(np.float64) if pack_sizes is not None
+            else np.ones(len(skus)))
+    priority = (f.panel.keys[NODE].astype(str).map(nodes.set_index(NODE)[PRIORITY])
+                .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
+    dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
+             for i in range(f.means.shape[0])]
+    demand = f.demand[:, f.start:]
+    rows = []
+    for share in config.scarcity:
+        supply = share * np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
+                                    for t in range(demand.shape[1])]).T
+        first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
+        initial = share * first
+        inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
+                           supply=supply, initial=initial)
+        for policy in config.policies:
+            began = time.perf_counter()
+            decide = _decider(policy, dists=dists, group=group, pack=pack, priority=priority,
+                              forecasts=f, config=config)
+            outcome = simulate(inputs, decide=decide)
+            rows.append(_row(share, policy, outcome, time.perf_counter() - began))
+    return pd.DataFrame(rows)
+
+
+def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
+             pack: FloatArray, priority: IntArray, forecasts: PolicyForecasts,
+             config: PolicyBacktestConfig) -> Decide:
+    """The policy as a function of (period, positions, central stock) -> units shipped."""
+    history = np.nan_to_num(forecasts.panel.units, nan=0.0)
+    row_pack = pack[group]
+
+    def decide(t: int, position: FloatArray, central: FloatArray) -> FloatArray:
+        budget = np.floor(central / pack + 1e-9).astype(np.int64)
+        p = pack_problem(dists[t], group=group, position=position, pack=row_pack,
+                         lo=np.zeros(len(group), np.int64), hi=budget[group],
+                         priority=priority, budget=budget, config=config.allocation)
+        if policy == "channelcast":
+            return solve(p).packs * row_pack
+        if policy == "fair_share_forecast":
+            return fair_share_packs(p, basis=dists[t].mean) * row_pack
+        now = forecasts.start + t
+        recent = history[:, max(now - config.sales_window, 0): now].mean(axis=1)
+        return fair_share_packs(p, basis=recent * forecasts.interval) * row_pack
+
+    if policy not in POLICIES:
+        raise ValueError(f"`policies` must be from {list(POLICIES)}; got {policy!r}.")
+    return decide
+
+
+def _row(share: float, policy: str, o: SimOutcome, seconds: float) -> dict[str, object]:
+    return {"scarcity": share, "policy": policy, "fill_rate": o.fill_rate, "lost_units": o.lost,
+            "avg_node_stock": float(o.node_stock.mean()),
+            "avg_central_stock": float(o.central_stock.mean()), "stockouts": o.stockouts,
+            "stockout_rate": o.stockouts / max(o.periods_with_demand, 1),
+            "seconds": round(seconds, 1)}
