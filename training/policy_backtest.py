@@ -7,6 +7,9 @@ with data up to the period before (the rolling-origin backtest's predictions, on
 period, `training.backtest.run_backtest`). Reported per policy and scarcity: fill rate, lost
 units, average stock held at the nodes (and centrally) and stock-outs.
 
+channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
+`IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
+
 Forecasts per cutoff come from cheap models (seasonal naive, moving average, Croston, TSB,
 per-series `auto` choice): LightGBM refitted at every weekly cutoff would take hours.
 Notes on fairness: all policies see the same forecasts; `fair_share_sales` uses the recorded
