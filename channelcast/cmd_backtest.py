@@ -82,16 +82,23 @@ def _primary(models: tuple[str, ...]) -> str:
     return "auto" if "auto" in models else models[0]
 
 
-def _run_backtest(args: argparse.Namespace) -> int:
+def _inputs(args: argparse.Namespace
+            ) -> tuple[tuple[str, ...], tuple[float, ...], pd.DataFrame, pd.DataFrame, str] | None:
+    """Models, quantiles and the validated data of `args`; None (message printed) if bad."""
     try:
         models, quantiles = _parse(args)
     except ValueError as exc:
         print(exc)
-        return 2
+        return None
     loaded = _load(args)
-    if loaded is None:
+    return None if loaded is None else (models, quantiles, *loaded)
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    inputs = _inputs(args)
+    if inputs is None:
         return 2
-    history, nodes, freq = loaded
+    models, quantiles, history, nodes, freq = inputs
     config = BacktestConfig(horizon=args.horizon, windows=args.windows,
                             step=args.step or args.horizon, models=models,
                             quantiles=quantiles, warmup=args.warmup)
@@ -117,15 +124,10 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
-    try:
-        models, quantiles = _parse(args)
-    except ValueError as exc:
-        print(exc)
+    inputs = _inputs(args)
+    if inputs is None:
         return 2
-    loaded = _load(args)
-    if loaded is None:
-        return 2
-    history, nodes, freq = loaded
+    models, quantiles, history, nodes, freq = inputs
     start = time.perf_counter()
     try:
         forecaster = fit_forecaster(history, freq=freq, horizon=args.horizon, nodes=nodes,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +36,14 @@ def make_nodes(n_nodes: int = 2) -> pd.DataFrame:
     rows += [{NODE: f"N{i}", "parent_id": "R", "channel": "dealer", "lead_time_days": 7,
               "review_period_days": 7, "priority": 1 + i % 2} for i in range(n_nodes)]
     return pd.DataFrame(rows)
+
+
+def write_folder(root: Path, files: dict[str, str]) -> Path:
+    """A data folder holding `files` (name -> text), created under `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
 
 
 @pytest.fixture

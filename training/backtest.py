@@ -26,7 +26,7 @@ from models.classify import profile_series
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
-from training.selection import SELECTION_QUANTILES, Selector
+from training.selection import SELECTION_QUANTILES, Selector, members
 from training.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "quantiles_of_choice",
@@ -135,12 +135,13 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
             ) -> WindowForecasts:
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
-    for name in models:
-        if name == "auto":
-            continue
+    local = [n for n in models if n in LOCAL_MODELS]
+    for name in [*local, *(["lgbm"] if glob is not None else [])]:
         start = time.perf_counter()
         if name == "lgbm" and glob is not None:
-            fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
+            fallback = means.get("ma")
+            if fallback is None:
+                fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
             means[name] = glob.forecast(cut, fallback=fallback)
         else:
             means[name] = LOCAL_MODELS[name](y, horizon=horizon, season=m)
@@ -200,12 +201,12 @@ def quantiles_of_choice(chosen: npt.NDArray[np.str_],
     some = next(iter(quants.values()))
     out = {q: np.zeros_like(v) for q, v in some.items()}
     for name in np.unique(chosen):
-        members = ["lgbm", "ets"] if name == "blend" else [str(name)]
-        if not all(m in quants for m in members):
+        parts = members(name)
+        if not all(m in quants for m in parts):
             return None
         sel = chosen == name
         for q in out:
-            out[q][sel] = np.mean([quants[m][q][sel] for m in members], axis=0)
+            out[q][sel] = np.mean([quants[m][q][sel] for m in parts], axis=0)
     return out
 
 

@@ -22,6 +22,7 @@ from features.training_set import FeatureSpec
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
 from training.backtest import BacktestConfig, run_backtest
+from training.selection import members
 from training.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["DEFAULT_MODELS", "Forecaster", "UnknownSeriesError", "fit_forecaster"]
@@ -113,11 +114,10 @@ class Forecaster:
         names = self.chosen[rows] if model == "auto" else np.full(len(rows), model)
         out = {q: np.zeros_like(mean) for q in qs}
         for name in np.unique(names):
-            members = ["lgbm", "ets"] if name == "blend" else [str(name)]
             sel = names == name
             parts = [self.calibrators[m].predict(
                 mean=self.means[m][rows[sel], : mean.shape[1]], scale=self.scale[rows[sel]],
-                groups=self.classes[rows[sel]], quantiles=qs) for m in members]
+                groups=self.classes[rows[sel]], quantiles=qs) for m in members(str(name))]
             for q in qs:
                 out[q][sel] = np.mean([p[q] for p in parts], axis=0)
         for q in qs:  # a quantile never below the one before it

@@ -23,7 +23,9 @@ from models.classify import DEFAULT_ROUTES
 if TYPE_CHECKING:
     from training.backtest import WindowForecasts
 
-__all__ = ["SELECTION_QUANTILES", "Selector"]
+__all__ = ["BLEND", "SELECTION_QUANTILES", "Selector", "members"]
+
+BLEND = ("lgbm", "ets")  # the candidate "blend" is the equal-weight mean of these models
 
 SELECTION_QUANTILES = (0.1, 0.5, 0.9)
 
@@ -39,19 +41,16 @@ class Selector:
 
     def __init__(self, candidates: Sequence[str], *, shrink: float = 1e9) -> None:
         self.candidates = list(candidates)
-        if "lgbm" in self.candidates and "ets" in self.candidates:
+        if all(m in self.candidates for m in BLEND):
             self.candidates.append("blend")
         self.shrink = shrink
         self.class_n: dict[str, int] = {}
-        self.sse: FloatArray | None = None
+        self.loss_sum: FloatArray | None = None
         self.n_windows: npt.NDArray[np.int64] | None = None
-        self.class_sse: dict[str, FloatArray] = {}
+        self.class_loss: dict[str, FloatArray] = {}
 
     def _means(self, w: WindowForecasts) -> dict[str, FloatArray]:
-        means = {c: w.means[c] for c in self.candidates if c != "blend"}
-        if "blend" in self.candidates:
-            means["blend"] = 0.5 * (w.means["lgbm"] + w.means["ets"])
-        return means
+        return {c: _average([w.means[m] for m in members(c)]) for c in self.candidates}
 
     def choose(self, w: WindowForecasts) -> tuple[npt.NDArray[np.str_], FloatArray]:
         """Chosen candidate per series and the resulting mean forecast (series x horizon).
@@ -62,9 +61,9 @@ class Selector:
         means = self._means(w)
         names = np.array(self.candidates)
         choice = np.array([self._prior(c) for c in w.classes], dtype=object)
-        if self.sse is not None and self.n_windows is not None:
+        if self.loss_sum is not None and self.n_windows is not None:
             class_mean = np.stack([self._class_mean(c) for c in w.classes])
-            score = ((self.sse + self.shrink * class_mean)
+            score = ((self.loss_sum + self.shrink * class_mean)
                      / (self.n_windows[:, None] + self.shrink))
             choice = np.where(np.isfinite(score).all(axis=1), names[np.argmin(score, axis=1)],
                               choice)
@@ -75,13 +74,13 @@ class Selector:
         return choice.astype(str), out
 
     def _class_mean(self, cls: str) -> FloatArray:
-        if cls in self.class_sse and self.class_n.get(cls, 0) > 0:
-            return self.class_sse[cls] / self.class_n[cls]
+        if cls in self.class_loss and self.class_n.get(cls, 0) > 0:
+            return self.class_loss[cls] / self.class_n[cls]
         return np.full(len(self.candidates), np.nan)
 
     def _prior(self, cls: str) -> str:
-        if cls in self.class_sse:
-            return self.candidates[int(np.argmin(self.class_sse[cls]))]
+        if cls in self.class_loss:
+            return self.candidates[int(np.argmin(self.class_loss[cls]))]
         routed = _ZOO_NAME.get(DEFAULT_ROUTES.get(cls, "ma"), "ma")
         return routed if routed in self.candidates else self.candidates[0]
 
@@ -97,25 +96,23 @@ class Selector:
         err = np.stack(errs, axis=1)
         seen = ~np.isnan(err).all(axis=1)
         err = np.nan_to_num(err, nan=0.0)
-        if self.sse is None or self.n_windows is None:
-            self.sse = np.zeros_like(err)
+        if self.loss_sum is None or self.n_windows is None:
+            self.loss_sum = np.zeros_like(err)
             self.n_windows = np.zeros(len(err), dtype=np.int64)
-        self.sse += err
+        self.loss_sum += err
         self.n_windows += seen
         for cls in np.unique(w.classes):
             sel = (w.classes == cls) & seen
-            prev = self.class_sse.get(cls, np.zeros(len(self.candidates)))
-            self.class_sse[cls] = prev + err[sel].sum(axis=0)
+            prev = self.class_loss.get(cls, np.zeros(len(self.candidates)))
+            self.class_loss[cls] = prev + err[sel].sum(axis=0)
             self.class_n[cls] = self.class_n.get(cls, 0) + int(sel.sum())
 
     def _loss(self, w: WindowForecasts, name: str,
               quantiles: Mapping[str, Mapping[float, FloatArray]]) -> FloatArray:
-        if name == "blend":
-            qa, qb = quantiles.get("lgbm"), quantiles.get("ets")
-            q = {k: 0.5 * (qa[k] + qb[k]) for k in qa} if qa and qb else None
-            mean = 0.5 * (w.means["lgbm"] + w.means["ets"])
-        else:
-            q, mean = quantiles.get(name), w.means[name]
+        parts = members(name)
+        mean = _average([w.means[m] for m in parts])
+        q = ({tau: _average([quantiles[m][tau] for m in parts])
+              for tau in SELECTION_QUANTILES} if all(m in quantiles for m in parts) else None)
         if q:
             losses = [_pinball(w.actual, q[tau], tau) for tau in SELECTION_QUANTILES]
             loss = np.mean(losses, axis=0) * 2.0
@@ -124,6 +121,16 @@ class Selector:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
             return np.nanmean(loss, axis=1) / w.scale
+
+
+def members(name: str) -> list[str]:
+    """The models a candidate averages: the blend's members, or the model itself."""
+    return list(BLEND) if name == "blend" else [str(name)]
+
+
+def _average(arrays: list[FloatArray]) -> FloatArray:
+    """Mean of the arrays; a single array is returned as is (no copy)."""
+    return arrays[0] if len(arrays) == 1 else np.mean(arrays, axis=0)
 
 
 def _pinball(y: FloatArray, q: FloatArray, tau: float) -> FloatArray:

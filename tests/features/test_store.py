@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from channelcast import cmd_validate
+from channelcast.cli import main as run_cli
 from features.store import read_meta, read_store, write_store
 from features.validation import validate_folder
+from tests.conftest import write_folder
 
 FILES = {
     "sell_through.csv": "date,node_id,sku,units,price,promo,note\n"
@@ -22,20 +22,6 @@ FILES = {
                      "N1,007,5,0,2024-01-08,,10\n",
     "central_stock.csv": "sku,available,pack_size\n007,100,6\n008,40,\n",
 }
-
-
-def write_folder(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    cmd_validate.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
 
 
 def test_ingest_then_read_back_equals_validated_tables(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -11,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from channelcast import cmd_validate
+from channelcast.cli import main as run_cli
 from features.errors import DataContractError
 from features.validation import load_validated, parse_freq, validate_folder
+from tests.conftest import write_folder
 
 NODES_OK = """node_id,parent_id,channel,lead_time_days,review_period_days,priority
 R1,,region,0,7,1
@@ -86,20 +86,6 @@ EXPECTED = [
     "inventory.csv row 2, column max_qty: max_qty 3 is below min_qty 5",
     "central_stock.csv row 2, column pack_size: 0 is below the minimum 1",
 ]
-
-
-def write_folder(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
-
-
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    cmd_validate.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
 
 
 def data_lines(path: Path) -> int:
