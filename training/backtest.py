@@ -23,6 +23,7 @@ from features.history import Panel, build_panel, season_length
 from features.schema import DATE, ITEM, NODE
 from features.training_set import FeatureSpec
 from models.classify import profile_series
+from models.ets import ETSFit, fit_ets
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
@@ -61,6 +62,7 @@ class WindowForecasts:
     actual: FloatArray
     scale: FloatArray
     classes: npt.NDArray[np.str_]
+    ets: ETSFit | None = field(default=None, repr=False)  # the fit behind means["ets"]
 
 
 @dataclass
@@ -135,10 +137,14 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
             ) -> WindowForecasts:
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
+    ets: ETSFit | None = None
     local = [n for n in models if n in LOCAL_MODELS]
     for name in [*local, *(["lgbm"] if glob is not None else [])]:
         start = time.perf_counter()
-        if name == "lgbm" and glob is not None:
+        if name == "ets":  # kept: a forecaster rolls its states forward later
+            ets = fit_ets(y, season=m)
+            means[name] = np.clip(ets.forecast(horizon), 0.0, None)
+        elif name == "lgbm" and glob is not None:
             fallback = means.get("ma")
             if fallback is None:
                 fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
@@ -148,7 +154,7 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
     actual = _widen(panel.units, t + 1 + horizon)[:, t + 1: t + 1 + horizon]
     return WindowForecasts(cutoff=cut, t=t, means=means, actual=actual,
-                           scale=series_scale(y), classes=profile_series(y).cls)
+                           scale=series_scale(y), classes=profile_series(y).cls, ets=ets)
 
 
 def _widen(values: FloatArray, width: int) -> FloatArray:

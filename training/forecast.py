@@ -10,22 +10,33 @@ quantile can be asked for later without refitting; it pickles into the MLflow mo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import build_panel
-from features.schema import DATE, ITEM, NODE
-from features.training_set import FeatureSpec
+from features.history import build_panel, season_length
+from features.schema import DATE, ITEM, NODE, PRICE, PROMO
+from features.training_set import FeatureSpec, _offset
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
 from training.backtest import BacktestConfig, run_backtest
+from training.rolling import (
+    ForecastState,
+    RollForwardError,
+    auto_means,
+    lgbm_means,
+    recompute_means,
+    roll_forward,
+    tail_periods,
+    trim_tail,
+)
 from training.selection import members
 from training.windows import cutoffs as rolling_cutoffs
 
-__all__ = ["DEFAULT_MODELS", "Forecaster", "UnknownSeriesError", "fit_forecaster"]
+__all__ = ["DEFAULT_MODELS", "Forecaster", "RollForwardError", "UnknownSeriesError",
+           "fit_forecaster", "forecast_dates"]
 
 DEFAULT_MODELS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
 FloatArray = npt.NDArray[np.float64]
@@ -40,7 +51,8 @@ class UnknownSeriesError(KeyError):
 
 @dataclass
 class Forecaster:
-    """Forecasts from the last history period for every series and model, with quantiles.
+    """Forecasts from the last history period for every series and model, with quantiles,
+    and what it takes to forecast again from a later origin without refitting.
 
     Attributes:
         keys: `node_id`, `sku` per series (row i of every array).
@@ -51,6 +63,10 @@ class Forecaster:
         chosen: the model `auto` took per series.
         scale, classes: per-series residual scale and demand class (for quantiles).
         calibrators: model -> pooled out-of-sample residuals.
+        lgbm: the booster behind `means["lgbm"]`.
+        state: the history tail, feature spec, node table, ETS states and booster that
+            `update` (roll forward) and `predict(future=...)` use; None in a forecaster
+            pickled before it existed.
     """
 
     keys: pd.DataFrame
@@ -62,11 +78,23 @@ class Forecaster:
     scale: FloatArray
     classes: npt.NDArray[np.str_]
     calibrators: dict[str, ConformalQuantiles]
-    lgbm: LGBMForecaster | None = None  # the booster behind `means["lgbm"]`, for inspection
+    lgbm: LGBMForecaster | None = None
+    state: ForecastState | None = None
 
     @property
     def horizon(self) -> int:
         return len(self.dates)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.means)
+
+    @property
+    def tail(self) -> pd.DataFrame:
+        """Recent sell-through of every series (the rows the next forecast starts from)."""
+        if self.state is None:
+            raise RuntimeError("this forecaster keeps no history; retrain it.")
+        return self.state.tail
 
     def rows_of(self, series: pd.DataFrame) -> npt.NDArray[np.intp]:
         """Row index of each requested (node_id, sku); raises UnknownSeriesError."""
@@ -82,9 +110,14 @@ class Forecaster:
         return rows
 
     def predict(self, series: pd.DataFrame | None = None, *, horizon: int | None = None,
-                quantiles: Sequence[float] = (0.1, 0.5, 0.9), model: str = "auto"
-                ) -> pd.DataFrame:
-        """Long forecast rows: node_id, sku, date, step, model, mean, q... per series x step."""
+                quantiles: Sequence[float] = (0.1, 0.5, 0.9), model: str = "auto",
+                future: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Long forecast rows: node_id, sku, date, step, model, mean, q... per series x step.
+
+        `future`: planned `price` and/or `promo` per (date, node_id, sku) of the forecast
+        periods; LightGBM's forecasts of those series are rebuilt with them (other models
+        do not use prices or promotions).
+        """
         h = horizon or self.horizon
         if not 1 <= h <= self.horizon:
             raise ValueError(f"`horizon` must be in 1..{self.horizon} (the trained horizon); "
@@ -92,11 +125,12 @@ class Forecaster:
         if model not in self.means:
             raise ValueError(f"`model` must be one of {sorted(self.means)}; got {model!r}.")
         rows = np.arange(len(self.keys)) if series is None else self.rows_of(series)
-        mean = self.means[model][rows, :h]
         qs = sorted({float(q) for q in quantiles})
         for q in qs:
             quantile_name(q)  # validates the range
-        quant = self._quantiles(model, rows, mean, qs)
+        means = self._means_for(rows, future)
+        mean = means[model][:, :h]
+        quant = self._quantiles(model, rows, means, h, qs)
         out = pd.DataFrame({
             NODE: np.repeat(self.keys[NODE].to_numpy()[rows], h),
             ITEM: np.repeat(self.keys[ITEM].to_numpy()[rows], h),
@@ -109,20 +143,93 @@ class Forecaster:
             out[quantile_name(q)] = quant[q].ravel()
         return out
 
-    def _quantiles(self, model: str, rows: npt.NDArray[np.intp], mean: FloatArray,
-                   qs: list[float]) -> dict[float, FloatArray]:
+    def update(self, sell_through: pd.DataFrame) -> Forecaster:
+        """A forecaster rolled forward over new periods of sell-through, without refitting.
+
+        `sell_through`: rows (date, node_id, sku, units[, price, promo, on_hand, sell_in])
+        of periods after `origin`, for series of the model; the new origin is the last date.
+        LightGBM features are rebuilt from the new tail for the same booster, ETS states are
+        filtered forward with the fitted parameters, baselines are recomputed from the tail;
+        model choice and quantile calibration stay those of training. A series without rows
+        in the new periods is taken as not reported there (send zeros for zero sales).
+
+        Raises:
+            RollForwardError: rows that cannot be appended, each named (see
+                `training.rolling.new_periods`).
+        """
+        if self.state is None:
+            raise RollForwardError("this forecaster keeps no history to roll forward; "
+                                   "retrain it with this version of channelcast.")
+        state, origin = roll_forward(self.state, sell_through, origin=self.origin,
+                                     freq=self.freq, keys=self.keys)
+        means = recompute_means(state, keys=self.keys, freq=self.freq, horizon=self.horizon,
+                                models=self.models, chosen=self.chosen)
+        return replace(self, origin=origin, dates=forecast_dates(origin, self.horizon,
+                                                                 self.freq),
+                       means=means, state=state)
+
+    def _means_for(self, rows: npt.NDArray[np.intp], future: pd.DataFrame | None
+                   ) -> dict[str, FloatArray]:
+        means = {m: v[rows] for m, v in self.means.items()}
+        if future is None or len(future) == 0 or "lgbm" not in means:
+            return means
+        if self.state is None or self.state.lgbm is None:
+            raise ValueError("this forecaster keeps no LightGBM state; planned price/promo "
+                             "need a model trained with this version of channelcast.")
+        planned = self._check_future(future)
+        means["lgbm"] = lgbm_means(self.state, keys=self.keys, freq=self.freq,
+                                   horizon=self.horizon, fallback=means["lgbm"],
+                                   future=planned, rows=rows)
+        if "auto" in means:
+            means["auto"] = auto_means(means, self.chosen[rows])
+        return means
+
+    def _check_future(self, future: pd.DataFrame) -> pd.DataFrame:
+        cols = [c for c in (PRICE, PROMO) if c in future]
+        missing = [c for c in (DATE, NODE, ITEM) if c not in future]
+        if missing or not cols:
+            raise ValueError(f"planned values need columns {DATE}, {NODE}, {ITEM} and "
+                             f"{PRICE} and/or {PROMO}; missing {missing or [PRICE, PROMO]}.")
+        out = future[[DATE, NODE, ITEM, *cols]].reset_index(drop=True).copy()
+        out[DATE] = pd.to_datetime(out[DATE], errors="coerce")
+        off = ~out[DATE].isin(self.dates)
+        if off.any():
+            i = int(np.flatnonzero(off.to_numpy())[0])
+            raise ValueError(f"planned value row {i}: `{DATE}` {future[DATE].iloc[i]} is not "
+                             f"one of the forecast periods {self.dates[0]:%Y-%m-%d} .. "
+                             f"{self.dates[-1]:%Y-%m-%d}.")
+        self.rows_of(out)
+        for col in cols:
+            values = pd.to_numeric(out[col], errors="coerce")
+            bad = values.isna() & out[col].notna() | (values < 0)
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ValueError(f"planned value row {i}: `{col}` must be a number >= 0; got "
+                                 f"{future[col].iloc[i]!r}.")
+            out[col] = values
+        return out
+
+    def _quantiles(self, model: str, rows: npt.NDArray[np.intp],
+                   means: dict[str, FloatArray], h: int, qs: list[float]
+                   ) -> dict[float, FloatArray]:
         names = self.chosen[rows] if model == "auto" else np.full(len(rows), model)
-        out = {q: np.zeros_like(mean) for q in qs}
+        out = {q: np.zeros((len(rows), h)) for q in qs}
         for name in np.unique(names):
             sel = names == name
             parts = [self.calibrators[m].predict(
-                mean=self.means[m][rows[sel], : mean.shape[1]], scale=self.scale[rows[sel]],
+                mean=means[m][sel, :h], scale=self.scale[rows[sel]],
                 groups=self.classes[rows[sel]], quantiles=qs) for m in members(str(name))]
             for q in qs:
                 out[q][sel] = np.mean([p[q] for p in parts], axis=0)
         for q in qs:  # a quantile never below the one before it
             out[q] = np.maximum(out[q], out[qs[qs.index(q) - 1]]) if qs.index(q) else out[q]
         return out
+
+
+def forecast_dates(origin: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
+    """The `horizon` periods after `origin` on the `freq` grid."""
+    step = _offset(freq)
+    return pd.DatetimeIndex([origin + k * step for k in range(1, horizon + 1)])
 
 
 def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
@@ -147,10 +254,16 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
     target = result.predictions.loc[result.predictions["model"] == config.models[0], DATE]
     chosen = (result.choices[result.choices["cutoff"] == last.cutoff]["chosen"].to_numpy()
               if result.choices is not None else np.full(len(result.panel_keys), models[0]))
+    spec = spec or FeatureSpec.for_freq(freq)
+    season = season_length(freq)
+    state = ForecastState(tail=trim_tail(history, freq=freq, periods=tail_periods(spec, season)),
+                          periods=tail_periods(spec, season), season=season, spec=spec,
+                          nodes=nodes, ets=last.ets, lgbm=result.lgbm)
     return Forecaster(keys=result.panel_keys.reset_index(drop=True), origin=last.cutoff,
                       freq=freq, dates=pd.DatetimeIndex(sorted(target.unique())),
                       means=last.means, chosen=chosen.astype(str), scale=last.scale,
-                      classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm)
+                      classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm,
+                      state=state)
 
 
 def main(argv: list[str] | None = None) -> None:

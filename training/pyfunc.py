@@ -3,14 +3,20 @@
 Input rows are series, (`node_id`, `sku`); params are `horizon` (1..the trained horizon),
 `quantiles` (any levels in (0, 1)) and `model` (default `auto` = the per-series choice of
 the backtest when it was trained, else the one model; or any trained model by name).
+Optional input columns `date`, `price`, `promo` carry planned prices and promotions of the
+forecast periods: a row with a `date` says "this series, in this period, will sell at this
+price / be on promotion"; LightGBM's forecasts of those series are rebuilt with them.
 Output: one row per series x step with `node_id, sku, date, step, model, mean` and one
 `q<level>` column per quantile.
 
 The model directory holds `forecaster.pkl` (the fitted `training.forecast.Forecaster`:
 every model's forecasts from the last history period, the per-series model choice,
 conformal residual pools per model, horizon step and demand class, series scales and
-classes, the LightGBM booster), `lgbm_booster.txt` (the booster as LightGBM text, when
-LightGBM was trained) and `model_card.json` (origin, horizon, models, feature spec).
+classes, and its `state`: the LightGBM booster, the ETS states and parameters, the feature
+spec, the node table and the history tail the features need, so that the model can roll
+forward over new sell-through without refitting: `Forecaster.update`), `lgbm_booster.txt`
+(the booster as LightGBM text, when LightGBM was trained) and `model_card.json` (origin,
+horizon, models, feature spec, what the state holds).
 The model's code is `training/pyfunc_code.py` (MLflow models-from-code); the channelcast
 packages must be importable where the model is loaded (serve with `--env-manager local`
 from the project's environment).
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -38,12 +45,13 @@ from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from features.schema import ITEM, NODE
+from features.schema import DATE, ITEM, NODE, PRICE, PROMO
 from features.training_set import FeatureSpec
 from training.forecast import Forecaster, UnknownSeriesError
 
 __all__ = ["DEFAULT_QUANTILES", "ForecastModel", "ForecastRequestError",
-           "UnknownSeriesRequest", "answer", "log_forecast_model", "model_card", "served_model"]
+           "UnknownSeriesRequest", "answer", "input_example", "log_forecast_model", "model_card",
+           "served_model"]
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 _MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
@@ -91,9 +99,13 @@ def answer(forecaster: Forecaster, series: pd.DataFrame, params: dict[str, Any]
     quantiles = DEFAULT_QUANTILES if quantiles is None or len(quantiles) == 0 else quantiles
     model = str(params.get("model") or served_model(forecaster))
     keys = series[[NODE, ITEM]].drop_duplicates()
+    future = None
+    if DATE in series and series[DATE].notna().any():
+        planned = series[series[DATE].notna()]
+        future = planned[[c for c in (DATE, NODE, ITEM, PRICE, PROMO) if c in planned]]
     try:
         return forecaster.predict(keys, horizon=horizon, quantiles=[float(q) for q in quantiles],
-                                  model=model)
+                                  model=model, future=future)
     except UnknownSeriesError as exc:
         raise UnknownSeriesRequest(str(exc)) from exc
     except ValueError as exc:
@@ -118,14 +130,37 @@ def model_card(forecaster: Forecaster, *, spec: FeatureSpec | None = None) -> di
         "auto_choice_counts": {str(k): int(v) for k, v in chosen.items()},
         "feature_spec": asdict(spec or FeatureSpec.for_freq(forecaster.freq)),
         "lgbm_rounds": getattr(forecaster.lgbm, "best_rounds_", None),
+        "state": _state_card(forecaster),
     }
+
+
+def _state_card(forecaster: Forecaster) -> dict[str, Any] | None:
+    state = forecaster.state
+    if state is None:
+        return None
+    return {"tail_periods": state.periods, "tail_rows": len(state.tail),
+            "tail_from": f"{state.tail[DATE].min():%Y-%m-%d}",
+            "ets_series": None if state.ets is None else len(state.ets.form),
+            "lgbm": state.lgbm is not None, "node_table": state.nodes is not None,
+            "roll_forward": "Forecaster.update(new sell-through rows)"}
+
+
+def input_example(forecaster: Forecaster, *, series: int = 3) -> pd.DataFrame:
+    """Requested series plus one row of planned values (a promotion in the first period)."""
+    keys = forecaster.keys[[NODE, ITEM]].head(series).astype(str).reset_index(drop=True)
+    rows = keys.assign(**{DATE: None, PRICE: np.nan, PROMO: np.nan})
+    if forecaster.state is None or forecaster.state.lgbm is None:
+        return keys
+    plan = keys.head(1).assign(**{DATE: f"{forecaster.dates[0]:%Y-%m-%d}", PRICE: np.nan,
+                                  PROMO: 1.0})
+    return pd.concat([rows, plan], ignore_index=True)
 
 
 def log_forecast_model(forecaster: Forecaster, *, name: str = "model",
                        example_series: int = 3) -> ModelInfo:
     """Log the forecaster as a pyfunc model with signature and input example into the
     active run."""
-    keys = forecaster.keys[[NODE, ITEM]].head(example_series).astype(str).reset_index(drop=True)
+    keys = input_example(forecaster, series=example_series)
     params = {"horizon": forecaster.horizon, "quantiles": list(DEFAULT_QUANTILES),
               "model": served_model(forecaster)}
     output = answer(forecaster, keys, params)
