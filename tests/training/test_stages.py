@@ -103,7 +103,8 @@ def test_promote_refuses_a_worse_challenger_and_records_force(workspace):
     assert back.promote and "better on the same windows" in back.reason
 
 
-def test_promote_rescores_the_champion_on_the_challengers_windows(workspace):
+def test_promote_rescores_the_champion_on_the_challengers_windows(workspace, monkeypatch,
+                                                                  capsys):
     _, store, cfg, _, _ = workspace
     other = train_stage(TrainConfig(data=cfg.data, windows=3, warmup=2, models=FAST),
                         store=store)
@@ -112,6 +113,15 @@ def test_promote_rescores_the_champion_on_the_challengers_windows(workspace):
     # the same models, so the scores tie and the challenger is refused
     assert decision.champion_score == pytest.approx(other.scores.score("auto"))
     assert not decision.promote
+    # the command line: a refusal is exit 0, or 3 with --strict (for pipelines)
+    from training.promote import main as promote_main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+    promote_main([])
+    assert "NOT promoted" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        promote_main(["--strict"])
+    assert info.value.code == 3
 
 
 def test_champion_loads_and_forecasts_in_a_fresh_process(workspace):
@@ -130,3 +140,54 @@ def test_champion_loads_and_forecasts_in_a_fresh_process(workspace):
     assert list(rows["step"]) == [1, 2, 3]
     assert {"mean", "q0.05", "q0.5", "q0.95"} <= set(rows.columns)
     assert (rows["q0.05"] <= rows["q0.5"]).all() and (rows["q0.5"] <= rows["q0.95"]).all()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_mlflow_models_serve_answers_invocations_like_the_loaded_model(workspace):
+    import time
+    import urllib.request
+
+    folder, store, _, _, _ = workspace
+    port = _free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri,
+           "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    server = subprocess.Popen(
+        [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m",
+         "models:/channelcast-demand@champion", "--env-manager", "local", "-p", str(port),
+         "-h", "127.0.0.1"], env=env, cwd=folder, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"mlflow models serve did not start: "
+                                         f"{server.stderr.read().decode()[-2000:]}"
+                                         if server.poll() is not None else "timeout") from None
+                time.sleep(0.5)
+        body = {"dataframe_records": [{"node_id": "DLR-01", "sku": "SKU-0001"}],
+                "params": {"horizon": 3, "quantiles": [0.1, 0.9]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            served = pd.DataFrame(json.loads(answer.read())["predictions"])
+        mlflow.set_tracking_uri(store.tracking_uri)
+        local = mlflow.pyfunc.load_model("models:/channelcast-demand@champion").predict(
+            pd.DataFrame(body["dataframe_records"]), params=body["params"])
+        assert served["mean"].tolist() == pytest.approx(local["mean"].tolist())
+        assert served["q0.9"].tolist() == pytest.approx(local["q0.9"].tolist())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
