@@ -21,7 +21,7 @@ from features.schema import DATE, ITEM, NODE, PRICE, PROMO
 from features.training_set import FeatureSpec, _offset
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
-from training.backtest import BacktestConfig, run_backtest
+from training.backtest import BacktestConfig, WindowForecasts, run_backtest
 from training.rolling import (
     ForecastState,
     RollForwardError,
@@ -36,7 +36,7 @@ from training.selection import members
 from training.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["DEFAULT_MODELS", "Forecaster", "RollForwardError", "UnknownSeriesError",
-           "fit_forecaster", "forecast_dates"]
+           "backtest_errors", "fit_forecaster", "forecast_dates"]
 
 DEFAULT_MODELS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
 FloatArray = npt.NDArray[np.float64]
@@ -67,6 +67,10 @@ class Forecaster:
         state: the history tail, feature spec, node table, ETS states and booster that
             `update` (roll forward) and `predict(future=...)` use; None in a forecaster
             pickled before it existed.
+        errors: per series (rows follow `keys`), the served model's out-of-sample error on
+            the calibration windows before the origin: `mae_scaled` (mean absolute error
+            / the series' scale, like MASE), `wape`, `bias` (mean error / mean actual) and
+            the number of `periods` scored; see `backtest_errors`.
     """
 
     keys: pd.DataFrame
@@ -80,6 +84,7 @@ class Forecaster:
     calibrators: dict[str, ConformalQuantiles]
     lgbm: LGBMForecaster | None = None
     state: ForecastState | None = None
+    errors: pd.DataFrame | None = None
 
     @property
     def horizon(self) -> int:
@@ -256,6 +261,7 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
               if result.choices is not None else np.full(len(result.panel_keys), models[0]))
     spec = spec or FeatureSpec.for_freq(freq)
     season = season_length(freq)
+    served = "auto" if "auto" in last.means else config.models[0]
     state = ForecastState(tail=trim_tail(history, freq=freq, periods=tail_periods(spec, season)),
                           periods=tail_periods(spec, season), season=season, spec=spec,
                           nodes=nodes, ets=last.ets, lgbm=result.lgbm)
@@ -263,7 +269,29 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
                       freq=freq, dates=pd.DatetimeIndex(sorted(target.unique())),
                       means=last.means, chosen=chosen.astype(str), scale=last.scale,
                       classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm,
-                      state=state)
+                      state=state,
+                      errors=backtest_errors(result.windows[:-1], served, scale=last.scale))
+
+
+def backtest_errors(windows: Sequence[WindowForecasts], model: str, *, scale: FloatArray
+                    ) -> pd.DataFrame:
+    """Per-series out-of-sample error of `model` over backtest `windows` (all steps)."""
+    actual = np.concatenate([w.actual for w in windows], axis=1)
+    mean = np.concatenate([w.means[model] for w in windows], axis=1)
+    err = np.where(np.isnan(actual), np.nan, mean - actual)
+    periods = (~np.isnan(err)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mae = np.nanmean(np.abs(err), axis=1)
+        level = np.nanmean(np.where(np.isnan(err), np.nan, actual), axis=1)
+        out = pd.DataFrame({
+            "model": model,
+            "mae_scaled": mae / scale,
+            "wape": np.nansum(np.abs(err), axis=1) / np.nansum(np.where(np.isnan(err), 0, actual),
+                                                              axis=1),
+            "bias": np.nanmean(err, axis=1) / level,
+            "periods": periods,
+        })
+    return out.replace([np.inf, -np.inf], np.nan)
 
 
 def main(argv: list[str] | None = None) -> None:

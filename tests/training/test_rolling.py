@@ -188,3 +188,15 @@ def test_the_registered_model_takes_planned_prices_and_rolls_forward(trained, tm
     rolled = inner.update(new)
     assert rolled.origin > forecaster.origin
     pd.testing.assert_frame_equal(rolled.predict(), forecaster.update(new).predict())
+
+
+def test_forecaster_keeps_each_series_backtest_error_of_the_served_model(trained):
+    forecaster, _, new = trained
+    errors = forecaster.errors
+    assert errors is not None and len(errors) == len(forecaster.keys)
+    assert set(errors["model"]) == {"auto"}
+    scored = errors["periods"] > 0
+    assert scored.mean() > 0.5 and (errors.loc[scored, "mae_scaled"] >= 0).all()
+    assert (errors.loc[scored, "wape"].dropna() >= 0).all()
+    # carried along when rolling forward (the model did not change)
+    assert forecaster.update(new).errors is errors
