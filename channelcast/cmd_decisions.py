@@ -291,7 +291,8 @@ def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> 
     from a forecaster fitted on `data_dir`'s history."""
     report = load_validated(data_dir)
     tables, freq = report.tables, str(report.freq)
-    forecast = forecaster.predict(quantiles=DEFAULT_LEVELS)
+    model = "auto" if "auto" in forecaster.means else sorted(forecaster.means)[0]
+    forecast = forecaster.predict(quantiles=DEFAULT_LEVELS, model=model)
     central = tables.get("central_stock")
     if central is None or "inventory" not in tables:
         return "(no central_stock or inventory in the data: nothing to allocate)"

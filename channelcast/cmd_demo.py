@@ -2,8 +2,9 @@
 
 Today: generate -> validate -> build the training set -> train (a tracked MLflow run and a
 registered `challenger` version) -> promote it to `champion` if its backtest beats the
-current champion -> forecast a few series with the champion. Later stages (allocate, serve)
-are added here as they land.
+current champion -> forecast a few series with the champion -> decide with it: one
+allocation of scarce central stock and the top of the stock-risk list. Serving is added here
+when it lands.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import time
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 
+from channelcast.cmd_decisions import demo_decisions
 from channelcast.cmd_features import summarise_training_set
 from features.synthetic import generate_channel_data, write_channel_data
 from features.training_set import build_training_set
 from features.validation import validate_folder
 from models.zoo import check_models
 from training.config import FAST_LGBM, TrainConfig
+from training.forecast import Forecaster
 from training.registry import CHAMPION
 from training.settings import StoreSettings, git_commit, store_settings
 from training.stages import Loaded, promote_stage, train_stage
@@ -75,13 +79,16 @@ def _run(args: argparse.Namespace) -> int:
     print(summarise_training_set(ts, time.perf_counter() - start))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     store = store_settings(os.environ, tracking_uri=args.tracking_uri)
-    data = Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
-    _train_and_promote(args, data, store)
-    _forecast_and_point(store)
+    loaded = Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
+    version = _train_and_promote(args, loaded, store)
+    champion = _forecast_and_point(store)
+    _decide(args.out, _decision_forecaster(champion, store, version, loaded.history))
     return 0
 
 
-def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSettings) -> None:
+def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSettings
+                       ) -> str | None:
+    """Train and register a challenger, promote it if better; returns its version."""
     _step(4, "train: backtest, fit, log to MLflow, register a challenger")
     start = time.perf_counter()
     cfg = TrainConfig(data=args.out, freq=data.freq, horizon=args.horizon, windows=2,
@@ -97,9 +104,12 @@ def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSetti
     decision = promote_stage(store=store, by=getpass.getuser() or "demo")
     verdict = "promoted to champion" if decision.promote else "kept as challenger"
     print(f"v{decision.challenger} {verdict}: {decision.reason}")
+    return outcome.version.version if outcome.version else None
 
 
-def _forecast_and_point(store: StoreSettings) -> None:
+def _forecast_and_point(store: StoreSettings) -> Forecaster:
+    """Forecast two series with the champion; print where to look next; return its
+    forecaster."""
     _step(6, "forecast with the champion")
     uri = f"models:/{store.model_name}@{CHAMPION}"
     model = mlflow.pyfunc.load_model(uri)
@@ -112,3 +122,26 @@ def _forecast_and_point(store: StoreSettings) -> None:
     print("serve the champion over REST (/invocations), from the project's environment:")
     print(f"  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={store.tracking_uri} mlflow models serve "
           f"-m {uri} --env-manager local -p 5001")
+    return model.unwrap_python_model().forecaster  # type: ignore[no-any-return]
+
+
+def _decision_forecaster(champion: Forecaster, store: StoreSettings, version: str | None,
+                         history: pd.DataFrame) -> Forecaster:
+    """The champion, unless it was trained on other data (an earlier demo with other
+    sizes kept its champion): then the version just trained, which knows these series."""
+    keys = history[["node_id", "sku"]].drop_duplicates().astype(str)
+    known = pd.MultiIndex.from_frame(champion.keys[["node_id", "sku"]].astype(str))
+    if version is None or pd.MultiIndex.from_frame(keys).isin(known).all():
+        return champion
+    uri = f"models:/{store.model_name}/{version}"
+    print(f"\n(the champion was trained on other series: decisions use {uri})")
+    model = mlflow.pyfunc.load_model(uri)
+    return model.unwrap_python_model().forecaster  # type: ignore[no-any-return]
+
+
+def _decide(data_dir: Path, forecaster: Forecaster) -> None:
+    _step(7, "decide: allocate scarce central stock, rank stock risk")
+    start = time.perf_counter()
+    print(demo_decisions(data_dir, forecaster, top=10))
+    print(f"({time.perf_counter() - start:.1f} s; the same from the CLI: channelcast allocate "
+          f"--data {data_dir} --sku SKU, channelcast risk --data {data_dir})")

@@ -7,7 +7,8 @@ row per node with the allocation and its explanation (demand over the interval, 
 stock-out probability before and after, and the constraint that bound the line).
 
 Invariants (tests/models/test_allocation*.py): never more than `available`; every line a
-multiple of the pack size, within [min, max] and the node's free capacity; no line for an
+multiple of the pack size, within [min, max]; the lines of all skus of one call together
+within each node's free capacity (shared, `models.allocation_capacity`); no line for an
 excluded node; a lower priority tier gets nothing above its minimum until every higher tier
 holds its target service level (channelcast only). Requests that cannot hold (minimums over
 the stock, unknown nodes, pack size 0) raise with the cause.
@@ -23,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.schema import ITEM, NODE, PRIORITY
+from models.allocation_capacity import check_shared_minimums, share_capacity
 from models.allocation_kernel import PackProblem, pack_value, solve
 from models.allocation_table import explain, limits_frame, with_stocked_rows
 from models.demand_interval import IntervalDemand
@@ -134,7 +136,13 @@ def allocate_all(demand: IntervalDemand, *, requests: Sequence[AllocationRequest
                  nodes: pd.DataFrame, inventory: pd.DataFrame | None = None,
                  policy: str = "channelcast", config: AllocationConfig = AllocationConfig(),
                  recent_sales: pd.Series | None = None) -> pd.DataFrame:
-    """Many skus at once (one request each), solved together: the table of every line."""
+    """Many skus at once (one request each), solved together: the table of every line.
+
+    A node's `capacity` is shared by all the requested skus: together they never fill it
+    beyond its room (capacity minus everything it holds); where they would, the packs worth
+    least there (net of their value at the sku's next-best node) are sent elsewhere or kept
+    (`models.allocation_capacity`), and those lines are bound by `capacity`.
+    """
     if policy not in POLICIES:
         raise ValueError(f"`policy` must be one of {list(POLICIES)}; got {policy!r}.")
     config.check()
@@ -143,16 +151,51 @@ def allocate_all(demand: IntervalDemand, *, requests: Sequence[AllocationRequest
     demand = with_stocked_rows(demand, inventory, [r.sku for r in requests])
     lim = limits_frame(demand, requests=requests, nodes=nodes, inventory=inventory)
     problem = _problem(demand, lim, requests, config)
-    if policy == "channelcast":
-        solution = solve(problem)
-        packs, cut = solution.packs, solution.cut
-    else:
-        basis = _basis(demand, lim, policy, recent_sales)
-        packs, cut = fair_share_packs(problem, basis=basis), None
+    basis = None if policy == "channelcast" else _basis(demand, lim, policy, recent_sales)
+    problem, packs, cut = _solve(problem, lim, basis=basis)
     table = explain(problem, lim, packs, cut=cut, demand=demand.take(lim["row"].to_numpy()),
                     next_value=pack_value(problem, np.arange(len(packs)), packs + 1))
     table["policy"] = policy
     return table
+
+
+def _solve(problem: PackProblem, lim: pd.DataFrame, *, basis: FloatArray | None
+           ) -> tuple[PackProblem, npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+    """Packs per row by channelcast (`basis` None) or fair share over `basis`, with node
+    capacity shared by the skus (the lines it caps get `hi_source` capacity in `lim`).
+    Returns the problem as finally capped, the packs and channelcast's tier cut."""
+    node, names = pd.factorize(lim[NODE])
+    node = node.astype(np.int64)
+    room = np.full(len(names), np.inf)
+    room[node] = lim["room"].to_numpy(np.float64)
+    shared = problem.n_groups > 1 and bool(np.isfinite(room).any())
+    if shared:
+        check_shared_minimums(problem, node, room, names)
+    if basis is not None:
+        packs = fair_share_packs(problem, basis=basis)
+        if not shared:
+            return problem, packs, None
+        problem, packs, capped = share_capacity(
+            problem, packs, node=node, room=room, by_value=False,
+            solve=lambda q: fair_share_packs(q, basis=basis))
+        cut = None
+    else:
+        solutions = [solve(problem)]
+
+        def resolve(q: PackProblem) -> npt.NDArray[np.int64]:
+            solutions.append(solve(q))
+            return solutions[-1].packs
+
+        packs = solutions[0].packs
+        if not shared:
+            return problem, packs, solutions[0].cut
+        problem, packs, capped = share_capacity(problem, packs, node=node, room=room,
+                                                solve=resolve)
+        cut = solutions[-1].cut
+    if capped.any():
+        lim["hi"] = problem.hi
+        lim.loc[capped, "hi_source"] = "capacity"
+    return problem, packs, cut
 
 
 def _problem(demand: IntervalDemand, lim: pd.DataFrame, requests: Sequence[AllocationRequest],

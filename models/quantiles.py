@@ -14,7 +14,7 @@ are far too narrow for large series and too wide for small ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,10 +61,17 @@ class ConformalQuantiles:
     pools: dict[tuple[int, str], list[FloatArray]] = field(default_factory=dict)
 
     def add(self, *, mean: FloatArray, actual: FloatArray, scale: FloatArray,
-            groups: npt.NDArray[np.str_]) -> None:
-        """Add one window's residuals: mean/actual are S x h, scale and groups per series."""
+            groups: npt.NDArray[np.str_], steps: Iterable[int] | None = None) -> None:
+        """Add one window's residuals: mean/actual are S x h, scale and groups per series.
+
+        `steps` (0-based horizon steps) adds only those steps' residuals: a backtest whose
+        cutoffs are closer than the horizon adds step k once its target period is past.
+        """
         r = (actual - mean) / scale[:, None]
-        for k in range(min(self.horizon, r.shape[1])):
+        width = min(self.horizon, r.shape[1])
+        for k in (range(width) if steps is None else sorted({int(s) for s in steps})):
+            if not 0 <= k < width:
+                continue
             ok = ~np.isnan(r[:, k])
             for g in np.unique(groups[ok]):
                 sel = ok & (groups == g)
@@ -76,11 +83,22 @@ class ConformalQuantiles:
         return not self.pools
 
     def residual_quantiles(self, qs: Sequence[float], *, step: int, group: str) -> FloatArray:
-        pool = self.pools.get((step, group), [])
-        values = np.concatenate(pool) if pool else np.empty(0)
+        """Quantiles of the residuals of (`step`, `group`); a small group borrows the pool
+        of all groups, and a step with no residuals yet borrows the nearest step that has
+        some (the shorter on a tie). With cutoffs closer than the horizon the long steps of
+        the first windows are not known yet; a shorter step's spread is the closest guess."""
+        values = self._values(step, group)
         if values.size < MIN_POOL:
-            values = np.concatenate(self.pools.get((step, "*"), [np.zeros(1)]))
+            values = self._values(step, "*")
+        if values.size == 0:
+            near = sorted(range(self.horizon), key=lambda s: (abs(s - step), s > step))
+            values = next((v for v in (self._values(s, "*") for s in near) if v.size),
+                          np.zeros(1))
         return np.quantile(values, qs)
+
+    def _values(self, step: int, group: str) -> FloatArray:
+        pool = self.pools.get((step, group), [])
+        return np.concatenate(pool) if pool else np.empty(0)
 
     def predict(self, *, mean: FloatArray, scale: FloatArray, groups: npt.NDArray[np.str_],
                 quantiles: Sequence[float]) -> dict[float, FloatArray]:

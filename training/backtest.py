@@ -168,12 +168,20 @@ def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str
               config: BacktestConfig, calib: dict[str, ConformalQuantiles], *, warmup: int
               ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Quantiles and `auto` for each window from earlier windows only; long frame of the
-    scored windows (index >= `warmup`). `calib` collects every model's residuals."""
+    scored windows (index >= `warmup`). `calib` collects every model's residuals.
+
+    A residual is used only once it is known: step k of a window cut at t (target t + k)
+    reaches the calibrators and the selector at the first window cut at t + k or later
+    (`_release`), so cutoffs closer than the horizon never see the future. With cutoffs a
+    horizon or more apart every window is released whole at the next one. At the end every
+    residual is released: `calib` then knows all errors the history holds."""
     base = [n for n in models if n != "auto"]
     selector = Selector(base)
     qs_all = sorted({*config.quantiles, *SELECTION_QUANTILES})
     parts, choice_parts = [], []
+    pending: list[_Pending] = []
     for i, w in enumerate(windows):
+        _release(pending, w.t, models, calib, selector)
         quants = {n: calib[n].predict(mean=w.means[n], scale=w.scale, groups=w.classes,
                                       quantiles=qs_all)
                   for n in base if not calib[n].empty}
@@ -188,13 +196,38 @@ def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str
             for name in models:
                 qs = {q: quants[name][q] for q in config.quantiles}
                 parts.append(_long(panel, w, name, w.means[name], qs))
-        for name in models:
-            calib[name].add(mean=w.means[name], actual=w.actual, scale=w.scale,
-                            groups=w.classes)
-        selector.add(w, quants)
+        pending.append(_Pending(w, quants))
+    _release(pending, None, models, calib, selector)
     frame = pd.concat(parts, ignore_index=True)
     choices = pd.concat(choice_parts, ignore_index=True) if choice_parts else None
     return frame, choices
+
+
+@dataclass
+class _Pending:
+    """A processed window whose later steps' actuals are not known yet (`known` steps are)."""
+
+    window: WindowForecasts
+    quants: dict[str, dict[float, FloatArray]]
+    known: int = 0
+
+
+def _release(pending: list[_Pending], now: int | None, models: Sequence[str],
+             calib: dict[str, ConformalQuantiles], selector: Selector) -> None:
+    """Give the calibrators and the selector every pending step whose target period is at
+    or before grid index `now` (all of them when None); drop the windows fully known."""
+    for p in pending:
+        w = p.window
+        h = w.actual.shape[1]
+        known = h if now is None else min(max(now - w.t, 0), h)
+        if known <= p.known:
+            continue
+        for name in models:
+            calib[name].add(mean=w.means[name], actual=w.actual, scale=w.scale,
+                            groups=w.classes, steps=range(p.known, known))
+        selector.add(w, p.quants, known=known)
+        p.known = known
+    pending[:] = [p for p in pending if p.known < p.window.actual.shape[1]]
 
 
 def quantiles_of_choice(chosen: npt.NDArray[np.str_],

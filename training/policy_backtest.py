@@ -5,7 +5,11 @@ of each sku every period; nodes sell min(demand, stock) and receive shipments af
 lead time; every review period a policy splits the central stock using only forecasts made
 with data up to the period before (the rolling-origin backtest's predictions, one cutoff per
 period, `training.backtest.run_backtest`). Reported per policy and scarcity: fill rate, lost
-units, average stock held at the nodes (and centrally) and stock-outs.
+units, average stock held at the nodes, centrally and in total, stock left at the nodes at the
+end, stock-outs, and the supply cap: (initial + supplied units) / demand, the highest fill
+rate any policy could reach. Under scarcity every sensible policy sells nearly all it
+receives, so fill rates sit just under the cap and differ by the stock left at the nodes when
+the replay stops.
 
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
@@ -229,7 +233,9 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
             decide = _decider(policy, dists=dists, group=group, pack=pack, priority=priority,
                               forecasts=f, config=config)
             outcome = simulate(inputs, decide=decide)
-            rows.append(_row(share, policy, outcome, time.perf_counter() - began))
+            row = _row(share, policy, outcome, time.perf_counter() - began)
+            row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -259,8 +265,14 @@ def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
 
 
 def _row(share: float, policy: str, o: SimOutcome, seconds: float) -> dict[str, object]:
+    """One line of the policy table. `avg_total_stock` = node + central (a policy that keeps
+    stock central holds it all the same); `end_node_stock` = what the nodes hold when the
+    replay stops (unsold by then, whatever would sell later)."""
     return {"scarcity": share, "policy": policy, "fill_rate": o.fill_rate, "lost_units": o.lost,
             "avg_node_stock": float(o.node_stock.mean()),
-            "avg_central_stock": float(o.central_stock.mean()), "stockouts": o.stockouts,
+            "avg_central_stock": float(o.central_stock.mean()),
+            "avg_total_stock": float((o.node_stock + o.central_stock).mean()),
+            "end_node_stock": float(o.node_stock[-1]) if o.node_stock.size else 0.0,
+            "stockouts": o.stockouts,
             "stockout_rate": o.stockouts / max(o.periods_with_demand, 1),
             "seconds": round(seconds, 1)}

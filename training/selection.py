@@ -7,6 +7,9 @@ series of the same class (weight `shrink` windows). Before any window it takes t
 routing of `models.classify`.
 Candidates include the equal-weight blend of the two best global choices, because averaging
 a global and a local model is often better than either.
+A window's errors count only once they are known: with cutoffs closer than the horizon the
+backtest passes the steps already past (`Selector.add(..., known=k)`), and the window counts
+as k / h of a window until all its steps are.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from models.classify import DEFAULT_ROUTES
 
@@ -44,10 +48,11 @@ class Selector:
         if all(m in self.candidates for m in BLEND):
             self.candidates.append("blend")
         self.shrink = shrink
-        self.class_n: dict[str, int] = {}
+        self.class_n: dict[str, float] = {}
         self.loss_sum: FloatArray | None = None
-        self.n_windows: npt.NDArray[np.int64] | None = None
+        self.n_windows: FloatArray | None = None
         self.class_loss: dict[str, FloatArray] = {}
+        self._partial: dict[pd.Timestamp, tuple[FloatArray, FloatArray]] = {}
 
     def _means(self, w: WindowForecasts) -> dict[str, FloatArray]:
         return {c: _average([w.means[m] for m in members(c)]) for c in self.candidates}
@@ -84,40 +89,58 @@ class Selector:
         routed = _ZOO_NAME.get(DEFAULT_ROUTES.get(cls, "ma"), "ma")
         return routed if routed in self.candidates else self.candidates[0]
 
-    def add(self, w: WindowForecasts, quantiles: Mapping[str, Mapping[float, FloatArray]]
-            ) -> None:
+    def add(self, w: WindowForecasts, quantiles: Mapping[str, Mapping[float, FloatArray]],
+            *, known: int | None = None) -> None:
         """Record every candidate's scaled error at window `w`.
 
         The error is the scaled pinball loss over `SELECTION_QUANTILES` when the candidate's
         quantiles are known (from still earlier windows), else the scaled absolute error of
         its mean: one loss that rewards both a good centre and a good spread.
+
+        `known`: only the first `known` horizon steps have happened yet (cutoffs closer than
+        the horizon). The window then counts as `known / h` of a window with the mean error
+        of those steps; a later call with more steps known replaces that part-window.
         """
-        errs = [self._loss(w, c, quantiles) for c in self.candidates]
+        h = w.actual.shape[1]
+        known = h if known is None else min(max(int(known), 0), h)
+        errs = [self._loss(w, c, quantiles, known) for c in self.candidates]
         err = np.stack(errs, axis=1)
         seen = ~np.isnan(err).all(axis=1)
-        err = np.nan_to_num(err, nan=0.0)
+        weight = known / h
+        err = np.nan_to_num(err, nan=0.0) * weight
+        evidence = seen * weight
         if self.loss_sum is None or self.n_windows is None:
             self.loss_sum = np.zeros_like(err)
-            self.n_windows = np.zeros(len(err), dtype=np.int64)
+            self.n_windows = np.zeros(len(err))
+        before = self._partial.pop(w.cutoff, None)
+        if known < h:
+            self._partial[w.cutoff] = (err, evidence)
+        if before is not None:  # a part-window recorded earlier: replace it
+            err, evidence = err - before[0], evidence - before[1]
+            seen = seen | (before[1] > 0)
         self.loss_sum += err
-        self.n_windows += seen
+        self.n_windows += evidence
         for cls in np.unique(w.classes):
             sel = (w.classes == cls) & seen
             prev = self.class_loss.get(cls, np.zeros(len(self.candidates)))
             self.class_loss[cls] = prev + err[sel].sum(axis=0)
-            self.class_n[cls] = self.class_n.get(cls, 0) + int(sel.sum())
+            self.class_n[cls] = self.class_n.get(cls, 0) + float(evidence[sel].sum())
 
     def _loss(self, w: WindowForecasts, name: str,
-              quantiles: Mapping[str, Mapping[float, FloatArray]]) -> FloatArray:
+              quantiles: Mapping[str, Mapping[float, FloatArray]], known: int) -> FloatArray:
+        """Per series: the candidate's mean scaled loss over the first `known` steps."""
         parts = members(name)
-        mean = _average([w.means[m] for m in parts])
-        q = ({tau: _average([quantiles[m][tau] for m in parts])
+        actual = w.actual[:, :known]
+        mean = _average([w.means[m] for m in parts])[:, :known]
+        q = ({tau: _average([quantiles[m][tau] for m in parts])[:, :known]
               for tau in SELECTION_QUANTILES} if all(m in quantiles for m in parts) else None)
         if q:
-            losses = [_pinball(w.actual, q[tau], tau) for tau in SELECTION_QUANTILES]
+            losses = [_pinball(actual, q[tau], tau) for tau in SELECTION_QUANTILES]
             loss = np.mean(losses, axis=0) * 2.0
         else:
-            loss = np.abs(mean - w.actual)
+            loss = np.abs(mean - actual)
+        if loss.shape[1] == 0:
+            return np.full(len(loss), np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
             return np.nanmean(loss, axis=1) / w.scale

@@ -98,6 +98,9 @@ def test_policy_table_has_every_policy_and_scarcity(small: Small) -> None:
     assert (table[["lost_units", "avg_node_stock", "stockouts"]] >= 0).all().all()
     by = table.groupby("policy")["fill_rate"]
     assert (by.last() >= by.first() - 0.02).all()  # more supply never fills much less
+    assert (table["fill_rate"] <= table["supply_cap"] + 1e-9).all()  # nobody sells more
+    np.testing.assert_allclose(table["avg_total_stock"],
+                               table["avg_node_stock"] + table["avg_central_stock"])
 
 
 def test_interval_check_picks_a_correlation_on_early_periods(small: Small) -> None:
