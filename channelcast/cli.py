@@ -11,12 +11,15 @@ from channelcast import (
     cmd_demo,
     cmd_features,
     cmd_generate,
+    cmd_keys,
+    cmd_serve,
     cmd_validate,
 )
 
 __all__ = ["main"]
 
-_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_decisions, cmd_demo)
+_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_decisions, cmd_demo,
+             cmd_serve, cmd_keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,134 @@
+"""Errors as HTTP answers: one body shape (`ErrorOut`) for all of them.
+
+Domain code raises domain errors; routes turn them into `ApiError`s; the handlers here
+write them. Bad input is 422 with the field path and reason of every problem; the handler
+for unexpected exceptions is a last resort that logs and answers without details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.contract import RowProblem
+from serving.schemas import ErrorOut
+
+__all__ = ["ApiError", "ERROR_RESPONSES", "documented", "error_body", "install_handlers",
+           "validation_items"]
+
+log = logging.getLogger("channelcast.serving")
+
+
+def _doc(text: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": text}
+
+
+def documented(**texts: str) -> dict[int | str, dict[str, Any]]:
+    """Route-specific error answers for OpenAPI, e.g. `documented(_404="unknown sku")`."""
+    return {int(code.lstrip("_")): _doc(text) for code, text in texts.items()}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("missing, unknown or revoked API key"),
+    403: _doc("the key's role may not do this"),
+    404: _doc("unknown series, node, sku, allocation or key (each named)"),
+    409: _doc("conflict: Idempotency-Key reused with another request, or the state does not "
+              "allow this"),
+    413: _doc("request body over the size limit"),
+    422: _doc("bad input: every problem with its field path and reason"),
+    503: _doc("no model loaded yet"),
+}
+"""Answers every authenticated route may give (added to each router)."""
+
+
+class ApiError(Exception):
+    """An answer other than success: status, a sentence, and per-field problems."""
+
+    def __init__(self, status: int, detail: str, *,
+                 errors: Sequence[RowProblem | dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = [e.as_dict() if isinstance(e, RowProblem) else e for e in errors or []]
+        self.headers = headers
+
+
+def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _path(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_items(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic/FastAPI errors as `ErrorItem`s (loc, msg, type, value)."""
+    items = []
+    for e in errors:
+        value = e.get("input")
+        shown = None if value is None or isinstance(value, dict | list) else str(value)[:200]
+        items.append({"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+                      "msg": str(e.get("msg", "invalid value")), "type": str(e.get("type", "")),
+                      "value": shown})
+    return items
+
+
+def summary(items: list[dict[str, Any]], *, more_word: str = "problem") -> str:
+    """`body.series[0].sku: Field required` (+ how many more)."""
+    if not items:
+        return "the request is not valid"
+    first = items[0]
+    where = _path(first["loc"]) or "request"
+    extra = f" (and {len(items) - 1} more {more_word}(s))" if len(items) > 1 else ""
+    return f"{where}: {first['msg']}{extra}"
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(error_body(exc.detail, exc.errors or None), status_code=exc.status,
+                        headers=exc.headers)
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = validation_items(exc.errors())
+    return JSONResponse(error_body(summary(items), items), status_code=422)
+
+
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not decode the body: bad input, like any other
+        item = {"loc": ["body"], "msg": f"{exc.detail}: send UTF-8 JSON", "type": "body_unreadable",
+                "value": None}
+        return JSONResponse(error_body(f"body: {item['msg']}", [item]), status_code=422)
+    return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.headers.get("x-request-id", "")
+    log.exception("unexpected error answering %s %s", request.method, request.url.path,
+                  exc_info=exc)
+    return JSONResponse(error_body("internal error: the service could not answer this "
+                                   f"request (request id {request_id or 'unknown'}); it is "
+                                   "logged."), status_code=500)
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

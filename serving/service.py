@@ -1,0 +1,260 @@
+"""Everything one service process holds: database, keys, the served model, the channel
+tables, metrics; and the operations that change them (reload, roll forward, new inventory).
+
+Changes are written to the database first and then swapped in, so a failed write changes
+nothing. Other worker processes pick the changes up from the database within
+`Settings.sync_seconds` (`sync_once`), and a restarted service replays the recorded
+sell-through over the model it loads, so forecasts keep starting from the latest period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from features.schema import DATE, ITEM, NODE
+from serving.audit import AuditWriter
+from serving.channel import ChannelTables, load_folder
+from serving.db import Database
+from serving.keys import KeyChecker
+from serving.metrics import Metrics
+from serving.model_store import ModelHolder, ServedModel, load_model
+from serving.settings import Settings
+from serving.tables import (
+    InventorySnapshotRow,
+    ModelReloadRow,
+    SellThroughBatchRow,
+    as_utc,
+    utcnow,
+)
+
+__all__ = ["Service"]
+
+log = logging.getLogger("channelcast.serving")
+
+
+class Service:
+    """The state of one service process (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.keys = KeyChecker(self.db, ttl=settings.key_cache_seconds)
+        self.audit = AuditWriter(self.db)
+        self.models = ModelHolder()
+        self.metrics = Metrics()
+        self.channel = ChannelTables(nodes=None, inventory=None, central_stock=None,
+                                     source="not loaded")
+        self.channel_error: str | None = None
+        self._seen_reload = 0
+        self._stop = threading.Event()
+        self._sync_thread: threading.Thread | None = None
+
+    # --- startup and shutdown ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Migrate, load the channel tables and the model; start following other workers."""
+        if self.settings.migrate:
+            self.db.migrate()
+        with self.db.session() as session:
+            self._seen_reload = session.scalar(select(func.max(ModelReloadRow.id))) or 0
+        self.audit.start()
+        if self.settings.load_model:
+            self._load_model()
+        self._load_channel()
+        if self.settings.sync_seconds > 0:
+            self._sync_thread = threading.Thread(target=self._follow, name="channelcast-sync",
+                                                 daemon=True)
+            self._sync_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sync_thread is not None:
+            self._sync_thread.join(timeout=5)
+        self.audit.close()
+        self.db.dispose()
+
+    def _load_model(self) -> None:
+        try:
+            self.models.swap(self._replay(load_model(self.settings.model_uri,
+                                                     tracking_uri=self.settings.tracking_uri)))
+            self._note_model()
+        except Exception as exc:  # the service still starts: readyz says why it is not ready
+            self.models.error = f"cannot load {self.settings.model_uri}: {exc}"
+            log.error("%s", self.models.error)
+
+    def _model_nodes(self) -> pd.DataFrame | None:
+        current = self.models.current
+        state = getattr(current.forecaster, "state", None) if current else None
+        return getattr(state, "nodes", None)
+
+    def _load_channel(self) -> None:
+        try:
+            tables = load_folder(self.settings.data_dir, model_nodes=self._model_nodes())
+            self.channel_error = None
+        except Exception as exc:
+            self.channel_error = f"cannot load data folder {self.settings.data_dir}: {exc}"
+            log.error("%s", self.channel_error)
+            tables = ChannelTables(nodes=self._model_nodes(), inventory=None,
+                                   central_stock=None, source="model (data folder refused)")
+        with self.db.session() as session:
+            snap = session.scalar(select(InventorySnapshotRow)
+                                  .order_by(InventorySnapshotRow.id.desc()).limit(1))
+            if snap is not None:
+                tables = tables.with_snapshot(snapshot_id=snap.id, at=as_utc(snap.created_at),
+                                              inventory=snap.inventory,
+                                              central_stock=snap.central_stock)
+        self.channel = tables
+
+    def _note_model(self) -> None:
+        current = self.models.current
+        if current is not None:
+            self.metrics.model = {"name": current.name or "", "version": current.version or "",
+                                  "origin": f"{current.forecaster.origin:%Y-%m-%d}"}
+
+    # --- model: reload and roll forward ---------------------------------------------------
+
+    def reload(self, *, by: str) -> tuple[ServedModel, str | None]:
+        """Load the model URI again (the champion may have moved) and swap it in.
+
+        Raises:
+            Exception: whatever loading raised; the current model stays.
+        """
+        fresh = self._replay(load_model(self.settings.model_uri,
+                                        tracking_uri=self.settings.tracking_uri))
+        with self.models.lock:
+            previous = self.models.current
+            before = previous.version if previous else None
+            with self.db.session() as session:
+                row = ModelReloadRow(at=utcnow(), by=by, model_uri=self.settings.model_uri,
+                                     version=fresh.version, previous_version=before)
+                session.add(row)
+                session.flush()
+                self._seen_reload = max(self._seen_reload, row.id)
+            swapped = self.models.swap(fresh)
+        self._note_model()
+        self.metrics.count("model_reloads_total")
+        return swapped, before
+
+    def _batches(self, after: int = 0) -> list[SellThroughBatchRow]:
+        with self.db.session() as session:
+            return list(session.scalars(select(SellThroughBatchRow)
+                                        .where(SellThroughBatchRow.id > after)
+                                        .order_by(SellThroughBatchRow.id)))
+
+    def _replay(self, model: ServedModel, after: int = 0) -> ServedModel:
+        """`model` rolled forward over the recorded batches (rows after its origin only)."""
+        batches = self._batches(after)
+        if not batches:
+            return model
+        last = batches[-1].id
+        rows = pd.DataFrame([r for b in batches for r in b.rows])
+        rows[DATE] = pd.to_datetime(rows[DATE])
+        origin = model.forecaster.origin
+        pairs = list(zip(rows[NODE].astype(str), rows[ITEM].astype(str), strict=True))
+        known = pd.Series([p in model.index for p in pairs], index=rows.index)
+        rows = rows[(rows[DATE] > origin) & known]
+        rows = rows.drop_duplicates([DATE, NODE, ITEM], keep="last").reset_index(drop=True)
+        if rows.empty:  # nothing new for this model: keep it (and its forecast cache)
+            return replace(model, batch_id=last)
+        try:
+            forecaster = model.forecaster.update(rows)
+        except Exception as exc:
+            log.error("cannot replay %d recorded sell-through rows over %s: %s", len(rows),
+                      model.uri, exc)
+            return ServedModel.build(model.forecaster, **{
+                **_facts(model), "batch_id": last, "replay_error": str(exc)})
+        return model.rolled(forecaster, batch_id=last, batches=len(batches))
+
+    def roll_forward(self, rows: pd.DataFrame, *, records: list[dict[str, Any]], by: str
+                     ) -> tuple[SellThroughBatchRow, ServedModel]:
+        """Roll the current model over validated `rows`, record them, swap the model in.
+
+        Raises:
+            ValueError (RollForwardError): rows the model cannot take; nothing changes.
+        """
+        with self.models.lock:
+            self.sync_batches()
+            current = self.models.get()
+            forecaster = current.forecaster.update(rows)
+            with self.db.session() as session:
+                batch = SellThroughBatchRow(
+                    created_at=utcnow(), created_by=by, rows=records, n_rows=len(records),
+                    origin_before=f"{current.forecaster.origin:%Y-%m-%d}",
+                    origin_after=f"{forecaster.origin:%Y-%m-%d}")
+                session.add(batch)
+                session.flush()
+            swapped = self.models.swap(current.rolled(forecaster, batch_id=batch.id,
+                                                      batches=1))
+        self._note_model()
+        self.metrics.count("sell_through_rows_total", len(records))
+        return batch, swapped
+
+    # --- inventory --------------------------------------------------------------------
+
+    def put_inventory(self, *, inventory: list[dict[str, Any]],
+                      central_stock: list[dict[str, Any]] | None, by: str
+                      ) -> InventorySnapshotRow:
+        """Record a validated snapshot and put it in force."""
+        with self.db.session() as session:
+            snap = InventorySnapshotRow(created_at=utcnow(), created_by=by, inventory=inventory,
+                                        central_stock=central_stock)
+            session.add(snap)
+            session.flush()
+        self._apply_snapshot(snap)
+        return snap
+
+    def _apply_snapshot(self, snap: InventorySnapshotRow) -> None:
+        if snap.id <= self.channel.snapshot_id:
+            return
+        self.channel = self.channel.with_snapshot(
+            snapshot_id=snap.id, at=as_utc(snap.created_at), inventory=snap.inventory,
+            central_stock=snap.central_stock)
+
+    # --- following other workers ------------------------------------------------------
+
+    def sync_batches(self) -> None:
+        """Apply sell-through batches recorded by other workers (call under the lock)."""
+        current = self.models.current
+        if current is None:
+            return
+        fresh = self._replay(current, after=current.batch_id)
+        if fresh is not current:
+            self.models.swap(fresh)
+
+    def sync_once(self) -> None:
+        """Pick up reloads, sell-through and inventory snapshots of other workers."""
+        with self.db.session() as session:
+            reload_id = session.scalar(select(func.max(ModelReloadRow.id))) or 0
+            snap = session.scalar(select(InventorySnapshotRow)
+                                  .order_by(InventorySnapshotRow.id.desc()).limit(1))
+        if reload_id > self._seen_reload:
+            self._seen_reload = reload_id
+            self._load_model()
+        with self.models.lock:
+            self.sync_batches()
+        if snap is not None:
+            self._apply_snapshot(snap)
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.settings.sync_seconds):
+            try:
+                self.sync_once()
+            except Exception as exc:  # keep following; the next round may succeed
+                log.warning("sync with the database failed: %s", exc)
+
+
+def _facts(model: ServedModel) -> dict[str, Any]:
+    return {"uri": model.uri, "name": model.name, "version": model.version,
+            "run_id": model.run_id, "loaded_at": model.loaded_at,
+            "origin_at_load": model.origin_at_load}
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

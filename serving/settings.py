@@ -1,0 +1,82 @@
+"""The service's settings: read from the environment at the entry point only (H7).
+
+`Settings.from_env(os.environ)` is called by `channelcast serve` and by the uvicorn factory
+`serving.app:app_from_env`; library code and tests build `Settings(...)` directly.
+
+Environment variables:
+    CHANNELCAST_DATABASE_URL   service records (default: sqlite:///channelcast.db in the
+                               working folder; PostgreSQL: postgresql+psycopg://...)
+    CHANNELCAST_MODEL_URI      model to serve (default models:/channelcast-demand@champion)
+    CHANNELCAST_DATA           data folder with nodes, inventory, central_stock (optional)
+    CHANNELCAST_MAX_BODY_BYTES request size limit (default 5 MiB)
+    CHANNELCAST_SYNC_SECONDS   how often a worker picks up other workers' changes (default 2)
+    MLFLOW_TRACKING_URI        tracking and registry store (default sqlite:///mlflow.db)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_MODEL_URI", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///channelcast.db"
+DEFAULT_MODEL_URI = "models:/channelcast-demand@champion"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the service finds its database, model and data, and its limits.
+
+    Attributes:
+        database_url: SQLAlchemy URL of the service's own records.
+        model_uri: MLflow model URI loaded at startup and on reload.
+        tracking_uri: MLflow tracking/registry URI the model URI resolves against.
+        data_dir: data folder (nodes, inventory, central_stock); None = the model's nodes,
+            inventory and central stock only from `PUT /v1/inventory`.
+        max_body_bytes: larger request bodies are refused with 413.
+        max_series: most series one forecast request may ask for.
+        key_cache_seconds: how long a checked API key is trusted without the database
+            (revocations from another process take effect within this time).
+        sync_seconds: how often a worker polls the database for snapshots, sell-through and
+            reloads made by other workers (0 = never).
+        load_model: load the model at startup (tests may start without one).
+        migrate: run the Alembic migrations at startup.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    model_uri: str = DEFAULT_MODEL_URI
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    data_dir: Path | None = None
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_series: int = 10_000
+    key_cache_seconds: float = 2.0
+    sync_seconds: float = 2.0
+    load_model: bool = True
+    migrate: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from environment variables (pass `os.environ`)."""
+        data = environ.get("CHANNELCAST_DATA")
+        return cls(
+            database_url=environ.get("CHANNELCAST_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            model_uri=environ.get("CHANNELCAST_MODEL_URI") or DEFAULT_MODEL_URI,
+            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
+            data_dir=Path(data) if data else None,
+            max_body_bytes=int(environ.get("CHANNELCAST_MAX_BODY_BYTES") or 5 * 1024 * 1024),
+            sync_seconds=float(environ.get("CHANNELCAST_SYNC_SECONDS") or 2.0),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that make `from_env` return these settings."""
+        env = {"CHANNELCAST_DATABASE_URL": self.database_url,
+               "CHANNELCAST_MODEL_URI": self.model_uri,
+               "MLFLOW_TRACKING_URI": self.tracking_uri,
+               "CHANNELCAST_MAX_BODY_BYTES": str(self.max_body_bytes),
+               "CHANNELCAST_SYNC_SECONDS": str(self.sync_seconds)}
+        if self.data_dir is not None:
+            env["CHANNELCAST_DATA"] = str(self.data_dir)
+        return env

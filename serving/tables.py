@@ -1,0 +1,150 @@
+"""The service's records (SQLAlchemy 2 ORM): keys, allocations and their decisions,
+inventory snapshots, sell-through batches, model reloads, idempotent answers, the audit log.
+
+The schema is created and changed only by the Alembic migrations in `serving/migrations`;
+`tests/serving/test_db.py` checks that the migrations and these classes agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["AllocationDecisionRow", "AllocationRow", "ApiKeyRow", "AuditRow", "Base",
+           "IdempotencyRow", "InventorySnapshotRow", "ModelReloadRow", "SellThroughBatchRow",
+           "as_utc", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as aware UTC (SQLite hands times back without their zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is kept; `prefix` lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AllocationRow(Base):
+    """One allocation request and its lines; `status` proposed -> overridden* -> approved."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    policy: Mapped[str] = mapped_column(String(32))
+    available: Mapped[float] = mapped_column(Float)
+    pack_size: Mapped[int] = mapped_column(Integer)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lines: Mapped[list[Any]] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_origin: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decisions: Mapped[list[AllocationDecisionRow]] = relationship(
+        back_populates="allocation", order_by="AllocationDecisionRow.id")
+
+
+class AllocationDecisionRow(Base):
+    """A planner's approval or override of an allocation, with who, when and why."""
+
+    __tablename__ = "allocation_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changes: Mapped[list[Any]] = mapped_column(JSON)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    allocation: Mapped[AllocationRow] = relationship(back_populates="decisions")
+
+
+class InventorySnapshotRow(Base):
+    """An inventory snapshot posted by the ERP (the latest one is in force)."""
+
+    __tablename__ = "inventory_snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    inventory: Mapped[list[Any]] = mapped_column(JSON)
+    central_stock: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class SellThroughBatchRow(Base):
+    """New periods of sell-through the model was rolled forward over (replayed on load)."""
+
+    __tablename__ = "sell_through_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    rows: Mapped[list[Any]] = mapped_column(JSON)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    origin_before: Mapped[str] = mapped_column(String(32))
+    origin_after: Mapped[str] = mapped_column(String(32))
+
+
+class ModelReloadRow(Base):
+    """A model reload asked for by an admin (other workers follow it)."""
+
+    __tablename__ = "model_reloads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    by: Mapped[str] = mapped_column(String(100))
+    model_uri: Mapped[str] = mapped_column(String(500))
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IdempotencyRow(Base):
+    """The recorded answer to a POST sent with an `Idempotency-Key` (status None: running)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("owner", "key", name="uq_idempotency_owner_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRow(Base):
+    """One changing request (or refused attempt): who, what, when, and its outcome."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    request_id: Mapped[str] = mapped_column(String(64))
