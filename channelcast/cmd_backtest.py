@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from channelcast import cmd_dask
 from features.errors import DataContractError
+from features.partitioned import is_store, open_store
 from features.validation import load_validated
 from models.zoo import MODEL_NAMES, check_models
 from training.backtest import MODEL, BacktestConfig, run_backtest
+from training.config import add_engine_arguments
 from training.forecast import DEFAULT_MODELS, UnknownSeriesError, fit_forecaster
 from training.metrics import evaluate, format_table
 
@@ -47,9 +51,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated, from {','.join(MODEL_NAMES)}")
     p.add_argument("--quantiles", default="0.1,0.5,0.9", help="default 0.1,0.5,0.9")
     p.add_argument("--out", type=Path, required=True, help="predictions file (.parquet/.csv)")
+    add_engine_arguments(p)
 
 
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+    if is_store(args.data):  # a partitioned store, read whole by the local engine
+        store = open_store(args.data)
+        return store.load_history(), store.nodes(), store.freq
     try:
         report = load_validated(args.data, freq=args.freq)
     except (DataContractError, FileNotFoundError) as exc:
@@ -95,6 +103,8 @@ def _inputs(args: argparse.Namespace
 
 
 def _run_backtest(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        return _on_dask(args, cmd_dask.run_backtest)
     inputs = _inputs(args)
     if inputs is None:
         return 2
@@ -123,7 +133,18 @@ def _run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_dask(args: argparse.Namespace, run: Callable[..., int]) -> int:
+    try:
+        models, quantiles = _parse(args)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    return run(args, models, quantiles)
+
+
 def _run_forecast(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        return _on_dask(args, cmd_dask.run_forecast)
     inputs = _inputs(args)
     if inputs is None:
         return 2

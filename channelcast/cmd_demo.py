@@ -82,8 +82,26 @@ def _run(args: argparse.Namespace) -> int:
     loaded = Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
     version = _train_and_promote(args, loaded, store)
     champion = _forecast_and_point(store)
-    _decide(args.out, _decision_forecaster(champion, store, version, loaded.history))
-    return 0
+    decider = _decision_forecaster(champion, store, version, loaded.history)
+    _decide(args.out, decider)
+    uri = (f"models:/{store.model_name}@{CHAMPION}" if decider is champion
+           else f"models:/{store.model_name}/{version}")
+    return 0 if _tour(args.out, store, uri) else 1
+
+
+def _tour(data_dir: Path, store: StoreSettings, model_uri: str) -> bool:
+    """Start the service briefly and make one request of each kind."""
+    from serving.settings import Settings
+    from serving.tour import run_tour
+
+    _step(8, "serve: the API for the ERP and planners, one request of each kind")
+    ok = run_tour(Settings(model_uri=model_uri, tracking_uri=store.tracking_uri,
+                           data_dir=Path(data_dir)))
+    print("\nrun it yourself (keys: channelcast keys create --role planner --name YOU):")
+    print(f"  MLFLOW_TRACKING_URI={store.tracking_uri} .venv/bin/channelcast serve "
+          f"--data {data_dir} --port 8000")
+    print("  then open http://127.0.0.1:8000/ui/ (planner page) or /docs (API)")
+    return ok
 
 
 def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSettings

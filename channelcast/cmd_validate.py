@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from features.partitioned import write_partitioned
 from features.report import ValidationReport
 from features.store import write_store
 from features.validation import parse_freq, validate_folder
@@ -38,7 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                     "unless --accept-partial.",
     )
     _add_common(i)
-    i.add_argument("--db", type=Path, required=True, help="DuckDB database file to write")
+    i.add_argument("--db", type=Path, default=None, help="DuckDB database file to write")
+    i.add_argument("--parquet-dir", type=Path, default=None, metavar="STORE",
+                   help="also (or instead) write sell_through as Parquet partitioned by series, "
+                        "for `--engine dask` (see README, Running on a Dask cluster)")
+    i.add_argument("--buckets", type=int, default=None, metavar="N",
+                   help="partitions of the Parquet store (default: one per 5,000 series)")
     i.add_argument("--accept-partial", action="store_true",
                    help="load the accepted rows even when some rows are refused")
     i.set_defaults(handler=_run_ingest)
@@ -83,6 +89,9 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _run_ingest(args: argparse.Namespace) -> int:
+    if args.db is None and args.parquet_dir is None:
+        print("error: give `--db FILE` and/or `--parquet-dir STORE` (where to ingest to)")
+        return 2
     report = _validate(args)
     if report is None:
         return 2
@@ -95,9 +104,17 @@ def _run_ingest(args: argparse.Namespace) -> int:
             print(f"not ingested: {report.n_refused:,} row(s) refused; fix them, or load the "
                   "accepted rows with --accept-partial")
             return 2
-    written = write_store(report, args.db, source=args.dir)
-    summary = ", ".join(f"{name} {n:,}" for name, n in written.items())
-    print(f"ingested into {args.db}: {summary} row(s); freq {report.freq}")
+    if args.db is not None:
+        written = write_store(report, args.db, source=args.dir)
+        summary = ", ".join(f"{name} {n:,}" for name, n in written.items())
+        print(f"ingested into {args.db}: {summary} row(s); freq {report.freq}")
+    if args.parquet_dir is not None:
+        path = write_partitioned(report.tables["sell_through"], args.parquet_dir,
+                                 freq=str(report.freq), nodes=report.tables.get("nodes"),
+                                 buckets=args.buckets)
+        n_parts = len(list((path / "sell_through").glob("part-*.parquet")))
+        print(f"wrote {len(report.tables['sell_through']):,} sell_through row(s) to {path} "
+              f"({n_parts} partition(s) by series); freq {report.freq}")
     if report.n_refused:
         print(f"{report.n_refused:,} refused row(s) were NOT loaded "
               "(write them out with --rejects FILE)")

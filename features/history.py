@@ -127,7 +127,8 @@ def _scatter(values: pd.Series | None, s: npt.NDArray[np.int64], t: npt.NDArray[
     return out
 
 
-def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = None) -> Panel:
+def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = None,
+                start: pd.Timestamp | None = None) -> Panel:
     """Turn validated sell-through rows into a dense panel.
 
     Args:
@@ -136,6 +137,9 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
         freq: the grid ("W-MON", "D", "MS"), as validated.
         end: last date of the grid; defaults to the last date in `history`. Pass a later date
             to leave room for future periods.
+        start: first date of the grid; defaults to the first date in `history`. A partition
+            of series passes the whole history's first date, so that its panel lines up
+            with the panel of every series (Dask engine).
 
     Returns:
         The panel. Missing periods inside a series become 0 units, flagged in `filled`; they
@@ -144,7 +148,7 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
     if history.empty:
         raise ValueError("`history` is empty; there is nothing to build a panel from.")
     dates = pd.to_datetime(history[DATE])
-    start = dates.min()
+    start = dates.min() if start is None else min(pd.Timestamp(start), dates.min())
     last_date = dates.max() if end is None else max(pd.Timestamp(end), dates.max())
     pos = period_index(dates, start=start, freq=freq)
     end_pos = period_index(pd.DatetimeIndex([last_date]), start=start, freq=freq)[0]

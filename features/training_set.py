@@ -10,7 +10,7 @@ the horizon as a feature (`stack()`), without rebuilding the expensive origin fe
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -224,6 +224,8 @@ def build_training_set(
     cutoff: pd.Timestamp | str | None = None,
     future: pd.DataFrame | None = None,
     origins: Literal["all", "last"] = "all",
+    totals: Mapping[str, pd.Series] | None = None,
+    start: pd.Timestamp | str | None = None,
 ) -> TrainingSet:
     """Build features and targets from validated sell-through.
 
@@ -238,6 +240,10 @@ def build_training_set(
             used only as known-in-advance target values.
         origins: "all" = every period of every series (training), "last" = only the last
             period of the grid, for every series (forecasting).
+        totals: hierarchy totals of the whole history (see `features.hierarchy`), when
+            `history` holds only some of the series (a Dask partition); None = sum them here.
+        start: first period of the grid (the whole history's first date for a partition);
+            None = the first date in `history`.
 
     Returns:
         The training set. Rows are series-major, origins in date order.
@@ -255,12 +261,13 @@ def build_training_set(
         dates = dates[dates <= pd.Timestamp(cutoff)]
     hist_end = dates.max() if cutoff is None else pd.Timestamp(cutoff)
     room = horizon if future is not None and len(future) else 0
-    panel = build_panel(history, freq=freq, end=hist_end + room * _offset(freq))
+    panel = build_panel(history, freq=freq, end=hist_end + room * _offset(freq),
+                        start=None if start is None else pd.Timestamp(start))
     n_periods = panel.n_periods - room
     if room:
         _apply_future(panel, future, n_periods=n_periods)
     cells = _origin_cells(panel, origins, n_periods)
-    features = _origin_features(panel, spec, nodes, cells)
+    features = _origin_features(panel, spec, nodes, cells, totals=totals)
     targets, censored = _targets(panel, cells, horizon)
     known = _known_values(panel, spec, cells, horizon)
     keys = pd.DataFrame({
@@ -324,14 +331,15 @@ def _origin_cells(panel: Panel, origins: str, n_periods: int) -> _Cells:
 
 
 def _origin_features(panel: Panel, spec: FeatureSpec, nodes: pd.DataFrame | None,
-                     cells: _Cells) -> pd.DataFrame:
+                     cells: _Cells, *, totals: Mapping[str, pd.Series] | None = None
+                     ) -> pd.DataFrame:
     """Every origin feature, each computed over the panel then cut down to `cells`.
 
     Feature groups are independent, so they run on a small thread pool (numpy releases the
     GIL in its loops); each group writes its columns straight into one float32 block, so the
     frame costs no extra copy.
     """
-    groups = _feature_groups(panel, spec, nodes, cells.n_periods)
+    groups = _feature_groups(panel, spec, nodes, cells.n_periods, totals=totals)
     offsets = np.cumsum([0] + [width for width, _ in groups])
     block = np.empty((len(cells.s), int(offsets[-1])), dtype=np.float32, order="F")
     names: list[list[str]] = [[] for _ in groups]
@@ -354,7 +362,7 @@ _Group = tuple[int, Callable[[], Iterator[tuple[str, FloatArray]]]]
 
 
 def _feature_groups(panel: Panel, spec: FeatureSpec, nodes: pd.DataFrame | None,
-                    n: int) -> list[_Group]:
+                    n: int, *, totals: Mapping[str, pd.Series] | None = None) -> list[_Group]:
     """Independent feature groups: (column count, generator of (name, panel-shaped array))."""
     units = panel.units[:, :n]
     censored = panel.censored[:, :n]
@@ -383,8 +391,8 @@ def _feature_groups(panel: Panel, spec: FeatureSpec, nodes: pd.DataFrame | None,
     levels = 3 if nodes is not None and PARENT in nodes else 2
 
     def hierarchy() -> Iterator[tuple[str, FloatArray]]:
-        for level, totals in hierarchy_totals(_cut(panel, n), nodes).items():
-            for _, w, values in L.rolling_stats(totals, lag=1, windows=spec.hierarchy_windows,
+        for level, sums in hierarchy_totals(_cut(panel, n), nodes, totals=totals).items():
+            for _, w, values in L.rolling_stats(sums, lag=1, windows=spec.hierarchy_windows,
                                                 stats=("mean",)):
                 yield f"{level}_units_rollmean_lag1_w{w}", values
 

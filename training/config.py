@@ -18,9 +18,11 @@ from features.training_set import FeatureSpec
 from models.lgbm import LGBMConfig
 from models.zoo import MODEL_NAMES, check_models
 from training.backtest import BacktestConfig
+from training.cluster import ENGINES, EngineConfig
 from training.forecast import DEFAULT_MODELS
 
-__all__ = ["FAST_LGBM", "TrainConfig", "add_train_arguments", "config_from_args"]
+__all__ = ["FAST_LGBM", "TrainConfig", "add_engine_arguments", "add_train_arguments",
+           "config_from_args"]
 
 #: LightGBM settings for demos and tests: small trees, few rounds, one thread (two threads
 #: on a busy 2-core machine are many times slower than one).
@@ -44,6 +46,8 @@ class TrainConfig:
         quantiles: quantiles scored in the backtest.
         lgbm: LightGBM settings.
         outside_span: how target periods outside a series' span are scored.
+        engine: "local" or "dask" (`training.cluster`); scheduler: the Dask scheduler
+            address or `local-cluster:N` (with "dask", `data` is a partitioned store).
     """
 
     data: Path
@@ -56,6 +60,8 @@ class TrainConfig:
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     lgbm: LGBMConfig = field(default_factory=LGBMConfig)
     outside_span: str = "exclude"
+    engine: str = "local"
+    scheduler: str = ""
 
     @property
     def primary(self) -> str:
@@ -117,6 +123,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="LightGBM threads (1 is fastest on a busy machine)")
     p.add_argument("--lgbm-preset", choices=("default", "fast"), default="default",
                    help="`fast`: small LightGBM for demos and tests (overrides --lgbm-*)")
+    add_engine_arguments(p)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """`--engine local|dask` and `--scheduler ADDRESS|local-cluster:N`."""
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local (default) or dask; dask reads --data as a partitioned store "
+                        "(channelcast ingest DIR --parquet-dir STORE)")
+    p.add_argument("--scheduler", default="",
+                   help="Dask scheduler address (tcp://host:8786) or local-cluster:N")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -128,6 +144,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     lgbm = FAST_LGBM if args.lgbm_preset == "fast" else replace(
         LGBMConfig(), max_rounds=args.lgbm_rounds, num_leaves=args.lgbm_leaves,
         num_threads=args.lgbm_threads)
+    engine = EngineConfig(args.engine, args.scheduler or "").validate()
     return TrainConfig(data=args.data, freq=args.freq or None, horizon=args.horizon,
                        windows=args.windows, step=args.step or None, warmup=args.warmup,
-                       models=models, lgbm=lgbm)
+                       models=models, lgbm=lgbm, engine=engine.engine,
+                       scheduler=engine.scheduler)

@@ -18,12 +18,15 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.pyfunc import PyFuncModel
 
 from features.errors import DataContractError
+from features.partitioned import is_store, open_store, store_fingerprint
 from features.schema import ITEM, NODE
 from features.validation import load_validated
 from training.backtest import BacktestResult, run_backtest
-from training.config import TrainConfig, add_train_arguments, config_from_args
+from training.cluster import EngineConfig
+from training.config import TrainConfig, add_engine_arguments, add_train_arguments, config_from_args
 from training.forecast import UnknownSeriesError, fit_forecaster
 from training.pyfunc import log_forecast_model
 from training.registry import (
@@ -70,7 +73,13 @@ class TrainOutcome:
 
 
 def load_data(cfg: TrainConfig) -> Loaded:
-    """Load and validate `cfg.data`; raises DataContractError or FileNotFoundError."""
+    """Load and validate `cfg.data` (a data folder, or a partitioned store read whole);
+    raises DataContractError or FileNotFoundError."""
+    if is_store(cfg.data):
+        store = open_store(cfg.data)
+        nodes = store.nodes()
+        return Loaded(store.load_history(),
+                      nodes if nodes is not None else pd.DataFrame(columns=[NODE]), store.freq)
     report = load_validated(cfg.data, freq=cfg.freq)
     return Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
 
@@ -83,8 +92,15 @@ def _backtest(cfg: TrainConfig, data: Loaded, cutoffs: list[pd.Timestamp] | None
                                   outside_span=cfg.outside_span)
 
 
+def _fingerprint(cfg: TrainConfig, data: Loaded) -> dict[str, str]:
+    """The data record of a run; a store's is the same whichever engine read it."""
+    if is_store(cfg.data):
+        return store_fingerprint(open_store(cfg.data))
+    return data_fingerprint(data.history, freq=data.freq)
+
+
 def _log_inputs(cfg: TrainConfig, data: Loaded, *, commit: str | None) -> dict[str, str]:
-    fingerprint = data_fingerprint(data.history, freq=data.freq)
+    fingerprint = _fingerprint(cfg, data)
     log_params({**cfg.params(data.freq), **fingerprint})
     mlflow.set_tags({"data.sha256": fingerprint["data.sha256"], "data.folder": str(cfg.data)})
     if commit:
@@ -95,6 +111,10 @@ def _log_inputs(cfg: TrainConfig, data: Loaded, *, commit: str | None) -> dict[s
 def backtest_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
                    data: Loaded | None = None) -> TrainOutcome:
     """Backtest every model of `cfg` and log metrics, tables, plots and predictions."""
+    if cfg.engine == "dask":
+        from training.dask_stages import backtest_stage_dask
+
+        return backtest_stage_dask(cfg, store=store, commit=commit)  # type: ignore[no-any-return]
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = data or load_data(cfg)
     with open_run(store, run_name="backtest") as run:
@@ -107,6 +127,10 @@ def backtest_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None
 def train_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
                 data: Loaded | None = None) -> TrainOutcome:
     """Backtest, fit on all history, log the pyfunc model, register it as `challenger`."""
+    if cfg.engine == "dask":
+        from training.dask_stages import train_stage_dask
+
+        return train_stage_dask(cfg, store=store, commit=commit)  # type: ignore[no-any-return]
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = data or load_data(cfg)
     with open_run(store, run_name="train") as run:
@@ -193,9 +217,9 @@ def _champion_score(challenger: ModelVersion, champion: ModelVersion, *, rescore
     recipe = replace(TrainConfig.from_json(champion.tags["train_config"]),
                      data=chal_cfg.data, freq=chal_cfg.freq, horizon=chal_cfg.horizon,
                      windows=chal_cfg.windows, step=chal_cfg.step, warmup=chal_cfg.warmup,
-                     outside_span=chal_cfg.outside_span)
+                     outside_span=chal_cfg.outside_span, engine="local")
     data = load_data(recipe)
-    sha = data_fingerprint(data.history, freq=data.freq)["data.sha256"]
+    sha = _fingerprint(recipe, data)["data.sha256"]
     if sha != challenger.tags.get("data.sha256"):
         raise LookupError(f"{recipe.data} changed since v{challenger.version} was trained "
                           f"(data.sha256 {sha} != {challenger.tags.get('data.sha256')}); "
@@ -207,11 +231,15 @@ def _champion_score(challenger: ModelVersion, champion: ModelVersion, *, rescore
 
 def forecast_stage(*, store: StoreSettings, model_uri: str, out: Path, horizon: int = 0,
                    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
-                   series: pd.DataFrame | None = None) -> pd.DataFrame:
+                   series: pd.DataFrame | None = None, scheduler: str = "") -> pd.DataFrame:
     """Forecast `series` (default: every series the model knows) with a registered model,
-    write `out` (.csv or .parquet) and log it in a `forecast` run."""
+    write `out` (.csv or .parquet) and log it in a `forecast` run. With a Dask `scheduler`
+    the workers write `out` as a folder of Parquet files (the frame returned is empty)."""
     with open_run(store, run_name="forecast"):
         model = mlflow.pyfunc.load_model(model_uri)
+        if scheduler:
+            return _forecast_dask(model, out, scheduler=scheduler, series=series,
+                                  horizon=horizon, quantiles=quantiles, model_uri=model_uri)
         if series is None:
             series = model.unwrap_python_model().forecaster.keys[[NODE, ITEM]]
         params = {"quantiles": list(quantiles), **({"horizon": horizon} if horizon else {})}
@@ -226,6 +254,20 @@ def forecast_stage(*, store: StoreSettings, model_uri: str, out: Path, horizon: 
         mlflow.log_metric("forecast_rows", len(frame))
         mlflow.log_artifact(str(out), artifact_path="forecast")
     return frame
+
+
+def _forecast_dask(model: PyFuncModel, out: Path, *, scheduler: str,
+                   series: pd.DataFrame | None, horizon: int, quantiles: tuple[float, ...],
+                   model_uri: str) -> pd.DataFrame:
+    from training.dask_stages import forecast_with_dask
+
+    forecaster = model.unwrap_python_model().forecaster
+    rows = forecast_with_dask(forecaster, out, scheduler=scheduler, series=series,
+                              horizon=horizon or None, quantiles=quantiles)
+    log_params({"model_uri": model_uri, "horizon": str(horizon or "trained"),
+                "quantiles": ",".join(map(str, quantiles)), "out": str(out)})
+    mlflow.log_metric("forecast_rows", rows)
+    return pd.DataFrame()
 
 
 def backtest_main(argv: list[str] | None = None) -> None:
@@ -256,13 +298,19 @@ def forecast_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels")
     parser.add_argument("--series", type=Path, default=None,
                         help="CSV with node_id,sku to forecast (default: every series)")
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     try:
+        engine = EngineConfig(args.engine, args.scheduler or "").validate()
         quantiles = tuple(float(q) for q in args.quantiles.split(",") if q.strip())
         series = pd.read_csv(args.series, dtype=str) if args.series else None
         frame = forecast_stage(store=store, model_uri=args.model_uri, out=args.out,
-                               horizon=args.horizon, quantiles=quantiles, series=series)
+                               horizon=args.horizon, quantiles=quantiles, series=series,
+                               scheduler=engine.scheduler if engine.is_dask else "")
     except (UnknownSeriesError, ValueError, LookupError, OSError) as exc:
         sys.exit(f"forecast: {exc}")
+    if engine.is_dask:
+        print(f"forecasts from {args.model_uri} written by the cluster to {args.out}/part-*")
+        return
     print(f"{len(frame):,} forecast rows from {args.model_uri} -> {args.out}")
     print(frame.head(8).to_string(index=False))

@@ -1,0 +1,151 @@
+"""The tracked `backtest`, `train` and `forecast` stages on the Dask engine.
+
+Same runs as `training.stages` (params, metrics per model, step and class, tables, plots,
+predictions, the pyfunc model and its registration), with the work done on a cluster:
+the history is the partitioned store `cfg.data`, predictions are written by the workers
+next to it (`STORE/_runs/<run id>/`, one Parquet file per partition, logged as artifact
+folders), and the run records the engine and the cluster's size (`engine.*` params).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from features.partitioned import Store, open_store, part_fingerprint, store_fingerprint
+from training import plots
+from training.cluster import cluster_size, connect
+from training.config import TrainConfig
+from training.dask_backtest import DaskBacktest, run_backtest_dask
+from training.dask_forecast import fit_forecaster_dask, predict_dask
+from training.forecast import Forecaster
+from training.metrics import format_table
+from training.pyfunc import log_forecast_model
+from training.settings import StoreSettings
+from training.tracking import BacktestScores, _metrics, log_params, open_run
+
+__all__ = ["backtest_dask", "backtest_stage_dask", "forecast_with_dask", "train_stage_dask"]
+
+SCORE_BY = (("model",), ("model", "step"), ("model", "series_class"))
+
+
+def backtest_dask(cfg: TrainConfig, store: Store, client: Any, *, folder: Path,
+                  cutoffs: list[pd.Timestamp] | None = None
+                  ) -> tuple[DaskBacktest, BacktestScores]:
+    """Backtest `cfg` on the cluster; predictions in `folder`, scores like `score_backtest`."""
+    result = run_backtest_dask(client, store, config=cfg.backtest_config(), cutoffs=cutoffs,
+                               out=folder / "predictions.parquet",
+                               all_models=folder / "predictions_all_models.parquet",
+                               score_by=SCORE_BY, outside_span=cfg.outside_span)
+    scores = BacktestScores(by_model=result.scores[SCORE_BY[0]],
+                            by_step=result.scores[SCORE_BY[1]],
+                            by_class=result.scores[SCORE_BY[2]],
+                            cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs])
+    return result, scores
+
+
+def _log_inputs(cfg: TrainConfig, store: Store, client: Any, *, commit: str | None
+                ) -> dict[str, str]:
+    parts = client.gather(client.map(part_fingerprint, [str(f) for f in store.files], pure=False))
+    fingerprint = store_fingerprint(store, parts)
+    log_params({**cfg.params(store.freq), **fingerprint, **cluster_size(client)})
+    mlflow.set_tags({"data.sha256": fingerprint["data.sha256"], "data.folder": str(cfg.data),
+                     "engine": cfg.engine})
+    if commit:
+        mlflow.set_tag("mlflow.source.git.commit", commit)
+    return fingerprint
+
+
+def _log_backtest(result: DaskBacktest, scores: BacktestScores, store: Store, *,
+                  primary: str) -> None:
+    """`tracking.log_backtest` for predictions that stay in part files."""
+    mlflow.log_metric("wrmsse", scores.score(primary))
+    mlflow.log_metrics(_metrics(scores.by_model, ["model"]))
+    mlflow.log_metrics(_metrics(scores.by_class, ["model", "series_class"]))
+    for step, rows in scores.by_step.groupby("step"):
+        mlflow.log_metrics(_metrics(rows, ["model"], suffix="by_step"), step=int(step))
+    mlflow.log_metrics({f"seconds/{k}": float(v) for k, v in result.seconds.items()})
+    mlflow.set_tag("backtest.cutoffs", ",".join(scores.cutoffs))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name in ("by_model", "by_step", "by_class"):
+            getattr(scores, name).to_csv(folder / f"metrics_{name}.csv", index=False)
+        (folder / "metrics.txt").write_text(format_table(scores.by_model) + "\n")
+        mlflow.log_artifacts(str(folder), artifact_path="metrics")
+    for path in (result.out, result.all_models):
+        if path is not None:
+            mlflow.log_artifacts(str(path), artifact_path=f"predictions/{path.name}")
+    if result.all_models is not None and store.files:
+        # the series of one partition (whole series): where the local plot picks its sample
+        preds = pd.read_parquet(sorted(result.all_models.glob("part-*.parquet"))[0])
+        preds = preds[preds["model"] == primary]
+        history = pd.read_parquet(store.files[0])
+        fig = plots.forecast_vs_actual(preds, history, series=plots.sample_series(preds))
+        mlflow.log_figure(fig, "plots/forecast_vs_actual.png")
+    mlflow.log_figure(plots.error_by_horizon(scores.by_step), "plots/error_by_horizon.png")
+    if result.lgbm is not None:
+        gain = result.lgbm.feature_importance()
+        mlflow.log_figure(plots.feature_importance(gain), "plots/feature_importance.png")
+        mlflow.log_text(gain.to_csv(header=["gain"]), "metrics/feature_importance.csv")
+
+
+def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None
+                        ) -> Any:
+    """`stages.backtest_stage` on the Dask engine."""
+    from training.stages import TrainOutcome
+
+    cfg = replace(cfg, data=Path(cfg.data).resolve())
+    data = open_store(cfg.data)
+    with connect(cfg.scheduler) as client, open_run(store, run_name="backtest") as run:
+        _log_inputs(cfg, data, client, commit=commit)
+        folder = data.path / "_runs" / run.info.run_id
+        result, scores = backtest_dask(cfg, data, client, folder=folder)
+        _log_backtest(result, scores, data, primary=cfg.primary)
+    return TrainOutcome(run_id=run.info.run_id, scores=scores)
+
+
+def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None
+                     ) -> Any:
+    """`stages.train_stage` on the Dask engine: the model logged is the same pyfunc."""
+    from training.registry import client_for, register_challenger
+    from training.stages import TrainOutcome, _version_record
+
+    cfg = replace(cfg, data=Path(cfg.data).resolve())
+    data = open_store(cfg.data)
+    with connect(cfg.scheduler) as client, open_run(store, run_name="train") as run:
+        fingerprint = _log_inputs(cfg, data, client, commit=commit)
+        folder = data.path / "_runs" / run.info.run_id
+        result, scores = backtest_dask(cfg, data, client, folder=folder)
+        _log_backtest(result, scores, data, primary=cfg.primary)
+        forecaster, _ = fit_forecaster_dask(client, data, horizon=cfg.horizon,
+                                            models=cfg.models, calibration_windows=cfg.warmup,
+                                            lgbm=cfg.lgbm)
+        assert forecaster is not None
+        info = log_forecast_model(forecaster)
+        run_id = run.info.run_id
+        tags, description = _version_record(cfg, scores, fingerprint, commit=commit,
+                                            run_id=run_id)
+        version = register_challenger(client_for(store.tracking_uri), name=store.model_name,
+                                      model_uri=info.model_uri, run_id=run_id,
+                                      tags={**tags, "engine": cfg.engine},
+                                      description=description)
+        mlflow.set_tag("registered_version", version.version)
+    return TrainOutcome(run_id=run_id, scores=scores, version=version)
+
+
+def forecast_with_dask(forecaster: Forecaster, out: Path, *, scheduler: str,
+                       series: pd.DataFrame | None, horizon: int | None,
+                       quantiles: tuple[float, ...]) -> int:
+    """A registered model's forecasts written by the cluster's workers, one Parquet file
+    per chunk of series in the folder `out`; returns the rows written."""
+    with connect(scheduler) as client:
+        size = cluster_size(client)
+        rows = predict_dask(client, forecaster, out, series=series, horizon=horizon,
+                            quantiles=quantiles)
+    log_params({"engine": "dask", "scheduler": scheduler, **size})
+    return rows
