@@ -215,9 +215,10 @@ class ServedModel:
 
 def load_model(uri: str, *, tracking_uri: str) -> ServedModel:
     """Load `uri` (an alias is resolved to its version first, so the version reported is
-    the one loaded even if the alias moves meanwhile)."""
+    the one loaded even if the alias moves meanwhile). The registry is read through an
+    explicit client and the version loaded from its artifact location, so the process-wide
+    registry URI (and the environment variable MLflow keeps it in) is left alone."""
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     name = version = run_id = None
     resolved = uri
     alias, numbered = _ALIAS.match(uri), _VERSION.match(uri)
@@ -228,7 +229,7 @@ def load_model(uri: str, *, tracking_uri: str) -> ServedModel:
         else:
             mv = client.get_model_version(numbered["name"], numbered["version"])  # type: ignore[index]
         name, version, run_id = mv.name, str(mv.version), mv.run_id
-        resolved = f"models:/{mv.name}/{mv.version}"
+        resolved = client.get_model_version_download_uri(mv.name, mv.version)
     pyfunc = mlflow.pyfunc.load_model(resolved)
     forecaster = pyfunc.unwrap_python_model().forecaster
     if not isinstance(forecaster, Forecaster):

@@ -9,7 +9,6 @@ folders), and the run records the engine and the cluster's size (`engine.*` para
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,9 @@ from training.config import TrainConfig
 from training.dask_backtest import DaskBacktest, run_backtest_dask
 from training.dask_forecast import fit_forecaster_dask, predict_dask
 from training.forecast import Forecaster
-from training.metrics import format_table
 from training.pyfunc import log_forecast_model
 from training.settings import StoreSettings
-from training.tracking import BacktestScores, _metrics, log_params, open_run
+from training.tracking import BacktestScores, log_params, log_scores, open_run
 
 __all__ = ["backtest_dask", "backtest_stage_dask", "forecast_with_dask", "train_stage_dask"]
 
@@ -64,19 +62,7 @@ def _log_inputs(cfg: TrainConfig, store: Store, client: Any, *, commit: str | No
 def _log_backtest(result: DaskBacktest, scores: BacktestScores, store: Store, *,
                   primary: str) -> None:
     """`tracking.log_backtest` for predictions that stay in part files."""
-    mlflow.log_metric("wrmsse", scores.score(primary))
-    mlflow.log_metrics(_metrics(scores.by_model, ["model"]))
-    mlflow.log_metrics(_metrics(scores.by_class, ["model", "series_class"]))
-    for step, rows in scores.by_step.groupby("step"):
-        mlflow.log_metrics(_metrics(rows, ["model"], suffix="by_step"), step=int(step))
-    mlflow.log_metrics({f"seconds/{k}": float(v) for k, v in result.seconds.items()})
-    mlflow.set_tag("backtest.cutoffs", ",".join(scores.cutoffs))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        for name in ("by_model", "by_step", "by_class"):
-            getattr(scores, name).to_csv(folder / f"metrics_{name}.csv", index=False)
-        (folder / "metrics.txt").write_text(format_table(scores.by_model) + "\n")
-        mlflow.log_artifacts(str(folder), artifact_path="metrics")
+    log_scores(scores, result.seconds, primary=primary)
     for path in (result.out, result.all_models):
         if path is not None:
             mlflow.log_artifacts(str(path), artifact_path=f"predictions/{path.name}")

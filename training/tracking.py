@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,8 @@ from training.backtest import BacktestResult
 from training.metrics import METRICS, evaluate, format_table
 from training.settings import StoreSettings
 
-__all__ = ["BacktestScores", "data_fingerprint", "log_backtest", "log_params", "open_run",
-           "score_backtest"]
+__all__ = ["BacktestScores", "data_fingerprint", "log_backtest", "log_params", "log_scores",
+           "open_run", "score_backtest"]
 
 
 def data_fingerprint(history: pd.DataFrame, *, freq: str) -> dict[str, str]:
@@ -98,15 +98,15 @@ def log_params(params: dict[str, str]) -> None:
                        for k, v in params.items()})
 
 
-def log_backtest(result: BacktestResult, scores: BacktestScores, history: pd.DataFrame, *,
-                 primary: str) -> None:
-    """Metrics per model, horizon step and series class; tables, plots and predictions."""
+def log_scores(scores: BacktestScores, seconds: Mapping[str, float], *, primary: str) -> None:
+    """The backtest's metrics per model, horizon step and series class, its seconds per
+    model, cutoffs, and the metric tables as artifacts (`metrics/`)."""
     mlflow.log_metric("wrmsse", scores.score(primary))
     mlflow.log_metrics(_metrics(scores.by_model, ["model"]))
     mlflow.log_metrics(_metrics(scores.by_class, ["model", "series_class"]))
     for step, rows in scores.by_step.groupby("step"):
         mlflow.log_metrics(_metrics(rows, ["model"], suffix="by_step"), step=int(step))
-    mlflow.log_metrics({f"seconds/{k}": float(v) for k, v in result.seconds.items()})
+    mlflow.log_metrics({f"seconds/{k}": float(v) for k, v in seconds.items()})
     mlflow.set_tag("backtest.cutoffs", ",".join(scores.cutoffs))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -114,6 +114,12 @@ def log_backtest(result: BacktestResult, scores: BacktestScores, history: pd.Dat
             getattr(scores, name).to_csv(folder / f"metrics_{name}.csv", index=False)
         (folder / "metrics.txt").write_text(format_table(scores.by_model) + "\n")
         mlflow.log_artifacts(str(folder), artifact_path="metrics")
+
+
+def log_backtest(result: BacktestResult, scores: BacktestScores, history: pd.DataFrame, *,
+                 primary: str) -> None:
+    """Metrics per model, horizon step and series class; tables, plots and predictions."""
+    log_scores(scores, result.seconds, primary=primary)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         result.for_model(primary).to_parquet(folder / "predictions.parquet", index=False)

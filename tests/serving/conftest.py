@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -209,10 +210,9 @@ class Live:
     keys: dict[str, str]
 
 
-@pytest.fixture
-def live(settings: Settings) -> Iterator[Live]:
-    """The service on a loopback port, served by uvicorn in a thread."""
-    service = Service(settings)
+@contextmanager
+def served_at(service: Service) -> Iterator[str]:
+    """`service` on a loopback port, served by uvicorn in a thread; yields its URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="on"))
@@ -222,6 +222,16 @@ def live(settings: Settings) -> Iterator[Live]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield Live(url=f"http://127.0.0.1:{port}", service=service, keys=add_keys(service))
-    server.should_exit = True
-    thread.join(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Live]:
+    """The service on a loopback port, served by uvicorn in a thread."""
+    service = Service(settings)
+    with served_at(service) as url:
+        yield Live(url=url, service=service, keys=add_keys(service))

@@ -6,18 +6,14 @@ free of errors throughout."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from serving.app import create_app
 from serving.keys import create_key
 from serving.service import Service
-from tests.serving.conftest import Workspace, free_port, make_settings
+from tests.serving.conftest import Workspace, make_settings, served_at
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "figures"
@@ -34,19 +30,9 @@ def site(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
     """The service on a loopback port (SQLite), and a planner key."""
     db = tmp_path_factory.mktemp("ui") / "service.db"
     service = Service(make_settings(workspace, f"sqlite:///{db}"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    _, key = create_key(service.db, name="pat.planner", role="planner")
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=20)
+    with served_at(service) as url:
+        _, key = create_key(service.db, name="pat.planner", role="planner")
+        yield url, key
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _client(store: StoreSettings) -> MlflowClient:
-    return MlflowClient(tracking_uri=store.tracking_uri)
+    return MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
 
 
 def test_train_run_records_data_params_metrics_and_artifacts(workspace):
