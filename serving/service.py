@@ -9,6 +9,7 @@ sell-through over the model it loads, so forecasts keep starting from the latest
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import replace
@@ -68,6 +69,10 @@ class Service:
         if self.settings.load_model:
             self._load_model()
         self._load_channel()
+        # Everything loaded so far (MLflow, pandas, the model) lives as long as the process:
+        # keep it out of the cyclic collector's full passes, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         if self.settings.sync_seconds > 0:
             self._sync_thread = threading.Thread(target=self._follow, name="channelcast-sync",
                                                  daemon=True)
