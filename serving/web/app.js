@@ -238,11 +238,23 @@ function renderAllocation() {
       td(`${num(line.demand_mean)} / ${num(line.demand_q0_9)}`, "num"),
       td(num(line.position_before), "num"), cell, td(num(line.position_after), "num pos-after"),
       td(`${pct(line.p_stockout_before)} → ${pct(line.p_stockout_after)}`, "num p-after"),
-      td(line.bound));
+      why(line));
     tbody.appendChild(tr);
   }
   $("#a-approve").disabled = a.status === "approved";
   updateTotal();
+}
+
+function why(line) {
+  const cell = document.createElement("td");
+  cell.className = "why";
+  const bound = document.createElement("b");
+  bound.textContent = line.bound;
+  const text = document.createElement("div");
+  text.className = "reason";
+  text.textContent = line.reason;
+  cell.append(bound, text);
+  return cell;
 }
 
 function edits() {

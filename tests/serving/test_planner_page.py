@@ -111,6 +111,8 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
     page.click("#alloc-form button[type=submit]")
     lines = page.locator("#alloc-table tbody tr")
     expect(lines.first).to_be_visible()
+    for reason in page.locator("#alloc-table td.why .reason").all_inner_texts():
+        assert "demand over the protection interval" in reason and "stopped by" in reason
     texts = lines.locator("td.p-after").all_inner_texts()
     pick = next(i for i, t in enumerate(texts) if t.split(" → ")[0] != t.split(" → ")[1])
     line = lines.nth(pick)
