@@ -17,7 +17,6 @@ import mlflow
 import pandas as pd
 
 from features.partitioned import Store, open_store, part_fingerprint, store_fingerprint
-from training import plots
 from training.cluster import cluster_size, connect
 from training.config import TrainConfig
 from training.dask_backtest import DaskBacktest, run_backtest_dask
@@ -25,7 +24,7 @@ from training.dask_forecast import fit_forecaster_dask, predict_dask
 from training.forecast import Forecaster
 from training.pyfunc import log_forecast_model
 from training.settings import StoreSettings
-from training.tracking import BacktestScores, log_params, log_scores, open_run
+from training.tracking import BacktestScores, log_params, log_plots, log_scores, open_run
 
 __all__ = ["backtest_dask", "backtest_stage_dask", "forecast_with_dask", "train_stage_dask"]
 
@@ -66,18 +65,13 @@ def _log_backtest(result: DaskBacktest, scores: BacktestScores, store: Store, *,
     for path in (result.out, result.all_models):
         if path is not None:
             mlflow.log_artifacts(str(path), artifact_path=f"predictions/{path.name}")
+    preds = history = None
     if result.all_models is not None and store.files:
         # the series of one partition (whole series): where the local plot picks its sample
         preds = pd.read_parquet(sorted(result.all_models.glob("part-*.parquet"))[0])
         preds = preds[preds["model"] == primary]
         history = pd.read_parquet(store.files[0])
-        fig = plots.forecast_vs_actual(preds, history, series=plots.sample_series(preds))
-        mlflow.log_figure(fig, "plots/forecast_vs_actual.png")
-    mlflow.log_figure(plots.error_by_horizon(scores.by_step), "plots/error_by_horizon.png")
-    if result.lgbm is not None:
-        gain = result.lgbm.feature_importance()
-        mlflow.log_figure(plots.feature_importance(gain), "plots/feature_importance.png")
-        mlflow.log_text(gain.to_csv(header=["gain"]), "metrics/feature_importance.csv")
+    log_plots(scores, preds=preds, history=history, lgbm=result.lgbm)
 
 
 def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None

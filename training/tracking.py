@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from features.schema import DATE, ITEM, NODE, UNITS
+from models.lgbm import LGBMForecaster
 from training import plots
 from training.backtest import BacktestResult
 from training.metrics import METRICS, evaluate, format_table
 from training.settings import StoreSettings
 
-__all__ = ["BacktestScores", "data_fingerprint", "log_backtest", "log_params", "log_scores",
-           "open_run", "score_backtest"]
+__all__ = ["BacktestScores", "data_fingerprint", "log_backtest", "log_params", "log_plots",
+           "log_scores", "open_run", "score_backtest"]
 
 
 def data_fingerprint(history: pd.DataFrame, *, freq: str) -> dict[str, str]:
@@ -142,11 +143,18 @@ def _metrics(table: pd.DataFrame, keys: list[str], suffix: str = "") -> dict[str
 def _log_plots(result: BacktestResult, scores: BacktestScores, history: pd.DataFrame, *,
                primary: str) -> None:
     preds = result.predictions[result.predictions["model"] == primary]
-    series = plots.sample_series(preds)
-    fig = plots.forecast_vs_actual(preds, history, series=series)
-    mlflow.log_figure(fig, "plots/forecast_vs_actual.png")
+    log_plots(scores, preds=preds, history=history, lgbm=result.lgbm)
+
+
+def log_plots(scores: BacktestScores, *, preds: pd.DataFrame | None,
+              history: pd.DataFrame | None, lgbm: LGBMForecaster | None) -> None:
+    """Forecast vs actual for sample series of `preds` (when given), error by horizon step,
+    and LightGBM's feature importance (when trained)."""
+    if preds is not None and history is not None:
+        fig = plots.forecast_vs_actual(preds, history, series=plots.sample_series(preds))
+        mlflow.log_figure(fig, "plots/forecast_vs_actual.png")
     mlflow.log_figure(plots.error_by_horizon(scores.by_step), "plots/error_by_horizon.png")
-    if result.lgbm is not None:
-        gain = result.lgbm.feature_importance()
+    if lgbm is not None:
+        gain = lgbm.feature_importance()
         mlflow.log_figure(plots.feature_importance(gain), "plots/feature_importance.png")
         mlflow.log_text(gain.to_csv(header=["gain"]), "metrics/feature_importance.csv")
