@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from features.synthetic import generate_channel_data, write_channel_data
 from serving.app import create_app
-from serving.db import normalize_url
+from serving.db import Database, normalize_url
 from serving.keys import ROLES, create_key
 from serving.service import Service
 from serving.settings import Settings
@@ -139,6 +139,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url, name = _fresh_postgres(admin)
     yield url
     _drop_postgres(admin, name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated service database (SQLite, and PostgreSQL when available)."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 # --- the service ---------------------------------------------------------------------------

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from serving.audit import AuditWriter
 from serving.db import Database
 from serving.tables import AuditRow, utcnow
-
-
-@pytest.fixture
-def db(database_url: str):
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _entry(i: int) -> dict:

@@ -12,14 +12,6 @@ from serving.keys import KeyChecker, create_key, hash_key, list_keys, revoke_key
 from serving.tables import ApiKeyRow
 
 
-@pytest.fixture
-def db(database_url: str):
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
-
-
 def test_only_the_hash_of_a_key_is_stored(db: Database):
     info, key = create_key(db, name="erp-system", role="erp")
     assert key.startswith("cc_") and len(key) > 40
