@@ -165,10 +165,10 @@ class Forecaster:
         if self.state is None:
             raise RollForwardError("this forecaster keeps no history to roll forward; "
                                    "retrain it with this version of channelcast.")
-        state, origin = roll_forward(self.state, sell_through, origin=self.origin,
-                                     freq=self.freq, keys=self.keys)
+        state, origin, y = roll_forward(self.state, sell_through, origin=self.origin,
+                                        freq=self.freq, keys=self.keys)
         means = recompute_means(state, keys=self.keys, freq=self.freq, horizon=self.horizon,
-                                models=self.models, chosen=self.chosen)
+                                models=self.models, chosen=self.chosen, y=y)
         return replace(self, origin=origin, dates=forecast_dates(origin, self.horizon,
                                                                  self.freq),
                        means=means, state=state)

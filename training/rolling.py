@@ -148,10 +148,12 @@ def auto_means(means: dict[str, FloatArray], chosen: npt.NDArray[np.str_]) -> Fl
 
 
 def recompute_means(state: ForecastState, *, keys: pd.DataFrame, freq: str, horizon: int,
-                    models: Sequence[str], chosen: npt.NDArray[np.str_]
-                    ) -> dict[str, FloatArray]:
-    """Every model's forecast from the tail's last period, with the fitted models."""
-    y, _ = demand_matrix(state.tail, freq=freq, keys=keys)
+                    models: Sequence[str], chosen: npt.NDArray[np.str_],
+                    y: FloatArray | None = None) -> dict[str, FloatArray]:
+    """Every model's forecast from the tail's last period, with the fitted models. `y`: the
+    tail's `demand_matrix`, when the caller has it already."""
+    if y is None:
+        y, _ = demand_matrix(state.tail, freq=freq, keys=keys)
     local = [m for m in models if m not in ("lgbm", "auto")]
     if "lgbm" in models and "ma" not in local:
         local.append("ma")  # LightGBM's fallback
@@ -212,14 +214,14 @@ def _refuse(bad: npt.NDArray[np.intp], rows: pd.DataFrame, why: str) -> None:
 
 
 def roll_forward(state: ForecastState, rows: pd.DataFrame, *, origin: pd.Timestamp,
-                 freq: str, keys: pd.DataFrame) -> tuple[ForecastState, pd.Timestamp]:
-    """The state after appending `rows` (checked by `new_periods`) and the new origin."""
+                 freq: str, keys: pd.DataFrame
+                 ) -> tuple[ForecastState, pd.Timestamp, FloatArray]:
+    """The state after appending `rows` (checked by `new_periods`), the new origin, and the
+    new tail's `demand_matrix` (rows follow `keys`)."""
     new = new_periods(rows, origin=origin, freq=freq, keys=keys)
     tail = pd.concat([state.tail, new], ignore_index=True)
     tail = trim_tail(tail, freq=freq, periods=state.periods)
     new_origin = pd.Timestamp(tail[DATE].max())
-    ets = state.ets
-    if ets is not None:
-        y, dates = demand_matrix(tail, freq=freq, keys=keys)
-        ets = ets.update(y[:, dates > origin])
-    return replace(state, tail=tail, ets=ets), new_origin
+    y, dates = demand_matrix(tail, freq=freq, keys=keys)
+    ets = None if state.ets is None else state.ets.update(y[:, dates > origin])
+    return replace(state, tail=tail, ets=ets), new_origin, y
