@@ -78,13 +78,18 @@ def list_nodes(_who: ErpDep, service: ServiceDep) -> dict[str, Any]:
     nodes = service.channel.nodes
     if nodes is None:
         return {"nodes": []}
-    ids = nodes[NODE].astype(str).tolist()
-    parent = dict(zip(ids, _text(nodes[PARENT]) if PARENT in nodes else [None] * len(ids),
-                      strict=True))
-    channel = dict(zip(ids, _text(nodes[CHANNEL]) if CHANNEL in nodes else [None] * len(ids),
-                       strict=True))
+    parent, channel = _node_maps(nodes)
     return {"nodes": [{"node_id": n, "parent_id": parent[n], "channel": channel[n],
-                       "region": _root(n, parent)} for n in ids]}
+                       "region": _root(n, parent)} for n in parent]}
+
+
+def _node_maps(nodes: pd.DataFrame) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """node_id -> parent_id and node_id -> channel (None where empty), in table order."""
+    ids = nodes[NODE].astype(str).tolist()
+    none = [None] * len(ids)
+    parent = dict(zip(ids, _text(nodes[PARENT]) if PARENT in nodes else none, strict=True))
+    channel = dict(zip(ids, _text(nodes[CHANNEL]) if CHANNEL in nodes else none, strict=True))
+    return parent, channel
 
 
 def _text(values: pd.Series) -> list[str | None]:
@@ -247,12 +252,8 @@ def _node_facts(service: ServiceDep, node_id: str) -> dict[str, str | None]:
     nodes = service.channel.nodes
     if nodes is None:
         return {"channel": None, "region": None}
-    ids = nodes[NODE].astype(str).tolist()
-    parent = dict(zip(ids, _text(nodes[PARENT]) if PARENT in nodes else [None] * len(ids),
-                      strict=True))
-    row = nodes[nodes[NODE].astype(str) == node_id]
-    channel = _text(row[CHANNEL])[0] if CHANNEL in row and len(row) else None
-    return {"channel": channel, "region": _root(node_id, parent)}
+    parent, channel = _node_maps(nodes)
+    return {"channel": channel.get(node_id), "region": _root(node_id, parent)}
 
 
 def _num(value: Any) -> float | None:
