@@ -1,7 +1,7 @@
 """Service speed: channelcast's API against `mlflow models serve` on the same champion.
 
 Usage:
-    .venv/bin/python benchmarks/serving.py [--requests 3000] [--seconds 30] [--concurrency 32]
+    .venv/bin/python benchmarks/serving.py [--requests 20000] [--seconds 30] [--concurrency 32]
         [--workers 1] [--model-uri URI --tracking-uri URI --data DIR]
 
 Without `--model-uri` it generates a channel (200 selling nodes x 8 skus x 104 weeks), trains
@@ -85,6 +85,7 @@ async def _client(host: str, port: int, raw: bytes, state: dict[str, Any]) -> No
             await writer.drain()
             status = await _read_response(reader)
             state["latency"].append(time.perf_counter() - began)
+            state["began"].append(began)
             state["status"][status] += 1
     finally:
         writer.close()
@@ -96,7 +97,7 @@ async def _load(url: str, path: str, body: bytes, headers: dict[str, str], concu
     raw = _request_bytes(host, int(port), path, body, headers)
     runs = []
     for limit, span in ((min(200, requests), 10.0), (requests, seconds)):  # warm-up, then run
-        state: dict[str, Any] = {"sent": 0, "limit": limit, "latency": [],
+        state: dict[str, Any] = {"sent": 0, "limit": limit, "latency": [], "began": [],
                                  "status": Counter(), "deadline": time.perf_counter() + span}
         began = time.perf_counter()
         await asyncio.gather(*(_client(host, int(port), raw, state)
@@ -106,8 +107,24 @@ async def _load(url: str, path: str, body: bytes, headers: dict[str, str], concu
     lat = sorted(state["latency"])
     return {"requests": len(lat), "seconds": elapsed, "rps": len(lat) / elapsed,
             "p50_ms": 1000 * lat[len(lat) // 2],
+            "p90_ms": 1000 * lat[int(0.9 * len(lat))],
             "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "status": {str(k): v for k, v in state["status"].items()}}
+            "max_ms": 1000 * lat[-1],
+            "status": {str(k): v for k, v in state["status"].items()},
+            "slow": _slow(state["began"], state["latency"])}
+
+
+def _slow(began: list[float], latency: list[float]) -> dict[str, Any]:
+    """Where the slow answers (over twice the median) sat in time: spread out means
+    queueing, a few clusters mean pauses (GC, a thread holding the GIL, the OS)."""
+    if not latency:
+        return {}
+    start = min(began)
+    median = sorted(latency)[len(latency) // 2]
+    slow = [(b - start, x) for b, x in zip(began, latency, strict=True) if x > 2 * median]
+    buckets = Counter(int(10 * t) for t, _ in slow)  # 100 ms buckets from the start
+    return {"over_2x_median": len(slow), "over_50ms": sum(x > 0.05 for x in latency),
+            "busiest_100ms_buckets": {f"{b / 10:.1f}s": n for b, n in buckets.most_common(10)}}
 
 
 def load_main(argv: list[str]) -> None:
@@ -339,7 +356,7 @@ def main() -> None:
         load_main(sys.argv[2:])
         return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--requests", type=int, default=3000, help="forecast requests per server")
+    p.add_argument("--requests", type=int, default=20000, help="forecast requests per server")
     p.add_argument("--seconds", type=float, default=30, help="time bound per load run")
     p.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers of each server")

@@ -11,19 +11,19 @@ that sub-dependencies would have declared are added by `document_security`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from starlette.concurrency import run_in_threadpool
 
 from serving.errors import ApiError
 from serving.keys import ROLES, Principal, role_at_least
 from serving.model_store import ModelUnavailableError, ServedModel
 from serving.service import Service
 
-__all__ = ["AdminDep", "ErpDep", "ModelDep", "PlannerDep", "ServiceDep", "document_security",
-           "require"]
+__all__ = ["AdminDep", "Call", "ErpCall", "ErpDep", "ModelDep", "PlannerDep", "ServiceDep",
+           "document_security", "require", "require_call"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="channelcast", ApiKey header="X-API-Key"'}
 SECURITY_SCHEMES = {
@@ -69,7 +69,7 @@ async def _principal(request: Request) -> Principal:
     service: Service = request.app.state.service
     hit, principal = service.keys.cached(presented)
     if not hit:
-        principal = await run_in_threadpool(service.keys.check, presented)
+        principal = await service.keys.check_shared(presented)
     if principal is None:
         raise ApiError(401, "invalid API key: it is unknown or was revoked; check the key or "
                        "ask an admin for a new one.", headers=_CHALLENGE)
@@ -94,6 +94,29 @@ def require(role: str):  # type: ignore[no-untyped-def]
     return dependency
 
 
+@dataclass(frozen=True)
+class Call:
+    """The caller, the served model and the service of one request, from one dependency."""
+
+    who: Principal
+    model: ServedModel
+    service: Service
+
+
+def require_call(role: str):  # type: ignore[no-untyped-def]
+    """One dependency for hot routes: the key (admitted at `role` or above), then the model.
+    Each dependency FastAPI solves costs about 0.1 ms, a fifth of a forecast request."""
+    admit = require(role)
+
+    async def dependency(request: Request) -> Call:
+        who = await admit(request)
+        return Call(who=who, model=await get_model(request),
+                    service=request.app.state.service)
+
+    return dependency
+
+
+ErpCall = Annotated[Call, Depends(require_call("erp"))]
 ErpDep = Annotated[Principal, Depends(require("erp"))]
 PlannerDep = Annotated[Principal, Depends(require("planner"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -235,15 +235,21 @@ class Service:
 
     def sync_once(self) -> None:
         """Pick up reloads, sell-through and inventory snapshots of other workers."""
+        # Ids first: the rows (a snapshot holds the whole inventory) are read only when new,
+        # so a quiet round costs two index lookups, not a JSON decode that stalls requests.
         with self.db.session() as session:
             reload_id = session.scalar(select(func.max(ModelReloadRow.id))) or 0
-            snap = session.scalar(select(InventorySnapshotRow)
-                                  .order_by(InventorySnapshotRow.id.desc()).limit(1))
+            snap_id = session.scalar(select(func.max(InventorySnapshotRow.id))) or 0
+            batch_id = session.scalar(select(func.max(SellThroughBatchRow.id))) or 0
+            snap = (session.get(InventorySnapshotRow, snap_id)
+                    if snap_id > self.channel.snapshot_id else None)
         if reload_id > self._seen_reload:
             self._seen_reload = reload_id
             self._load_model()
-        with self.models.lock:
-            self.sync_batches()
+        current = self.models.current
+        if current is not None and batch_id > current.batch_id:
+            with self.models.lock:
+                self.sync_batches()
         if snap is not None:
             self._apply_snapshot(snap)
 

@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from features.schema import DATE, ITEM, NODE
-from serving.deps import ErpDep, ModelDep, ServiceDep
+from serving.deps import ErpCall
 from serving.errors import ERROR_RESPONSES, ApiError, documented
 from serving.model_store import FULL_CACHE_SERIES, ForecastTable, ServedModel
 from serving.schemas import ForecastIn, ForecastOut
+from serving.service import Service
 from training.forecast import UnknownSeriesError
 
 __all__ = ["router"]
@@ -33,7 +34,7 @@ def _unknown(pairs: list[tuple[str, str]]) -> ApiError:
                             for n, s in pairs[:100]])
 
 
-def _check(body: ForecastIn, model: ServedModel, service: ServiceDep) -> tuple[int, str]:
+def _check(body: ForecastIn, model: ServedModel, service: Service) -> tuple[int, str]:
     f = model.forecaster
     horizon = body.horizon or f.horizon
     if horizon > f.horizon:
@@ -54,9 +55,9 @@ def _check(body: ForecastIn, model: ServedModel, service: ServiceDep) -> tuple[i
 
 @router.post("/forecasts", response_model=ForecastOut,
              responses=documented(_404="series not in the model"))
-async def create_forecasts(body: ForecastIn, _who: ErpDep, model: ModelDep,
-                           service: ServiceDep) -> JSONResponse:
+async def create_forecasts(body: ForecastIn, call: ErpCall) -> JSONResponse:
     """Forecast rows (mean and quantiles per period) for every requested series."""
+    model, service = call.model, call.service
     horizon, name = _check(body, model, service)
     pairs = list(dict.fromkeys((s.node_id, s.sku) for s in body.series))
     rows, unknown = model.rows(pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -56,3 +57,25 @@ def test_cache_answers_without_the_database_until_it_expires(db: Database):
     assert hit and principal.name == "cached"
     checker.forget()
     assert checker.cached(key) == (False, None)
+
+
+def test_simultaneous_misses_share_one_lookup(db: Database, monkeypatch: pytest.MonkeyPatch):
+    _, key = create_key(db, name="herd", role="erp")
+    checker = KeyChecker(db, ttl=60)
+    calls: list[str] = []
+    real = checker.check
+
+    def counted(presented: str):  # type: ignore[no-untyped-def]
+        calls.append(presented)
+        return real(presented)
+
+    monkeypatch.setattr(checker, "check", counted)
+
+    async def herd():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(*(checker.check_shared(key) for _ in range(32)))
+
+    found = asyncio.run(herd())
+    assert len(calls) == 1 and {p.name for p in found} == {"herd"}
+    assert checker._pending == {}  # nothing left behind
+    asyncio.run(herd())  # later misses (another loop here) look up again
+    assert len(calls) == 2
