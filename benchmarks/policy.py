@@ -11,6 +11,9 @@ Datasets:
   (truth) as demand, each node's lead time rounded up to weeks, review 1 week, replay from
   week 70; pack sizes from central_stock;
 - demo: the same on `channelcast demo`'s data (24 nodes x 60 skus x 156 weeks, seed 7).
+Central supply: `demand` (each week, the share of that week's realised demand) and `flat` (the
+share of the replay's mean weekly demand every week: the same total on a constant plan), both
+replayed on the same forecasts.
 Forecasts: the rolling-origin backtest, one cutoff per replayed week, 15 quantile levels; by
 default the production forecaster's models without LightGBM (snaive, ma, croston, tsb, ets,
 auto: ETS takes ~20 minutes on walmart; LightGBM refitted every week would take hours);
@@ -69,7 +72,7 @@ def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
 
 
 DEFAULT_MODELS = ("snaive", "ma", "croston", "tsb", "ets", "auto")
-SHOWN = ["scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
+SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
          "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts"]
 
 
@@ -89,7 +92,10 @@ def run(name: str, models: tuple[str, ...] = DEFAULT_MODELS) -> pd.DataFrame | N
                                     config=replace(config, lost_sales=False,
                                                    policies=("channelcast",)))
     backorder["policy"] = "channelcast (backorder view)"
-    table = pd.concat([table, backorder]).sort_values(["scarcity", "policy"], kind="stable")
+    flat = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                               config=replace(config, supply="flat"))
+    table = pd.concat([table, backorder, flat]).sort_values(["supply", "scarcity", "policy"],
+                                                            kind="stable")
     print(f"\n== {name}: {forecasts.means.shape[0]} replayed periods, "
           f"{forecasts.panel.n_series:,} series; backtest {forecasts.seconds:.0f} s, total "
           f"{time.perf_counter() - began:.0f} s")

@@ -35,6 +35,7 @@ from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.interval_check import check_intervals
 from training.policy_backtest import (
     CHEAP_MODELS,
+    SUPPLY_MODES,
     PolicyBacktestConfig,
     policy_forecasts,
     run_policy_backtest,
@@ -78,6 +79,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--data", type=Path, required=True, help="validated data folder, or a raw "
                    "walmart_store_dept folder (train.csv.zip)")
     p.add_argument("--scarcity", default="0.7,0.85,1.0", help="supply / demand shares")
+    p.add_argument("--supply", choices=SUPPLY_MODES, default="demand",
+                   help="central supply each period: `demand` = share x that period's "
+                   "demand, `flat` = share x the mean over the replay (default demand)")
     p.add_argument("--start", type=int, default=60, help="first replayed period (default 60)")
     p.add_argument("--lead-periods", type=int, default=None,
                    help="lead time in periods for all nodes (default: nodes.csv)")
@@ -248,7 +252,7 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
         config = PolicyBacktestConfig(start=args.start, review_periods=args.review_periods,
                                       lead_periods=args.lead_periods, scarcity=scarcity,
                                       models=tuple(m.strip() for m in args.models.split(",")),
-                                      tiers=args.tiers)
+                                      tiers=args.tiers, supply=args.supply)
         forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
                                      demand=demand)
         check = check_intervals(forecasts)

@@ -1,15 +1,16 @@
 """Policy backtest: replay history under scarce central supply, allocating with each policy.
 
-The central warehouse receives a share (`scarcity`: 70%, 85%, 100%) of the realised demand
-of each sku every period; nodes sell min(demand, stock) and receive shipments after their
-lead time; every review period a policy splits the central stock using only forecasts made
-with data up to the period before (the rolling-origin backtest's predictions, one cutoff per
-period, `training.backtest.run_backtest`). Reported per policy and scarcity: fill rate, lost
-units, average stock held at the nodes, centrally and in total, stock left at the nodes at the
-end, stock-outs, and the supply cap: (initial + supplied units) / demand, the highest fill
-rate any policy could reach. Under scarcity every sensible policy sells nearly all it
-receives, so fill rates sit just under the cap and differ by the stock left at the nodes when
-the replay stops.
+The central warehouse receives a share (`scarcity`: 70%, 85%, 100%) of the realised demand of
+each sku, either every period in step with that period's demand or as a flat weekly plan with
+the same total (`PolicyBacktestConfig.supply`); nodes sell min(demand, stock) and receive
+shipments after their lead time; every review period a policy splits the central stock using
+only forecasts made with data up to the period before (the rolling-origin backtest's
+predictions, one cutoff per period, `training.backtest.run_backtest`). Reported per policy and
+scarcity: fill rate, lost units, average stock held at the nodes, centrally and in total, stock
+left at the nodes at the end, stock-outs, and the supply cap: (initial + supplied units) /
+demand, the highest fill rate any policy could reach. Under scarcity every sensible policy
+sells nearly all it receives, so fill rates sit just under the cap and differ by the stock left
+at the nodes when the replay stops.
 
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
@@ -48,12 +49,13 @@ from models.quantiles import quantile_name
 from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
 
-__all__ = ["CHEAP_MODELS", "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts",
-           "run_policy_backtest"]
+__all__ = ["CHEAP_MODELS", "SUPPLY_MODES", "PolicyBacktestConfig", "PolicyForecasts",
+           "policy_forecasts", "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 CHEAP_MODELS = ("snaive", "ma", "croston", "tsb", "auto")
+SUPPLY_MODES = ("demand", "flat")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class PolicyBacktestConfig:
         lead_periods: shipment lead time in periods for every node; None takes each node's
             `lead_time_days`, rounded up to whole periods.
         scarcity: central supply as shares of realised demand.
+        supply: when the central supply arrives. "demand": every period, `scarcity` x that
+            period's realised demand of the sku (supply follows demand week by week, so every
+            policy sells nearly all it receives); "flat": a constant supply plan, `scarcity` x
+            the sku's mean demand over the replay every period (the same total; peaks are
+            short and quiet weeks long, so where stock waits and where it goes matters).
         policies: from `models.allocation.POLICIES`.
         sales_window: periods of recent sales behind `fair_share_sales`.
         models, model: backtest models, and the one whose forecasts the policies use.
@@ -81,6 +88,7 @@ class PolicyBacktestConfig:
     review_periods: int = 1
     lead_periods: int | None = None
     scarcity: tuple[float, ...] = (0.7, 0.85, 1.0)
+    supply: str = "demand"
     policies: tuple[str, ...] = POLICIES
     sales_window: int = 4
     models: tuple[str, ...] = CHEAP_MODELS
@@ -220,10 +228,15 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
              for i in range(f.means.shape[0])]
     demand = f.demand[:, f.start:]
+    if config.supply not in SUPPLY_MODES:
+        raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
+    per_sku = np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
+                         for t in range(demand.shape[1])]).T
+    if config.supply == "flat":
+        per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True), per_sku.shape[1], axis=1)
     rows = []
     for share in config.scarcity:
-        supply = share * np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
-                                    for t in range(demand.shape[1])]).T
+        supply = share * per_sku
         first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
         initial = share * first
         inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
@@ -234,6 +247,7 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                               forecasts=f, config=config)
             outcome = simulate(inputs, decide=decide)
             row = _row(share, policy, outcome, time.perf_counter() - began)
+            row["supply"] = config.supply
             row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
             rows.append(row)
     return pd.DataFrame(rows)

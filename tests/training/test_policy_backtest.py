@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,20 @@ def test_policy_table_has_every_policy_and_scarcity(small: Small) -> None:
     assert (table["fill_rate"] <= table["supply_cap"] + 1e-9).all()  # nobody sells more
     np.testing.assert_allclose(table["avg_total_stock"],
                                table["avg_node_stock"] + table["avg_central_stock"])
+
+
+def test_flat_supply_delivers_the_same_total_evenly(small: Small) -> None:
+    forecasts, nodes, packs = small
+    config = PolicyBacktestConfig(start=40, policies=("channelcast",))
+    step = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs)
+    flat = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                               config=replace(config, supply="flat"))
+    assert set(step["supply"]) == {"demand"} and set(flat["supply"]) == {"flat"}
+    np.testing.assert_allclose(flat["supply_cap"], step["supply_cap"])  # same total supply
+    assert not np.allclose(flat["fill_rate"], step["fill_rate"])  # but other timing
+    assert (flat["fill_rate"] <= flat["supply_cap"] + 1e-9).all()
+    with pytest.raises(ValueError, match="supply"):
+        run_policy_backtest(forecasts, nodes=nodes, config=replace(config, supply="weekly"))
 
 
 def test_interval_check_picks_a_correlation_on_early_periods(small: Small) -> None:
