@@ -95,6 +95,8 @@ def _run_dask(store_path: Path, out: Path, workers: int, memory: str) -> dict[st
     table = result.scores[("model",)]
     print("phases (wall s): " + ", ".join(f"{k[5:]} {v:.0f}" for k, v in result.seconds.items()
                                           if k.startswith("wall/")), flush=True)
+    print("client peak after each phase (GiB): " + ", ".join(
+        f"{k} {v / 1024:.2f}" for k, v in result.client_peak_mib.items()), flush=True)
     return {"seconds": seconds, "client_mib": _peak_mib(),
             "workers_mib": sorted(peaks.values()),
             "wrmsse": dict(zip(table["model"], table["wrmsse"], strict=True))}
@@ -119,6 +121,17 @@ def _local_refusal(size: str) -> str | None:
     if need > 0.85 * free:
         return f"refused: needs ~{need / 2**30:.0f} GiB, {free / 2**30:.0f} GiB available"
     return None
+
+
+def _generate(size: str) -> None:
+    """The store, written by a process of its own: on Linux a child inherits its parent's
+    peak memory (ru_maxrss survives fork and exec), so a parent that had held the generated
+    data would inflate every measured peak after it."""
+    done = subprocess.run([sys.executable, __file__, "--generate", "--size", size],
+                          capture_output=True, text=True, cwd=ROOT)
+    print(done.stdout, end="", flush=True)
+    if done.returncode != 0:
+        sys.exit(f"generating {size} failed: {done.stderr.strip()[-2000:]}")
 
 
 def _spawn(size: str, engine: str, args: argparse.Namespace) -> dict[str, object]:
@@ -150,8 +163,12 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--worker-memory", default="8GiB")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--size", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.generate:
+        _store(args.size)
+        return
     if args.child:
         _child(args)
         return
@@ -162,7 +179,7 @@ def main() -> None:
     lines = ["| series | engine | wall s | client/local peak GiB | max worker peak GiB | "
              "WRMSSE lgbm | WRMSSE auto |", "|---|---|---|---|---|---|---|"]
     for size in sizes:
-        _store(size)
+        _generate(size)
         for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
             refusal = _local_refusal(size) if engine == "local" else None
             label = engine if engine == "local" else f"dask {args.workers}x1"

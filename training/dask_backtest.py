@@ -106,6 +106,8 @@ class DaskBacktest:
         parts: per partition, what `training.dask_forecast` assembles a Forecaster from.
         summary: the history's facts (date range, series, categories, hierarchy totals).
         n_rows: prediction rows written.
+        client_peak_mib: the client process's peak memory (MiB) at the end of each phase
+            (with a LocalCluster the scheduler lives in this process too).
     """
 
     scores: dict[tuple[str, ...], pd.DataFrame]
@@ -118,6 +120,7 @@ class DaskBacktest:
     n_rows: int
     calibrators: dict[str, ConformalQuantiles] = field(default_factory=dict, repr=False)
     parts: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    client_peak_mib: dict[str, float] = field(default_factory=dict)
 
 
 def grid_of(summary: StoreSummary, freq: str) -> pd.DatetimeIndex:
@@ -232,16 +235,27 @@ def _context(models: tuple[str, ...], config: BacktestConfig, freq: str,
 
 
 class _Laps:
-    """Wall seconds of each phase since the previous one."""
+    """Wall seconds of each phase since the previous one, and the client's peak memory."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
         self._last = time.perf_counter()
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
         self.laps[name] = now - self._last
+        self.peaks[name] = peak_mib()
         self._last = now
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far, MiB (0 where the platform cannot say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _fit_boosters(client: Any, parts: list[Any], summary_f: Any, config: BacktestConfig,
@@ -338,4 +352,5 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
     return DaskBacktest(scores=scores, cutoffs=cuts, out=out, all_models=all_models,
                         seconds=seconds, lgbm=boosters.get(cuts[-1]), summary=summary,
                         n_rows=sum(r["rows"] for r in results), calibrators=calib,
-                        parts=results if tail_periods is not None else [])
+                        parts=results if tail_periods is not None else [],
+                        client_peak_mib=dict(lap.peaks))
