@@ -30,13 +30,14 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
 from collections import Counter  # noqa: E402
 from typing import Any  # noqa: E402
+
+from serving.live import free_port  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "serving"
 BIN = Path(sys.executable).parent
@@ -205,12 +206,6 @@ def train_champion(folder: Path) -> tuple[str, str, Path]:
 
 # --- servers -----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -294,7 +289,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     keys = _keys(db_url)
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "CHANNELCAST_DATABASE_URL": db_url,
            "PYTHONPATH": str(ROOT), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    ours_port, theirs_port = _free_port(), _free_port()
+    ours_port, theirs_port = free_port(), free_port()
     cmd = [str(BIN / "channelcast"), "serve", "--port", str(ours_port), "--workers",
            str(args.workers), "--model-uri", uri, "--log-level", "warning"]
     if data_dir:

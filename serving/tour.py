@@ -12,10 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,20 +20,13 @@ from typing import Any
 
 import httpx
 import pandas as pd
-import uvicorn
 
-from serving.app import create_app
 from serving.keys import create_key
+from serving.live import ServerStartError, served_at
 from serving.service import Service
 from serving.settings import Settings
 
 __all__ = ["run_tour"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _show(write: Callable[[str], None], answer: httpx.Response, body: Any, key: str) -> None:
@@ -87,33 +77,28 @@ def run_tour(settings: Settings, *, write: Callable[[str], None] = print) -> boo
     folder = Path(tempfile.mkdtemp(prefix="channelcast-tour-"))
     service = Service(replace(settings, database_url=f"sqlite:///{folder / 'service.db'}",
                               sync_seconds=0))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ok = server.started and service.models.current is not None
     try:
-        if not ok:
-            write(f"the service did not start: {service.models.error or 'timeout'}")
-            return False
-        keys = {role: create_key(service.db, name=f"tour-{role}", role=role)[1]
-                for role in ("erp", "planner", "admin")}
-        write(f"service on http://127.0.0.1:{port} (OpenAPI: /docs), keys for erp, planner, "
-              "admin:\n")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for role, method, path, body, expected in _calls(service):
-                answer = client.request(method, path, json=body,
-                                        headers={"X-API-Key": keys[role]})
-                _show(write, answer, body, keys[role])
-                ok &= answer.status_code == expected
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-    return bool(ok)
+        with served_at(service, timeout=120) as url:
+            if service.models.current is None:
+                write(f"the service did not start: {service.models.error}")
+                return False
+            return _visit(service, url, write)
+    except ServerStartError:
+        write("the service did not start: timeout")
+        return False
+
+
+def _visit(service: Service, url: str, write: Callable[[str], None]) -> bool:
+    keys = {role: create_key(service.db, name=f"tour-{role}", role=role)[1]
+            for role in ("erp", "planner", "admin")}
+    write(f"service on {url} (OpenAPI: /docs), keys for erp, planner, admin:\n")
+    ok = True
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for role, method, path, body, expected in _calls(service):
+            answer = client.request(method, path, json=body, headers={"X-API-Key": keys[role]})
+            _show(write, answer, body, keys[role])
+            ok &= answer.status_code == expected
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:

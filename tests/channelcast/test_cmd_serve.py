@@ -14,7 +14,8 @@ import httpx
 
 from channelcast.cli import build_parser
 from channelcast.cmd_serve import settings_from
-from tests.serving.conftest import Workspace, free_port, workspace  # noqa: F401
+from serving.live import free_port
+from tests.serving.conftest import Workspace, workspace  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 

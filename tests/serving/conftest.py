@@ -9,12 +9,8 @@ can post those weeks as new sell-through and compare with `Forecaster.update`.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,6 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy import create_engine
@@ -32,6 +27,7 @@ from features.synthetic import generate_channel_data, write_channel_data
 from serving.app import create_app
 from serving.db import Database, normalize_url
 from serving.keys import ROLES, create_key
+from serving.live import served_at
 from serving.service import Service
 from serving.settings import Settings
 from tests.serving.pg_cluster import start_cluster
@@ -206,36 +202,11 @@ def api(settings: Settings) -> Iterator[Api]:
 
 # --- a live server (uvicorn in a thread) ---------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Live:
     url: str
     service: Service
     keys: dict[str, str]
-
-
-@contextmanager
-def served_at(service: Service) -> Iterator[str]:
-    """`service` on a loopback port, served by uvicorn in a thread; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture

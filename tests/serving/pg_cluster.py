@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.live import free_port
+
 __all__ = ["Cluster", "find_bin", "start_cluster"]
 
 
@@ -45,12 +47,6 @@ def find_bin() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _run(cluster: Cluster, argv: list[str], *, check: bool = True
          ) -> subprocess.CompletedProcess[str]:
     command = [str(cluster.bin / argv[0]), *argv[1:]]
@@ -74,7 +70,7 @@ def start_cluster() -> tuple[Cluster | None, str]:
     if user:
         shutil.chown(root, user=user)
         os.chmod(root, 0o755)
-    port = _free_port()
+    port = free_port()
     cluster = Cluster(url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
                       data=data, bin=pg_bin, user=user)
     try:

@@ -4,14 +4,11 @@ every answer must match the schema (status code, content type, headers, body).""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -24,10 +21,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from serving.app import create_app
 from serving.keys import create_key
 from serving.service import Service
-from tests.serving.conftest import Workspace, free_port, make_settings
+from tests.serving.conftest import Workspace, make_settings, served_at
 
 EXAMPLES = 8
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -50,18 +46,9 @@ def server(request: pytest.FixtureRequest, workspace: Workspace,
                         f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
         url, name = _fresh_postgres(admin)
     service = Service(make_settings(workspace, url))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _, key = create_key(service.db, name="schemathesis-admin", role="admin")
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=20)
+    with served_at(service) as base:
+        _, key = create_key(service.db, name="schemathesis-admin", role="admin")
+        yield base, key
     if name is not None:
         _drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
 

@@ -16,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.synthetic import generate_channel_data, write_channel_data
+from serving.live import free_port
 from training.config import TrainConfig
 from training.registry import CHALLENGER, CHAMPION
 from training.settings import StoreSettings
@@ -142,20 +143,12 @@ def test_champion_loads_and_forecasts_in_a_fresh_process(workspace):
     assert (rows["q0.05"] <= rows["q0.5"]).all() and (rows["q0.5"] <= rows["q0.95"]).all()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_mlflow_models_serve_answers_invocations_like_the_loaded_model(workspace):
     import time
     import urllib.request
 
     folder, store, _, _, _ = workspace
-    port = _free_port()
+    port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri,
            "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
