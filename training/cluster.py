@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENGINES", "EngineConfig", "cluster_size", "connect"]
+__all__ = ["ENGINES", "EngineConfig", "cluster_size", "connect", "placement"]
 
 ENGINES = ("local", "dask")
 LOCAL_CLUSTER = "local-cluster:"
@@ -86,3 +86,18 @@ def cluster_size(client: Any) -> dict[str, str]:
     memory = sum(int(w.get("memory_limit", 0) or 0) for w in workers.values())
     return {"engine.workers": str(len(workers)), "engine.threads": str(threads),
             "engine.memory_gib": f"{memory / 2**30:.1f}"}
+
+
+def placement(client: Any, n: int) -> list[str]:
+    """The worker that holds partition i, for i < n: the workers' addresses sorted, dealt
+    round robin.
+
+    `lightgbm.dask` bins, bags and ranks each worker by the rows it holds, so a fit is only
+    reproducible if every partition's rows sit on the same worker in every run; left to the
+    scheduler, placement follows load and work stealing and changes from run to run.
+    """
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise RuntimeError("the Dask cluster has no workers; start some or check "
+                           "`--scheduler`.")
+    return [workers[i % len(workers)] for i in range(n)]

@@ -49,6 +49,7 @@ from training.backtest import (
     _window,
     quantiles_of_choice,
 )
+from training.cluster import placement
 from training.dask_lgbm import PartitionLGBM, fit_lgbm_dask, partition_inputs
 from training.dask_metrics import combine_scores, partial_scores
 from training.dask_pooled import (
@@ -262,17 +263,23 @@ def _fit_boosters(client: Any, parts: list[Any], summary_f: Any, config: Backtes
                   nodes: pd.DataFrame | None, freq: str, cuts: list[pd.Timestamp],
                   lap: _Laps) -> tuple[list[Any], dict[pd.Timestamp, LGBMForecaster]]:
     cfg = config.lgbm or LGBMConfig()
+    # partition i's rows are built on, and stay on, the worker `placement` gives it (not
+    # where load or work stealing would put them): the `lightgbm.dask` fits reproduce
+    where = placement(client, len(parts))
     both = [client.submit(partition_inputs, p, horizon=config.horizon, freq=freq,
                           spec=config.spec, nodes=nodes, summary=summary_f, cutoffs=cuts,
-                          config=cfg, seed=cfg.seed + i, pure=False)
-            for i, p in enumerate(parts)]
-    ts_f = [client.submit(operator.getitem, b, 0) for b in both]
-    rows_f = [client.submit(operator.getitem, b, 1) for b in both]
+                          config=cfg, seed=cfg.seed + i, workers=[w], pure=False)
+            for i, (p, w) in enumerate(zip(parts, where, strict=True))]
+    ts_f = [client.submit(operator.getitem, b, 0, workers=[w])
+            for b, w in zip(both, where, strict=True)]
+    rows_f = [client.submit(operator.getitem, b, 1, workers=[w])
+              for b, w in zip(both, where, strict=True)]
     client.gather(client.map(len, ts_f))
     del both  # the full training sets go: forecasts read the cutoff origins only
     lap("lgbm_inputs")
     boosters = {c: fit_lgbm_dask(client, rows_f, cutoff=c, horizon=config.horizon,
-                                 period=_offset(freq), config=cfg) for c in cuts}
+                                 period=_offset(freq), config=cfg, workers=where)
+                for c in cuts}
     del rows_f
     lap("lgbm_fit")
     return ts_f, boosters
@@ -308,7 +315,10 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
         dates, horizon=config.horizon, windows=config.windows + config.warmup,
         step=config.step))
     ctx = _context(models, config, freq, cuts, dates, warmup=len(cuts) - config.windows)
-    parts = client.compute(frame.to_delayed())
+    reads = frame.to_delayed()
+    # each partition read where its LightGBM rows will be built (see `_fit_boosters`)
+    parts = [client.compute(d, workers=[w], allow_other_workers=True)
+             for d, w in zip(reads, placement(client, len(reads)), strict=True)]
     summary_f = client.scatter(summary, broadcast=True)
     boosters: dict[pd.Timestamp, LGBMForecaster] = {}
     ts_f: list[Any] = [None] * len(parts)

@@ -4,11 +4,13 @@ Each partition of whole series builds its own training set with the local functi
 (`build_training_set`, with the hierarchy totals and id categories of all series), and
 stacks it into rows (`StackedRows`). A fit at a cutoff follows `LGBMForecaster.fit`: rows
 whose target period is <= the cutoff, early stopping on the last `valid_periods` target
-periods, then optionally a refit. `lightgbm.dask` trains data-parallel (each worker bins its
-own rows, histograms are summed over the network); early stopping cannot run inside it (each
-worker would stop on its own rows), so the model trains `max_rounds` rounds and the
-validation loss of every round is summed over the partitions afterwards, with the same
-patience rule as `lightgbm.early_stopping`.
+periods, then optionally a refit. LightGBM trains data-parallel over its own network, one
+rank per worker (each worker bins its share of the features from its own rows, histograms are
+summed over the network), as `lightgbm.dask` does, but with the ranks and the rows of each
+fixed by `training.cluster.placement`, so that a fit is repeatable. Early stopping cannot run
+inside it (each worker would stop on its own rows), so the model trains `max_rounds` rounds
+and the validation loss of every round is summed over the partitions afterwards, with the
+same patience rule as `lightgbm.early_stopping`.
 
 The result is an ordinary `LGBMForecaster`: it predicts, pickles and rolls forward exactly
 as one trained locally. Its forecasts differ slightly from the local model's (distributed
@@ -17,7 +19,7 @@ histograms, another row sample); tests/training/test_dask_engine.py states the t
 
 from __future__ import annotations
 
-import operator
+import socket
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -117,37 +119,57 @@ def _counts(rows: StackedRows, *args: Any) -> tuple[int, int]:
     return int(usable.sum()), int(valid.sum())
 
 
-def _sk_params(cfg: LGBMConfig) -> dict[str, Any]:
-    """LightGBM's parameters under the names of its scikit-learn interface (threads: the
-    worker's, which `lightgbm.dask` sets itself)."""
-    p = cfg.params()
-    out = {"objective": p["objective"], "learning_rate": p["learning_rate"],
-           "num_leaves": p["num_leaves"], "min_child_samples": p["min_data_in_leaf"],
-           "colsample_bytree": p["feature_fraction"], "reg_lambda": p["lambda_l2"],
-           "subsample": p["bagging_fraction"], "subsample_freq": p["bagging_freq"],
-           "random_state": p["seed"], "verbosity": -1,
-           "max_bin": p["max_bin"]}
-    if "tweedie_variance_power" in p:
-        out["tweedie_variance_power"] = p["tweedie_variance_power"]
-    return out
+def _open_port() -> int:
+    """A port nobody listens on now, on every interface of this worker."""
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
 
 
-def _train(client: Any, rows: Sequence[Any], kind: str, args: tuple[Any, ...],
+def _train_here(rows: Sequence[StackedRows], kind: str, args: tuple[Any, ...],
+                params: dict[str, Any], rounds: int, master: bool) -> Any:
+    """One worker's share of a data-parallel fit: its partitions' `kind` rows, in order."""
+    import lightgbm as lgb
+    from distributed import get_worker
+
+    picked = [_select(r, kind, *args) for r in rows]
+    X = pd.concat([p[0] for p in picked], ignore_index=True)
+    y = np.concatenate([p[1].to_numpy() for p in picked])
+    data = lgb.Dataset(X, y, free_raw_data=True)
+    del picked, X, y  # the binned Dataset is all training keeps
+    params = {**params, "num_threads": get_worker().state.nthreads}
+    booster = lgb.train(params, data, num_boost_round=rounds)
+    booster.free_network()  # now, not when the booster is collected during the next fit
+    return booster if master else None
+
+
+def _train(client: Any, placed: Sequence[tuple[Any, str]], kind: str, args: tuple[Any, ...],
            cfg: LGBMConfig, rounds: int) -> Any:
-    """`lightgbm.dask` fit on the `kind` rows of every partition; the local Booster."""
-    import dask
-    import dask.dataframe as dd
-    from lightgbm.dask import DaskLGBMRegressor
+    """A data-parallel LightGBM fit on the `kind` rows of every partition; the Booster.
 
-    parts = [dask.delayed(_select)(r, kind, *args) for r in rows]
-    head = client.submit(lambda r: r.X.iloc[:0], rows[0], pure=False).result()
-    X = dd.from_delayed([dask.delayed(operator.getitem)(p, 0) for p in parts], meta=head,
-                        verify_meta=False)
-    y = dd.from_delayed([dask.delayed(operator.getitem)(p, 1) for p in parts],
-                        meta=pd.Series(dtype=np.float32, name="y"), verify_meta=False)
-    model = DaskLGBMRegressor(client=client, n_estimators=rounds, **_sk_params(cfg))
-    model.fit(X, y)
-    return model.to_local().booster_
+    `placed`: (rows future, the worker holding it) per partition. Each worker trains on the
+    partitions it holds, in partition order; its rank is its place in the order the workers
+    first appear in `placed`, and rank 0 returns the model. LightGBM bins each feature from
+    one rank's rows and bags per rank, so this fixed order is what makes a fit repeatable:
+    the same data and placement give the same model in every run (`lightgbm.dask` orders
+    workers by a set of task keys, which changes from run to run).
+    """
+    from urllib.parse import urlparse
+
+    order = list(dict.fromkeys(w for _, w in placed))
+    ports = client.run(_open_port, workers=order)
+    params = {**cfg.params(), "tree_learner": "data", "pre_partition": True,
+              "num_machines": len(order), "deterministic": True, "force_col_wise": True,
+              "machines": ",".join(f"{urlparse(w).hostname}:{ports[w]}" for w in order)}
+    futures = [client.submit(_train_here, [r for r, at in placed if at == w],
+                             kind, args, {**params, "local_listen_port": ports[w]}, rounds,
+                             rank == 0, workers=[w], allow_other_workers=False, pure=False)
+               for rank, w in enumerate(order)]
+    booster = client.gather(futures)[0]
+    for key in ("machines", "local_listen_port", "num_machines", "pre_partition",
+                "tree_learner"):
+        booster.params.pop(key, None)
+    return booster
 
 
 def _round_losses(rows: StackedRows, booster: Any, cfg: LGBMConfig, *args: Any
@@ -186,9 +208,17 @@ def _best_round(curve: FloatArray, patience: int) -> int:
 
 
 def fit_lgbm_dask(client: Any, rows: Sequence[Any], *, cutoff: pd.Timestamp, horizon: int,
-                  period: pd.DateOffset, config: LGBMConfig) -> LGBMForecaster:
-    """`LGBMForecaster.fit` on the stacked rows of every partition (`rows`: futures)."""
+                  period: pd.DateOffset, config: LGBMConfig,
+                  workers: Sequence[str] | None = None) -> LGBMForecaster:
+    """`LGBMForecaster.fit` on the stacked rows of every partition (`rows`: futures).
+
+    `workers[i]`: the worker holding `rows[i]` (`training.cluster.placement`); the same
+    placement gives the same model in every run. Without it, where the rows are now.
+    """
     cfg = config
+    if workers is None:
+        held = client.who_has(rows)
+        workers = [sorted(held[r.key])[0] for r in rows]
     if cfg.per_horizon:
         raise ValueError("`per_horizon` LightGBM is not available on the Dask engine; use "
                          "the local engine or the default single model.")
@@ -199,14 +229,14 @@ def fit_lgbm_dask(client: Any, rows: Sequence[Any], *, cutoff: pd.Timestamp, hor
     if usable == 0:
         raise ValueError(f"no observed target on or before cutoff {cutoff:%Y-%m-%d}: "
                          "the history is too short to train LightGBM.")
-    live = [r for r, c in zip(rows, counts, strict=True) if c[0] > 0]
+    live = [(r, w) for r, w, c in zip(rows, workers, counts, strict=True) if c[0] > 0]
     rounds, booster = cfg.max_rounds, None
     if usable - n_valid > 1000 and n_valid > 100:
-        train_rows = [r for r, c in zip(rows, counts, strict=True) if c[0] > c[1]]
-        booster = _train(client, train_rows, "train", args, cfg, cfg.max_rounds)
+        train = [(r, w) for r, w, c in zip(rows, workers, counts, strict=True) if c[0] > c[1]]
+        booster = _train(client, train, "train", args, cfg, cfg.max_rounds)
         scattered = client.scatter(booster, broadcast=True)
-        parts = client.gather(client.map(_round_losses, live, [scattered] * len(live),
-                                         [cfg] * len(live), *[[a] * len(live) for a in args]))
+        parts = client.gather([client.submit(_round_losses, r, scattered, cfg, *args,
+                                             workers=[w], pure=False) for r, w in live])
         curve = sum(p[0] for p in parts) / max(sum(p[1] for p in parts), 1)
         best = _best_round(curve, cfg.early_stopping_rounds)
         booster.best_iteration = best
