@@ -2,14 +2,16 @@
 
 Usage:
     .venv/bin/python benchmarks/policy.py [--dataset walmart|generated|demo|all]
-        [--models snaive,ma,croston,tsb,ets,auto]
+        [--models snaive,ma,croston,tsb,ets,auto] [--seeds 3,5,11,12]
 
 Datasets:
 - walmart: ../shared/data/walmart_store_dept, sales as demand, lead time 1 week (nodes.csv),
   review 1 week, replay from week 60 (83 weeks);
 - generated: `generate_channel_data(nodes=20, skus=40, periods=130, seed=3)`, true demand
   (truth) as demand, each node's lead time rounded up to weeks, review 1 week, replay from
-  week 70; pack sizes from central_stock;
+  week 70; pack sizes from central_stock; `--seeds` replays other seeds of the same
+  generator too (one table each, `generated_seed<N>`), to see how much of a difference
+  between policies is the draw of the data;
 - demo: the same on `channelcast demo`'s data (24 nodes x 60 skus x 156 weeks, seed 7).
 Central supply: `demand` (each week, the share of that week's realised demand) and `flat` (the
 share of the replay's mean weekly demand every week: the same total on a constant plan), both
@@ -76,10 +78,13 @@ SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units"
          "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts"]
 
 
-def run(name: str, models: tuple[str, ...] = DEFAULT_MODELS) -> pd.DataFrame | None:
+def run(name: str, models: tuple[str, ...] = DEFAULT_MODELS, seed: int = 3
+        ) -> pd.DataFrame | None:
     loaded = {"walmart": _walmart,
-              "generated": lambda: _generated(20, 40, 130, 3, 70),
+              "generated": lambda: _generated(20, 40, 130, seed, 70),
               "demo": lambda: _generated(24, 60, 156, 7, 60)}[name]()
+    if name == "generated" and seed != 3:
+        name = f"generated_seed{seed}"
     if loaded is None:
         return None
     history, nodes, freq, demand, packs, start = loaded
@@ -115,11 +120,15 @@ def main() -> None:
                         default="all")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="backtest models behind the forecasts (the policies use `auto`)")
+    parser.add_argument("--seeds", default="3",
+                        help="generator seeds of the `generated` dataset, comma-separated")
     args = parser.parse_args()
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     names = ("walmart", "generated", "demo") if args.dataset == "all" else (args.dataset,)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     for name in names:
-        run(name, models)
+        for seed in (seeds if name == "generated" else [3]):
+            run(name, models, seed)
 
 
 if __name__ == "__main__":

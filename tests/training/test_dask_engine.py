@@ -32,7 +32,7 @@ from features.training_set import build_training_set
 from features.validation import load_validated
 from models.lgbm import LGBMConfig, LGBMForecaster
 from training.backtest import BacktestConfig, run_backtest
-from training.cluster import EngineConfig, connect
+from training.cluster import EngineConfig, connect, placement
 from training.config import TrainConfig
 from training.dask_backtest import run_backtest_dask
 from training.dask_forecast import fit_forecaster_dask, predict_dask
@@ -225,3 +225,10 @@ def test_engine_settings_are_checked():
     with pytest.raises(ValueError, match="engine"):
         EngineConfig("spark").validate()
     assert EngineConfig().validate().is_dask is False
+
+
+def test_placement_deals_partitions_round_robin_over_sorted_workers(client):
+    workers = sorted(client.scheduler_info()["workers"])
+    assert len(workers) == 2
+    assert placement(client, 5) == [workers[0], workers[1], workers[0], workers[1], workers[0]]
+    assert placement(client, 0) == []
