@@ -92,8 +92,8 @@ def placement(client: Any, n: int) -> list[str]:
     """The worker that holds partition i, for i < n: the workers' addresses sorted, dealt
     round robin.
 
-    `lightgbm.dask` bins, bags and ranks each worker by the rows it holds, so a fit is only
-    reproducible if every partition's rows sit on the same worker in every run; left to the
+    Data-parallel LightGBM bins, bags and ranks each worker by the rows it holds, so a fit is
+    only reproducible if every partition's rows sit on the same worker in every run; left to the
     scheduler, placement follows load and work stealing and changes from run to run.
     """
     workers = sorted(client.scheduler_info()["workers"])

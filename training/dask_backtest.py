@@ -264,7 +264,7 @@ def _fit_boosters(client: Any, parts: list[Any], summary_f: Any, config: Backtes
                   lap: _Laps) -> tuple[list[Any], dict[pd.Timestamp, LGBMForecaster]]:
     cfg = config.lgbm or LGBMConfig()
     # partition i's rows are built on, and stay on, the worker `placement` gives it (not
-    # where load or work stealing would put them): the `lightgbm.dask` fits reproduce
+    # where load or work stealing would put them): the LightGBM fits reproduce
     where = placement(client, len(parts))
     both = [client.submit(partition_inputs, p, horizon=config.horizon, freq=freq,
                           spec=config.spec, nodes=nodes, summary=summary_f, cutoffs=cuts,

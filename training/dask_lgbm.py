@@ -1,4 +1,4 @@
-"""The global LightGBM model on Dask: training sets per partition, `lightgbm.dask` fits.
+"""The global LightGBM model on Dask: training sets per partition, data-parallel fits.
 
 Each partition of whole series builds its own training set with the local function
 (`build_training_set`, with the hierarchy totals and id categories of all series), and
