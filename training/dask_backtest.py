@@ -259,13 +259,13 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _fit_boosters(client: Any, parts: list[Any], summary_f: Any, config: BacktestConfig,
-                  nodes: pd.DataFrame | None, freq: str, cuts: list[pd.Timestamp],
-                  lap: _Laps) -> tuple[list[Any], dict[pd.Timestamp, LGBMForecaster]]:
+def _fit_boosters(client: Any, parts: list[Any], where: list[str], summary_f: Any,
+                  config: BacktestConfig, nodes: pd.DataFrame | None, freq: str,
+                  cuts: list[pd.Timestamp], lap: _Laps
+                  ) -> tuple[list[Any], dict[pd.Timestamp, LGBMForecaster]]:
     cfg = config.lgbm or LGBMConfig()
-    # partition i's rows are built on, and stay on, the worker `placement` gives it (not
-    # where load or work stealing would put them): the LightGBM fits reproduce
-    where = placement(client, len(parts))
+    # partition i's rows are built on, and stay on, worker where[i] (not where load or work
+    # stealing would put them): the LightGBM fits reproduce
     both = [client.submit(partition_inputs, p, horizon=config.horizon, freq=freq,
                           spec=config.spec, nodes=nodes, summary=summary_f, cutoffs=cuts,
                           config=cfg, seed=cfg.seed + i, workers=[w], pure=False)
@@ -316,15 +316,16 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
         step=config.step))
     ctx = _context(models, config, freq, cuts, dates, warmup=len(cuts) - config.windows)
     reads = frame.to_delayed()
+    where = placement(client, len(reads))
     # each partition read where its LightGBM rows will be built (see `_fit_boosters`)
     parts = [client.compute(d, workers=[w], allow_other_workers=True)
-             for d, w in zip(reads, placement(client, len(reads)), strict=True)]
+             for d, w in zip(reads, where, strict=True)]
     summary_f = client.scatter(summary, broadcast=True)
     boosters: dict[pd.Timestamp, LGBMForecaster] = {}
     ts_f: list[Any] = [None] * len(parts)
     if "lgbm" in models:
-        ts_f, boosters = _fit_boosters(client, parts, summary_f, config, nodes, freq, cuts,
-                                       lap)
+        ts_f, boosters = _fit_boosters(client, parts, where, summary_f, config, nodes, freq,
+                                       cuts, lap)
     boosters_f = client.scatter(boosters, broadcast=True) if boosters else None
     pw_f = client.map(_partition_windows, parts, ts_f, [boosters_f] * len(parts),
                       summary=summary_f, ctx=ctx, pure=False)

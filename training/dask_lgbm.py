@@ -209,16 +209,13 @@ def _best_round(curve: FloatArray, patience: int) -> int:
 
 def fit_lgbm_dask(client: Any, rows: Sequence[Any], *, cutoff: pd.Timestamp, horizon: int,
                   period: pd.DateOffset, config: LGBMConfig,
-                  workers: Sequence[str] | None = None) -> LGBMForecaster:
+                  workers: Sequence[str]) -> LGBMForecaster:
     """`LGBMForecaster.fit` on the stacked rows of every partition (`rows`: futures).
 
     `workers[i]`: the worker holding `rows[i]` (`training.cluster.placement`); the same
-    placement gives the same model in every run. Without it, where the rows are now.
+    placement gives the same model in every run.
     """
     cfg = config
-    if workers is None:
-        held = client.who_has(rows)
-        workers = [sorted(held[r.key])[0] for r in rows]
     if cfg.per_horizon:
         raise ValueError("`per_horizon` LightGBM is not available on the Dask engine; use "
                          "the local engine or the default single model.")

@@ -225,11 +225,12 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
             else np.ones(len(skus)))
     priority = (f.panel.keys[NODE].astype(str).map(nodes.set_index(NODE)[PRIORITY])
                 .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
+    if config.supply not in SUPPLY_MODES:
+        raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
     dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
              for i in range(f.means.shape[0])]
     demand = f.demand[:, f.start:]
-    if config.supply not in SUPPLY_MODES:
-        raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
+    first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
     per_sku = np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
                          for t in range(demand.shape[1])]).T
     if config.supply == "flat":
@@ -237,7 +238,6 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     rows = []
     for share in config.scarcity:
         supply = share * per_sku
-        first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
         initial = share * first
         inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
                            supply=supply, initial=initial)
