@@ -86,7 +86,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--lead-periods", type=int, default=None,
                    help="lead time in periods for all nodes (default: nodes.csv)")
     p.add_argument("--review-periods", type=int, default=1, help="periods between allocations")
-    p.add_argument("--models", default=",".join(CHEAP_MODELS), help="backtest models")
+    p.add_argument("--models", default=",".join(CHEAP_MODELS),
+                   help=f"backtest models (default {','.join(CHEAP_MODELS)}; add lgbm and ets "
+                   "for the production forecaster's set)")
+    p.add_argument("--lgbm-refit-every", type=int, default=13,
+                   help="periods between LightGBM refits when --models has lgbm; the periods "
+                   "in between forecast with the last booster (default 13)")
     p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
     p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
     p.set_defaults(handler=_run_policy_backtest)
@@ -252,7 +257,8 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
         config = PolicyBacktestConfig(start=args.start, review_periods=args.review_periods,
                                       lead_periods=args.lead_periods, scarcity=scarcity,
                                       models=tuple(m.strip() for m in args.models.split(",")),
-                                      tiers=args.tiers, supply=args.supply)
+                                      tiers=args.tiers, supply=args.supply,
+                                      lgbm_refit_every=args.lgbm_refit_every)
         forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
                                      demand=demand)
         check = check_intervals(forecasts)

@@ -82,13 +82,19 @@ class GlobalModel:
         self.n_series = len(panel_keys)
         self.last_model: LGBMForecaster | None = None
 
-    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
-        """Fit on targets <= `cutoff`, forecast from origin `cutoff` (series x horizon)."""
-        start = time.perf_counter()
-        model = LGBMForecaster(config=self.config).fit(
-            self.rows, cutoff=cutoff, horizon=self.horizon, period=_offset(self.freq))
-        log.info("lgbm at cutoff %s: %d rounds in %.1f s", f"{pd.Timestamp(cutoff):%Y-%m-%d}",
-                 model.best_rounds_, time.perf_counter() - start)
+    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray, refit: bool = True
+                 ) -> FloatArray:
+        """Forecast from origin `cutoff` (series x horizon) with a booster fitted on targets
+        <= `cutoff`; `refit=False` reuses the last one (fitted at an earlier cutoff: it saw
+        less, never more), fitting only when there is none yet."""
+        model = self.last_model
+        if refit or model is None or model.cutoff_ > pd.Timestamp(cutoff):
+            start = time.perf_counter()
+            model = LGBMForecaster(config=self.config).fit(
+                self.rows, cutoff=cutoff, horizon=self.horizon, period=_offset(self.freq))
+            log.info("lgbm at cutoff %s: %d rounds in %.1f s",
+                     f"{pd.Timestamp(cutoff):%Y-%m-%d}", model.best_rounds_,
+                     time.perf_counter() - start)
         self.last_model = model
         rows = np.flatnonzero(self._origins == np.datetime64(pd.Timestamp(cutoff)))
         out = fallback.copy()

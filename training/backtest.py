@@ -39,7 +39,13 @@ CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """What to backtest. `models` may hold lgbm, ets, snaive, naive, ma, croston, tsb, auto."""
+    """What to backtest. `models` may hold lgbm, ets, snaive, naive, ma, croston, tsb, auto.
+
+    `lgbm_refit_every`: LightGBM is refitted at a cutoff when at least this many periods
+    have passed since its last fit; the cutoffs in between forecast with the last booster
+    from their own, up-to-date features (a model retrained every quarter and run every
+    week). 1 = a fit at every cutoff.
+    """
 
     horizon: int = 8
     windows: int = 4
@@ -50,6 +56,7 @@ class BacktestConfig:
     season: int | None = None
     spec: FeatureSpec | None = None
     lgbm: LGBMConfig | None = None
+    lgbm_refit_every: int = 1
 
 
 @dataclass
@@ -104,6 +111,9 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     if config.warmup < 1:
         raise ValueError(f"`warmup` must be >= 1 (quantiles are calibrated on earlier windows);"
                          f" got {config.warmup}.")
+    if config.lgbm_refit_every < 1:
+        raise ValueError(f"`lgbm_refit_every` must be >= 1 period; got "
+                         f"{config.lgbm_refit_every}.")
     panel = build_panel(history, freq=freq)
     m = config.season or season_length(freq)
     if cutoffs is None:
@@ -119,9 +129,13 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
                            spec=config.spec, panel_keys=panel.keys, config=config.lgbm)
         seconds["lgbm"] = time.perf_counter() - start
     windows = []
+    fitted_at: int | None = None
     for cut in cuts:
         t = int(panel.dates.get_loc(cut))
-        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds))
+        refit = fitted_at is None or t - fitted_at >= config.lgbm_refit_every
+        fitted_at = t if refit else fitted_at
+        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds,
+                               refit=refit))
     start = time.perf_counter()
     calib = {n: ConformalQuantiles(config.horizon) for n in models}
     frame, choices = _assemble(panel, windows, models, config, calib,
@@ -133,8 +147,8 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
-            horizon: int, glob: GlobalModel | None, seconds: dict[str, float]
-            ) -> WindowForecasts:
+            horizon: int, glob: GlobalModel | None, seconds: dict[str, float], *,
+            refit: bool = True) -> WindowForecasts:
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
     ets: ETSFit | None = None
@@ -148,7 +162,7 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
             fallback = means.get("ma")
             if fallback is None:
                 fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
-            means[name] = glob.forecast(cut, fallback=fallback)
+            means[name] = glob.forecast(cut, fallback=fallback, refit=refit)
         else:
             means[name] = LOCAL_MODELS[name](y, horizon=horizon, season=m)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start

@@ -305,6 +305,9 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
     if config.warmup < 1:
         raise ValueError(f"`warmup` must be >= 1 (quantiles are calibrated on earlier windows);"
                          f" got {config.warmup}.")
+    if config.lgbm_refit_every != 1:
+        raise ValueError("`lgbm_refit_every` other than 1 is not supported on the Dask engine "
+                         "(it fits LightGBM at every cutoff); use the local engine.")
     freq, nodes = store.freq, store.nodes()
     frame = store.dask_history()
     lap = _Laps()

@@ -76,6 +76,8 @@ class PolicyBacktestConfig:
         policies: from `models.allocation.POLICIES`.
         sales_window: periods of recent sales behind `fair_share_sales`.
         models, model: backtest models, and the one whose forecasts the policies use.
+        lgbm_refit_every: periods between LightGBM refits when `models` holds lgbm (the
+            weeks in between forecast with the last booster from their own features).
         warmup: backtest windows before `start` that calibrate the first quantiles.
         correlation: of forecast errors across the steps of a protection interval.
         allocation: channelcast's settings; tiers: use node priorities (tiers, weights).
@@ -94,6 +96,7 @@ class PolicyBacktestConfig:
     models: tuple[str, ...] = CHEAP_MODELS
     model: str = "auto"
     warmup: int = 3
+    lgbm_refit_every: int = 13
     correlation: float = DEFAULT_CORRELATION
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     tiers: bool = False
@@ -170,7 +173,7 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
     cuts = list(panel.dates[config.start - 1 - config.warmup: t_end - 1])
     bt = BacktestConfig(horizon=horizon, windows=t_end - config.start, step=1,
                         models=tuple(config.models), quantiles=DEFAULT_LEVELS,
-                        warmup=config.warmup)
+                        warmup=config.warmup, lgbm_refit_every=config.lgbm_refit_every)
     began = time.perf_counter()
     result = run_backtest(history, freq=freq, config=bt, nodes=nodes, cutoffs=cuts)
     seconds = time.perf_counter() - began

@@ -75,6 +75,10 @@ def test_policy_backtest_prints_coverage_and_the_policy_table(
     assert code == 0, text
     assert "cover_80" in text and "fair_share_sales" in text and "truth.parquet" in text
     assert main(["policy-backtest", "--data", str(folder), "--scarcity", "x"]) == 2
+    code = main(["policy-backtest", "--data", str(folder), "--start", "40",
+                 "--models", "lgbm,ma,auto", "--lgbm-refit-every", "0"])
+    text = capsys.readouterr().out
+    assert code == 2 and "lgbm_refit_every" in text and "must be >= 1" in text
 
 
 def test_demo_decisions_shows_one_allocation_and_the_top_risks(folder: Path) -> None:

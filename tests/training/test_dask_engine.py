@@ -232,3 +232,11 @@ def test_placement_deals_partitions_round_robin_over_sorted_workers(client):
     assert len(workers) == 2
     assert placement(client, 5) == [workers[0], workers[1], workers[0], workers[1], workers[0]]
     assert placement(client, 0) == []
+
+
+def test_lightgbm_refit_cadence_is_refused_on_dask() -> None:
+    """The Dask engine fits LightGBM at every cutoff: a cadence it would ignore is an error,
+    raised before the cluster or the store is touched."""
+    cfg = BacktestConfig(models=("lgbm", "ma"), lgbm_refit_every=13)
+    with pytest.raises(ValueError, match="lgbm_refit_every"):
+        run_backtest_dask(None, None, config=cfg)  # type: ignore[arg-type]

@@ -126,6 +126,29 @@ def test_interval_check_picks_a_correlation_on_early_periods(small: Small) -> No
     assert check.table[["cover_80", "cover_95"]].stack().between(0, 1).all()
 
 
+def test_lightgbm_is_refitted_on_its_cadence_and_forecasts_every_period(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.lgbm import LGBMForecaster
+
+    data = generate_channel_data(nodes=4, skus=3, periods=56, freq="W", seed=4)
+    fits: list[pd.Timestamp] = []
+    real_fit = LGBMForecaster.fit
+
+    def counting_fit(self: LGBMForecaster, rows: object, **kw: object) -> LGBMForecaster:
+        fits.append(pd.Timestamp(kw["cutoff"]))  # type: ignore[arg-type]
+        return real_fit(self, rows, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LGBMForecaster, "fit", counting_fit)
+    config = PolicyBacktestConfig(start=44, models=("lgbm", "ma", "auto"), lgbm_refit_every=5)
+    freq = pd.infer_freq(pd.DatetimeIndex(sorted(data.sell_through["date"].unique())))
+    forecasts = policy_forecasts(data.sell_through, freq=str(freq), nodes=data.nodes,
+                                 config=config)
+    cutoffs = forecasts.panel.dates[44 - 1 - config.warmup: forecasts.panel.n_periods - 1]
+    assert fits == list(cutoffs[::5])  # warm-up and replayed cutoffs, every 5th refits
+    assert forecasts.means.shape[0] == forecasts.panel.n_periods - 44
+    assert np.isfinite(forecasts.steps).all()
+
+
 def test_start_must_leave_room_for_warmup_and_replay(small: Small) -> None:
     forecasts, nodes, _ = small
     with pytest.raises(ValueError, match="start"):
