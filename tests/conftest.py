@@ -54,3 +54,19 @@ def history() -> pd.DataFrame:
 @pytest.fixture
 def nodes() -> pd.DataFrame:
     return make_nodes()
+
+
+@pytest.fixture
+def lgbm_fits(monkeypatch: pytest.MonkeyPatch) -> list[pd.Timestamp]:
+    """The cutoff of every LightGBM fit made while the test runs, in order."""
+    from models.lgbm import LGBMForecaster
+
+    fits: list[pd.Timestamp] = []
+    real_fit = LGBMForecaster.fit
+
+    def counting_fit(self: LGBMForecaster, rows: object, **kw: object) -> LGBMForecaster:
+        fits.append(pd.Timestamp(kw["cutoff"]))  # type: ignore[arg-type]
+        return real_fit(self, rows, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LGBMForecaster, "fit", counting_fit)
+    return fits

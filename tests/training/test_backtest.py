@@ -92,36 +92,26 @@ def test_auto_choice_uses_only_earlier_windows() -> None:
 
 
 def test_lgbm_refit_every_reuses_the_last_booster_between_refits(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        lgbm_fits: list[pd.Timestamp]) -> None:
     """Weekly cutoffs, refit every 3 periods: fits at cutoffs 0, 3, 6 only; a cutoff in
     between forecasts with the booster of the latest earlier fit from its own features, and
     a refit at every cutoff (the default) still fits every time."""
-    from models.lgbm import LGBMForecaster
-
     history = _history(weeks=44)
-    fitted: list[pd.Timestamp] = []
-    real_fit = LGBMForecaster.fit
-
-    def counting_fit(self: LGBMForecaster, rows: object, **kw: object) -> LGBMForecaster:
-        fitted.append(pd.Timestamp(kw["cutoff"]))  # type: ignore[arg-type]
-        return real_fit(self, rows, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(LGBMForecaster, "fit", counting_fit)
     cfg = BacktestConfig(horizon=4, windows=6, step=1, warmup=2, season=4,
                          models=("lgbm", "ma"), lgbm=FAST_LGBM, lgbm_refit_every=3)
     res = run_backtest(history, freq="W-MON", config=cfg, nodes=make_nodes(3))
     cuts = [w.cutoff for w in res.windows]  # 2 warm-up + 6 scored
     assert len(cuts) == 8
-    assert fitted == cuts[::3]
+    assert lgbm_fits == cuts[::3]
     lgbm = res.for_model("lgbm")
     assert lgbm[lgbm["cutoff"] == cuts[4]]["mean"].ne(
         lgbm[lgbm["cutoff"] == cuts[3]]["mean"].to_numpy()).any()  # new origin, new features
 
-    fitted.clear()
+    lgbm_fits.clear()
     every = BacktestConfig(horizon=4, windows=6, step=1, warmup=2, season=4,
                            models=("lgbm", "ma"), lgbm=FAST_LGBM)
     again = run_backtest(history, freq="W-MON", config=every, nodes=make_nodes(3))
-    assert fitted == cuts
+    assert lgbm_fits == cuts
     same = again.for_model("lgbm")
     for c in cuts[3::3]:  # the scored refit cutoffs give the same forecasts either way
         np.testing.assert_allclose(lgbm[lgbm["cutoff"] == c]["mean"],
