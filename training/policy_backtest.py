@@ -15,8 +15,12 @@ at the nodes when the replay stops.
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
 
-Forecasts per cutoff come from cheap models (seasonal naive, moving average, Croston, TSB,
-per-series `auto` choice): LightGBM refitted at every weekly cutoff would take hours.
+Forecasts per cutoff come by default from cheap models (seasonal naive, moving average,
+Croston, TSB, per-series `auto` choice); with `lgbm` in `models` LightGBM is refitted every
+`lgbm_refit_every` periods (13: a quarterly retrain) and forecasts every period in between
+from that period's features with the last booster, as a model retrained quarterly and run
+weekly would (refitting at every weekly cutoff would take hours on a large channel).
+benchmarks/policy.py uses the production set (lgbm, ets, the cheap models, auto).
 Notes on fairness: all policies see the same forecasts; `fair_share_sales` uses the recorded
 sales of the last `sales_window` periods (uncensored on walmart), not the replay's own sales;
 node priorities are ignored unless `tiers=True` (tiers trade fill rate for service to the
