@@ -261,9 +261,11 @@ class PartitionLGBM:
         self._series_of_row = key_index.get_indexer(ts_keys)
         self._origins = ts.keys[ORIGIN].to_numpy()
 
-    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
+    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray, refit: bool = True  # noqa: ARG002
+                 ) -> FloatArray:
         """The booster of `cutoff` at origin `cutoff` (series x horizon); `fallback` for
-        series without a row there."""
+        series without a row there. Every cutoff has its own booster here (the Dask engine
+        refuses a refit cadence), so `refit` (`GlobalModel.forecast`'s) changes nothing."""
         model = self.boosters[pd.Timestamp(cutoff)]
         rows = np.flatnonzero(self._origins == np.datetime64(pd.Timestamp(cutoff)))
         out = fallback.copy()
