@@ -48,6 +48,7 @@ from features.datasets import load_walmart  # noqa: E402
 from features.synthetic import generate_channel_data  # noqa: E402
 from training.interval_check import check_intervals  # noqa: E402
 from training.policy_backtest import (  # noqa: E402
+    PRODUCTION_MODELS,
     PolicyBacktestConfig,
     policy_forecasts,
     run_policy_backtest,
@@ -75,7 +76,7 @@ def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
     return data.sell_through, data.nodes, freq, truth, packs, start
 
 
-DEFAULT_MODELS = ("lgbm", "snaive", "ma", "croston", "tsb", "ets", "auto")
+DEFAULT_MODELS = PRODUCTION_MODELS
 SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
          "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts"]
 

@@ -35,6 +35,7 @@ from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.interval_check import check_intervals
 from training.policy_backtest import (
     CHEAP_MODELS,
+    PRODUCTION_MODELS,
     SUPPLY_MODES,
     PolicyBacktestConfig,
     policy_forecasts,
@@ -86,9 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--lead-periods", type=int, default=None,
                    help="lead time in periods for all nodes (default: nodes.csv)")
     p.add_argument("--review-periods", type=int, default=1, help="periods between allocations")
-    p.add_argument("--models", default=",".join(CHEAP_MODELS),
-                   help=f"backtest models (default {','.join(CHEAP_MODELS)}; add lgbm and ets "
-                   "for the production forecaster's set)")
+    p.add_argument("--models", default=",".join(PRODUCTION_MODELS),
+                   help=f"backtest models (default: the production forecaster's, "
+                   f"{','.join(PRODUCTION_MODELS)}; {','.join(CHEAP_MODELS)} is the fast set)")
     p.add_argument("--lgbm-refit-every", type=int, default=13,
                    help="periods between LightGBM refits when --models has lgbm; the periods "
                    "in between forecast with the last booster (default 13)")

@@ -15,12 +15,12 @@ at the nodes when the replay stops.
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
 
-Forecasts per cutoff come by default from cheap models (seasonal naive, moving average,
-Croston, TSB, per-series `auto` choice); with `lgbm` in `models` LightGBM is refitted every
-`lgbm_refit_every` periods (13: a quarterly retrain) and forecasts every period in between
-from that period's features with the last booster, as a model retrained quarterly and run
-weekly would (refitting at every weekly cutoff would take hours on a large channel).
-benchmarks/policy.py uses the production set (lgbm, ets, the cheap models, auto).
+Forecasts per cutoff come by default from the production forecaster's models
+(`PRODUCTION_MODELS`: LightGBM, ETS, seasonal naive, moving average, Croston, TSB, per-series
+`auto` choice). LightGBM is refitted every `lgbm_refit_every` periods (13: a quarterly
+retrain) and forecasts every period in between from that period's features with the last
+booster, as a model retrained quarterly and run weekly would (refitting at every weekly cutoff
+would take hours on a large channel). `CHEAP_MODELS` is the fast set (no LightGBM, no ETS).
 Notes on fairness: all policies see the same forecasts; `fair_share_sales` uses the recorded
 sales of the last `sales_window` periods (uncensored on walmart), not the replay's own sales;
 node priorities are ignored unless `tiers=True` (tiers trade fill rate for service to the
@@ -53,12 +53,15 @@ from models.quantiles import quantile_name
 from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
 
-__all__ = ["CHEAP_MODELS", "SUPPLY_MODES", "PolicyBacktestConfig", "PolicyForecasts",
+__all__ = ["CHEAP_MODELS", "PRODUCTION_MODELS", "SUPPLY_MODES", "PolicyBacktestConfig",
+           "PolicyForecasts",
            "policy_forecasts", "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 CHEAP_MODELS = ("snaive", "ma", "croston", "tsb", "auto")
+PRODUCTION_MODELS = ("lgbm", "snaive", "ma", "croston", "tsb", "ets", "auto")
+"""The production forecaster's models (what the policy backtest runs by default)."""
 SUPPLY_MODES = ("demand", "flat")
 
 
@@ -97,7 +100,7 @@ class PolicyBacktestConfig:
     supply: str = "demand"
     policies: tuple[str, ...] = POLICIES
     sales_window: int = 4
-    models: tuple[str, ...] = CHEAP_MODELS
+    models: tuple[str, ...] = PRODUCTION_MODELS
     model: str = "auto"
     warmup: int = 3
     lgbm_refit_every: int = 13
