@@ -54,8 +54,7 @@ from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
 
 __all__ = ["CHEAP_MODELS", "PRODUCTION_MODELS", "SUPPLY_MODES", "PolicyBacktestConfig",
-           "PolicyForecasts",
-           "policy_forecasts", "run_policy_backtest"]
+           "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,7 +83,7 @@ class PolicyBacktestConfig:
         sales_window: periods of recent sales behind `fair_share_sales`.
         models, model: backtest models, and the one whose forecasts the policies use.
         lgbm_refit_every: periods between LightGBM refits when `models` holds lgbm (the
-            weeks in between forecast with the last booster from their own features).
+            periods in between forecast with the last booster from their own features).
         warmup: backtest windows before `start` that calibrate the first quantiles.
         correlation: of forecast errors across the steps of a protection interval.
         allocation: channelcast's settings; tiers: use node priorities (tiers, weights).
