@@ -48,6 +48,7 @@ from features.datasets import load_walmart  # noqa: E402
 from features.synthetic import generate_channel_data  # noqa: E402
 from training.interval_check import check_intervals  # noqa: E402
 from training.policy_backtest import (  # noqa: E402
+    LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
     policy_forecasts,
@@ -76,13 +77,12 @@ def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
     return data.sell_through, data.nodes, freq, truth, packs, start
 
 
-DEFAULT_MODELS = PRODUCTION_MODELS
 SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
          "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts"]
 
 
-def run(name: str, models: tuple[str, ...] = DEFAULT_MODELS, seed: int = 3,
-        refit_every: int = 13) -> pd.DataFrame | None:
+def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
+        refit_every: int = LGBM_REFIT_EVERY) -> pd.DataFrame | None:
     loaded = {"walmart": _walmart,
               "generated": lambda: _generated(20, 40, 130, seed, 70),
               "demo": lambda: _generated(24, 60, 156, 7, 60)}[name]()
@@ -111,8 +111,8 @@ def run(name: str, models: tuple[str, ...] = DEFAULT_MODELS, seed: int = 3,
     print(check.table.round(3).to_string(index=False))
     print(table[SHOWN].round(5).to_string(index=False))
     OUT.mkdir(parents=True, exist_ok=True)
-    tag = name if models == DEFAULT_MODELS else f"{name}_{'-'.join(models)}"
-    tag += f"_refit{refit_every}" if "lgbm" in models and refit_every != 13 else ""
+    tag = name if models == PRODUCTION_MODELS else f"{name}_{'-'.join(models)}"
+    tag += f"_refit{refit_every}" if "lgbm" in models and refit_every != LGBM_REFIT_EVERY else ""
     table.to_csv(OUT / f"{tag}.csv", index=False)
     check.table.to_csv(OUT / f"{tag}_coverage.csv", index=False)
     return table
@@ -122,10 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("walmart", "generated", "demo", "all"),
                         default="all")
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+    parser.add_argument("--models", default=",".join(PRODUCTION_MODELS),
                         help="backtest models behind the forecasts (the policies use `auto`)")
-    parser.add_argument("--lgbm-refit-every", type=int, default=13,
-                        help="weeks between LightGBM refits (default 13)")
+    parser.add_argument("--lgbm-refit-every", type=int, default=LGBM_REFIT_EVERY,
+                        help=f"weeks between LightGBM refits (default {LGBM_REFIT_EVERY})")
     parser.add_argument("--seeds", default="3",
                         help="generator seeds of the `generated` dataset, comma-separated")
     args = parser.parse_args()

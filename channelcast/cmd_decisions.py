@@ -35,6 +35,7 @@ from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.interval_check import check_intervals
 from training.policy_backtest import (
     CHEAP_MODELS,
+    LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
     SUPPLY_MODES,
     PolicyBacktestConfig,
@@ -90,9 +91,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--models", default=",".join(PRODUCTION_MODELS),
                    help=f"backtest models (default: the production forecaster's, "
                    f"{','.join(PRODUCTION_MODELS)}; {','.join(CHEAP_MODELS)} is the fast set)")
-    p.add_argument("--lgbm-refit-every", type=int, default=13,
+    p.add_argument("--lgbm-refit-every", type=int, default=LGBM_REFIT_EVERY,
                    help="periods between LightGBM refits when --models has lgbm; the periods "
-                   "in between forecast with the last booster (default 13)")
+                   f"in between forecast with the last booster (default {LGBM_REFIT_EVERY})")
     p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
     p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
     p.set_defaults(handler=_run_policy_backtest)

@@ -59,7 +59,9 @@ def check_models(models: Sequence[str]) -> tuple[str, ...]:
 
 
 class GlobalModel:
-    """LightGBM over all series: the training set is built once, a booster fitted per cutoff.
+    """LightGBM over all series: the training set is built once, a booster fitted per cutoff
+    (or every `refit_every` periods, the cutoffs in between forecasting with the last one from
+    their own features: a model retrained quarterly and run weekly).
 
     Rows of the forecast follow `panel_keys` (the backtest's series order); series without an
     origin row at the cutoff (not launched yet, or ended) take the `fallback` forecast.
@@ -68,8 +70,8 @@ class GlobalModel:
     def __init__(self, history: pd.DataFrame, *, freq: str, horizon: int,
                  panel_keys: pd.DataFrame, nodes: pd.DataFrame | None = None,
                  spec: FeatureSpec | None = None, config: LGBMConfig | None = None,
-                 step_share: float = 0.125) -> None:
-        self.freq, self.horizon = freq, horizon
+                 step_share: float = 0.125, refit_every: int = 1) -> None:
+        self.freq, self.horizon, self.refit_every = freq, horizon, refit_every
         self.config = config or LGBMConfig()
         self.ts = build_training_set(history, horizon=horizon, freq=freq, spec=spec,
                                      nodes=nodes)
@@ -82,13 +84,14 @@ class GlobalModel:
         self.n_series = len(panel_keys)
         self.last_model: LGBMForecaster | None = None
 
-    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray, refit: bool = True
-                 ) -> FloatArray:
+    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
         """Forecast from origin `cutoff` (series x horizon) with a booster fitted on targets
-        <= `cutoff`; `refit=False` reuses the last one (fitted at an earlier cutoff: it saw
-        less, never more), fitting only when there is none yet."""
+        <= `cutoff`: a new one unless the last was fitted fewer than `refit_every` periods
+        before `cutoff` (never one fitted after it: it would have seen the future)."""
+        cut = pd.Timestamp(cutoff)
         model = self.last_model
-        if refit or model is None or model.cutoff_ > pd.Timestamp(cutoff):
+        if (model is None or model.cutoff_ > cut
+                or cut >= model.cutoff_ + self.refit_every * _offset(self.freq)):
             start = time.perf_counter()
             model = LGBMForecaster(config=self.config).fit(
                 self.rows, cutoff=cutoff, horizon=self.horizon, period=_offset(self.freq))

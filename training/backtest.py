@@ -126,16 +126,13 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     if "lgbm" in models:
         start = time.perf_counter()
         glob = GlobalModel(history, freq=freq, horizon=config.horizon, nodes=nodes,
-                           spec=config.spec, panel_keys=panel.keys, config=config.lgbm)
+                           spec=config.spec, panel_keys=panel.keys, config=config.lgbm,
+                           refit_every=config.lgbm_refit_every)
         seconds["lgbm"] = time.perf_counter() - start
     windows = []
-    fitted_at: int | None = None
     for cut in cuts:
         t = int(panel.dates.get_loc(cut))
-        refit = fitted_at is None or t - fitted_at >= config.lgbm_refit_every
-        fitted_at = t if refit else fitted_at
-        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds,
-                               refit=refit))
+        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds))
     start = time.perf_counter()
     calib = {n: ConformalQuantiles(config.horizon) for n in models}
     frame, choices = _assemble(panel, windows, models, config, calib,
@@ -147,8 +144,8 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
-            horizon: int, glob: GlobalModel | None, seconds: dict[str, float], *,
-            refit: bool = True) -> WindowForecasts:
+            horizon: int, glob: GlobalModel | None, seconds: dict[str, float]
+            ) -> WindowForecasts:
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
     ets: ETSFit | None = None
@@ -162,7 +159,7 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
             fallback = means.get("ma")
             if fallback is None:
                 fallback = LOCAL_MODELS["ma"](y, horizon=horizon, season=m)
-            means[name] = glob.forecast(cut, fallback=fallback, refit=refit)
+            means[name] = glob.forecast(cut, fallback=fallback)
         else:
             means[name] = LOCAL_MODELS[name](y, horizon=horizon, season=m)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start

@@ -261,11 +261,9 @@ class PartitionLGBM:
         self._series_of_row = key_index.get_indexer(ts_keys)
         self._origins = ts.keys[ORIGIN].to_numpy()
 
-    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray, refit: bool = True  # noqa: ARG002
-                 ) -> FloatArray:
+    def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
         """The booster of `cutoff` at origin `cutoff` (series x horizon); `fallback` for
-        series without a row there. Every cutoff has its own booster here (the Dask engine
-        refuses a refit cadence), so `refit` (`GlobalModel.forecast`'s) changes nothing."""
+        series without a row there."""
         model = self.boosters[pd.Timestamp(cutoff)]
         rows = np.flatnonzero(self._origins == np.datetime64(pd.Timestamp(cutoff)))
         out = fallback.copy()

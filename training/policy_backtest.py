@@ -53,14 +53,16 @@ from models.quantiles import quantile_name
 from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
 
-__all__ = ["CHEAP_MODELS", "PRODUCTION_MODELS", "SUPPLY_MODES", "PolicyBacktestConfig",
-           "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]
+__all__ = ["CHEAP_MODELS", "LGBM_REFIT_EVERY", "PRODUCTION_MODELS", "SUPPLY_MODES",
+           "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 CHEAP_MODELS = ("snaive", "ma", "croston", "tsb", "auto")
 PRODUCTION_MODELS = ("lgbm", "snaive", "ma", "croston", "tsb", "ets", "auto")
 """The production forecaster's models (what the policy backtest runs by default)."""
+LGBM_REFIT_EVERY = 13
+"""Periods between LightGBM refits in the replay by default (weekly data: a quarter)."""
 SUPPLY_MODES = ("demand", "flat")
 
 
@@ -102,7 +104,7 @@ class PolicyBacktestConfig:
     models: tuple[str, ...] = PRODUCTION_MODELS
     model: str = "auto"
     warmup: int = 3
-    lgbm_refit_every: int = 13
+    lgbm_refit_every: int = LGBM_REFIT_EVERY
     correlation: float = DEFAULT_CORRELATION
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     tiers: bool = False
