@@ -1,22 +1,33 @@
 # Two commands on a fresh machine with Python 3.11 and make: `make demo` and `make test`.
+#
+# Install stamps: `.venv/.installed` (runtime dependencies only, what `make demo` needs) and
+# `.venv/.installed-dev` (with the dev extra, what `make test` needs) depend on pyproject.toml,
+# so editing it re-installs. A stamp is written only after pip succeeded (a failed install
+# leaves none, and the next `make` tries again); a stamp made with the dev extra does not
+# stand in for the runtime one, so `make demo` never passes thanks to a dev-only package.
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo_data
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: demo test install install-dev bench clean
+.DELETE_ON_ERROR:
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -e .
+$(VENV)/.venv-ready:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
 	touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -e ".[dev]"
-	touch $(VENV)/.installed $@
+$(VENV)/.installed: $(VENV)/.venv-ready pyproject.toml
+	rm -f $@ $(VENV)/.installed-dev
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	rm -f $@
+	$(PIP) install -e ".[dev]"
+	touch $@
 
 install: $(VENV)/.installed
 
@@ -31,7 +42,7 @@ test: $(VENV)/.installed-dev
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -e ".[dev,bench]"
+	$(PIP) install -e ".[dev,bench]"
 	$(BIN)/python benchmarks/features.py
 
 clean:
