@@ -9,14 +9,14 @@ import pytest
 from features.datasets import load_carparts, load_walmart
 from features.history import build_panel
 from features.training_set import ORIGIN, build_training_set
+from tests.conftest import require
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _folder(name: str) -> Path:
     path = DATA / name
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent: the shared real datasets are not on this machine")
+    require(path.is_dir(), f"{path} is absent: the shared real datasets are not on this machine")
     return path
 
 

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from models._ets_forms import parse_forms
 from models._ets_kernels import end_states
 from models.ets import ETSFit, aicc, fit_ets, forecast_ets
+from tests.conftest import require
 
 WALMART = Path("/work/shared/data/walmart_store_dept")
 
@@ -251,8 +252,8 @@ def _assert_no_worse_than_statsmodels(y: np.ndarray, form: str, season: int) -> 
 @pytest.fixture(scope="module")
 def walmart_weekly() -> np.ndarray:
     """12 complete weekly Walmart store x department series (thousands of dollars)."""
-    if not WALMART.exists():
-        pytest.skip(f"{WALMART} is absent; the Walmart part of the statsmodels check is skipped.")
+    require(WALMART.exists(),
+            f"{WALMART} is absent; the Walmart part of the statsmodels check is skipped.")
     from features.datasets import load_walmart
     from features.history import build_panel
 

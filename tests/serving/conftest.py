@@ -30,6 +30,7 @@ from serving.keys import ROLES, create_key
 from serving.live import served_at
 from serving.service import Service
 from serving.settings import Settings
+from tests.conftest import require
 from tests.serving.pg_cluster import start_cluster
 from training.forecast import Forecaster, fit_forecaster
 from training.pyfunc import log_forecast_model
@@ -128,10 +129,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'service.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_url")
-    if admin is None:
-        pytest.skip("PostgreSQL persistence tests skipped: CHANNELCAST_TEST_POSTGRES_URL is "
-                    f"unset and {_PG_WHY.get('why', 'no server could be started')} "
-                    "(.ci/run installs and starts one).")
+    require(admin is not None,
+            "PostgreSQL persistence tests skipped: CHANNELCAST_TEST_POSTGRES_URL is "
+            f"unset and {_PG_WHY.get('why', 'no server could be started')} "
+            "(.ci/run installs and starts one).")
     url, name = _fresh_postgres(admin)
     yield url
     _drop_postgres(admin, name)

@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from serving.keys import create_key
 from serving.service import Service
+from tests.conftest import require
 from tests.serving.conftest import Workspace, make_settings, served_at
 
 EXAMPLES = 8
@@ -41,9 +42,9 @@ def server(request: pytest.FixtureRequest, workspace: Workspace,
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('st')) / 'service.db'}"
     else:
         admin = request.getfixturevalue("postgres_admin_url")
-        if admin is None:
-            pytest.skip("schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
-                        f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
+        require(admin is not None,
+                "schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
+                f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
         url, name = _fresh_postgres(admin)
     service = Service(make_settings(workspace, url))
     with served_at(service) as base:

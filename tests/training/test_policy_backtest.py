@@ -11,6 +11,7 @@ import pytest
 
 from features.synthetic import generate_channel_data
 from models.allocation import POLICIES
+from tests.conftest import require
 from training.interval_check import CORRELATIONS, check_intervals
 from training.policy_backtest import (
     PRODUCTION_MODELS,
@@ -149,8 +150,7 @@ def test_start_must_leave_room_for_warmup_and_replay(small: Small) -> None:
 
 @pytest.mark.slow
 def test_interval_coverage_on_walmart() -> None:
-    if not WALMART.exists():
-        pytest.skip(f"{WALMART} is absent: the real-data calibration check needs it")
+    require(WALMART.exists(), f"{WALMART} is absent: the real-data calibration check needs it")
     from features.datasets import load_walmart
 
     data = load_walmart(WALMART)
