@@ -2,7 +2,8 @@
 
 Settings come from the environment (`serving.settings`), flags override them. The database
 is migrated once here, before the workers start; each worker then loads the model (and
-replays recorded sell-through over it). Exit codes: 0 after a clean shutdown, 2 bad input.
+replays recorded sell-through over it). With several workers, `/metrics` of any of them sums
+all (`serving.metrics.multiprocess_dir`). Exit codes: 0 after a clean shutdown, 2 bad input.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.db import migrate
+    from serving.metrics import multiprocess_dir
 
     if args.workers < 1 or not 0 < args.port < 65536:
         print(f"`--workers` must be >= 1 and `--port` in 1..65535; got {args.workers}, "
@@ -72,6 +74,9 @@ def _run(args: argparse.Namespace) -> int:
           f"({args.workers} worker(s)); records in {settings.database_url}; OpenAPI at "
           f"/docs. Keys: `channelcast keys create --role erp --name NAME`.", flush=True)
     # Workers import LightGBM, MLflow and the model before they answer: give them time.
-    uvicorn.run("serving.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, timeout_worker_healthcheck=180)
+    # Their metrics meet in a fresh folder named in the environment they inherit.
+    with multiprocess_dir(args.workers):
+        uvicorn.run("serving.app:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level,
+                    timeout_worker_healthcheck=180)
     return 0

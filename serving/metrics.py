@@ -1,93 +1,171 @@
-"""Request and model metrics in the Prometheus text exposition format (version 0.0.4).
+"""Request and model metrics for Prometheus, kept by the official client (`prometheus_client`).
 
 Counters and histograms per route template (never per raw path, so ids do not explode the
-label space). Each worker process keeps its own numbers; scrape every worker, or run one.
+label space). In one process, each `Metrics` keeps its numbers in its own registry (so several
+services in one test process do not collide). With several uvicorn workers, `channelcast
+serve` sets a fresh `PROMETHEUS_MULTIPROC_DIR` before they start (`multiprocess_dir`): every
+worker writes its numbers there and a scrape of any worker sums all of them
+(`MultiProcessCollector`). The counts of a worker that exited stay in the sum, so counters
+never go backwards; its in-flight requests are dropped (`mark_process_dead`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
-from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["BUCKETS", "Metrics"]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    values,
+)
+from prometheus_client.metrics_core import Metric
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "COUNTERS", "MULTIPROC_ENV", "Metrics",
+           "multiprocess_dir"]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MODEL_INFO = "channelcast_model_info"
+COUNTERS = {  # what `Metrics.count` takes; exposed as channelcast_<name>
+    "forecast_series_total": "Series forecast on request.",
+    "sell_through_rows_total": "Sell-through rows the model rolled forward over.",
+    "model_reloads_total": "Model reloads asked for by an admin.",
+}
+
+# No `*_created` series: they are per process, and the worker sums have none either.
+disable_created_metrics()
 
 
-def _labels(pairs: dict[str, str]) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs.items())
-    return "{" + inner + "}" if inner else ""
+def _multiprocess() -> bool:
+    """True when prometheus_client writes values to `PROMETHEUS_MULTIPROC_DIR` files.
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    The client decides once, when it is imported; a directory set later is not used.
+    """
+    return values.ValueClass is not values.MutexValue
 
 
 class Metrics:
-    """The service's counters, gauges and latency histograms."""
+    """The service's counters, gauges and latency histograms (see the module docstring)."""
 
     def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) if _multiprocess() else None
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("channelcast_http_requests", "Requests answered, by route and "
+                                "status.", ["method", "route", "status"], registry=r)
+        self.latency = Histogram("channelcast_http_request_duration_seconds", "Time to answer "
+                                 "a request.", ["method", "route"], buckets=BUCKETS, registry=r)
+        self.in_flight = Gauge("channelcast_http_requests_in_flight", "Requests being answered "
+                               "now.", registry=r, multiprocess_mode="livesum")
+        self.counters = {name: Counter(f"channelcast_{name}", text, registry=r)
+                         for name, text in COUNTERS.items()}
+        self.model_info = Gauge(MODEL_INFO, "The model being served (value 1).",
+                                ["name", "version", "origin"], registry=r,
+                                multiprocess_mode="livemax")
+        self._model: tuple[str, str, str] | None = None
         self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[float]] = {}
-        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
-        self.in_flight = 0
-        self.counters: dict[str, float] = defaultdict(float)
-        self.model: dict[str, str] = {}
 
     def started(self) -> None:
-        with self._lock:
-            self.in_flight += 1
+        """One more request in flight."""
+        self.in_flight.inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        key = (method, route)
-        with self._lock:
-            self.in_flight -= 1
-            self.requests[(method, route, str(status))] += 1
-            counts = self.latency.setdefault(key, [0.0] * (len(BUCKETS) + 1))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-            counts[-1] += 1
-            self.latency_sum[key] += seconds
+        self.in_flight.dec()
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
     def count(self, name: str, value: float = 1.0) -> None:
+        """Add `value` to the counter `name` (one of `COUNTERS`)."""
+        if name not in self.counters:
+            raise ValueError(f"unknown counter {name!r}; declare it in serving.metrics.COUNTERS "
+                             f"(known: {', '.join(sorted(self.counters))}).")
+        self.counters[name].inc(value)
+
+    def set_model(self, *, name: str, version: str, origin: str) -> None:
+        """The model being served now (`channelcast_model_info`)."""
+        labels = (name, version, origin)
         with self._lock:
-            self.counters[name] += value
+            previous, self._model = self._model, labels
+            if previous is not None and previous != labels:
+                if self.multiprocess_dir is None:
+                    self.model_info.remove(*previous)
+                else:  # removal is not supported across processes: 0, left out by `render`
+                    self.model_info.labels(*previous).set(0)
+            self.model_info.labels(*labels).set(1)
 
-    def render(self) -> str:
-        """All metrics as Prometheus text."""
-        with self._lock:
-            lines = self._request_lines() + self._other_lines()
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        """All metrics as Prometheus text (format 0.0.4): this process's, or every worker's."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        _forget_exited_workers(self.multiprocess_dir)
+        workers = CollectorRegistry()
+        workers.register(_EveryWorker(self.multiprocess_dir))
+        return generate_latest(workers)
 
-    def _request_lines(self) -> list[str]:
-        lines = ["# HELP channelcast_http_requests_total Requests answered, by route and status.",
-                 "# TYPE channelcast_http_requests_total counter"]
-        for (method, route, status), n in sorted(self.requests.items()):
-            labels = _labels({"method": method, "route": route, "status": status})
-            lines.append(f"channelcast_http_requests_total{labels} {n}")
-        lines += ["# HELP channelcast_http_request_duration_seconds Time to answer a request.",
-                  "# TYPE channelcast_http_request_duration_seconds histogram"]
-        for (method, route), counts in sorted(self.latency.items()):
-            base = {"method": method, "route": route}
-            name = "channelcast_http_request_duration_seconds"
-            for bound, count in zip([*map(str, BUCKETS), "+Inf"], counts, strict=True):
-                lines.append(f"{name}_bucket{_labels({**base, 'le': bound})} {count:g}")
-            lines.append(f"{name}_sum{_labels(base)} {self.latency_sum[(method, route)]:.6f}")
-            lines.append(f"{name}_count{_labels(base)} {counts[-1]:g}")
-        lines += ["# HELP channelcast_http_requests_in_flight Requests being answered now.",
-                  "# TYPE channelcast_http_requests_in_flight gauge",
-                  f"channelcast_http_requests_in_flight {self.in_flight}"]
-        return lines
+    def close(self) -> None:
+        """This process stops serving: its in-flight gauge leaves the sum, its counts stay."""
+        if self.multiprocess_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)
 
-    def _other_lines(self) -> list[str]:
-        lines = []
-        for name, value in sorted(self.counters.items()):
-            lines += [f"# TYPE channelcast_{name} counter", f"channelcast_{name} {value:g}"]
-        if self.model:
-            lines += ["# HELP channelcast_model_info The model being served (value 1).",
-                      "# TYPE channelcast_model_info gauge",
-                      f"channelcast_model_info{_labels(self.model)} 1"]
-        return lines
+
+class _EveryWorker:
+    """Every worker's metrics summed; models that no live worker serves are left out."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def collect(self) -> Iterable[Metric]:
+        for family in multiprocess.MultiProcessCollector(None, path=self.path).collect():
+            if family.name == MODEL_INFO:
+                family.samples = [s for s in family.samples if s.value]
+            yield family
+
+
+def _forget_exited_workers(path: str) -> None:
+    """Drop the live gauges of worker processes that are gone (crashed or restarted)."""
+    for file in Path(path).glob("gauge_live*_*.db"):
+        pid = file.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def multiprocess_dir(workers: int) -> Iterator[str | None]:
+    """A fresh `PROMETHEUS_MULTIPROC_DIR` in the environment while `workers` (> 1) serve.
+
+    Set it before uvicorn starts the workers; it is removed on exit. One worker needs none
+    (yields None); a directory the caller set already is used as it is and kept.
+    """
+    if workers < 2 or os.environ.get(MULTIPROC_ENV):
+        yield os.environ.get(MULTIPROC_ENV) if workers >= 2 else None
+        return
+    folder = tempfile.mkdtemp(prefix="channelcast-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield folder
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -84,6 +84,7 @@ class Service:
             self._sync_thread.join(timeout=5)
         self.audit.close()
         self.db.dispose()
+        self.metrics.close()
 
     def _load_model(self) -> None:
         try:
@@ -120,8 +121,8 @@ class Service:
     def _note_model(self) -> None:
         current = self.models.current
         if current is not None:
-            self.metrics.model = {"name": current.name or "", "version": current.version or "",
-                                  "origin": f"{current.forecaster.origin:%Y-%m-%d}"}
+            self.metrics.set_model(name=current.name or "", version=current.version or "",
+                                   origin=f"{current.forecaster.origin:%Y-%m-%d}")
 
     # --- model: reload and roll forward ---------------------------------------------------
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from serving.deps import ServiceDep
+from serving.metrics import CONTENT_TYPE
 
 __all__ = ["router"]
 
@@ -52,7 +53,6 @@ async def readyz(service: ServiceDep) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text format 0.0.4"}})
-async def metrics(service: ServiceDep) -> PlainTextResponse:
-    """Request counts and latencies per route, model info, roll-forwards."""
-    return PlainTextResponse(service.metrics.render(),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics(service: ServiceDep) -> Response:
+    """Request counts and latencies per route, model info, roll-forwards (all workers)."""
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE)

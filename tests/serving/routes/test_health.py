@@ -42,10 +42,12 @@ def test_metrics_are_prometheus_text(api: Api):
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = answer.text
     assert ('channelcast_http_requests_total{method="POST",route="/v1/forecasts",'
-            'status="200"} 1') in text
-    assert 'status="401"} 1' in text
-    assert re.search(r'channelcast_http_request_duration_seconds_bucket\{method="POST",'
-                     r'route="/v1/forecasts",le="\+Inf"\} 2', text)
+            'status="200"} 1.0\n') in text
+    assert 'status="401"} 1.0\n' in text
+    assert re.search(r'channelcast_http_request_duration_seconds_bucket\{le="\+Inf",'
+                     r'method="POST",route="/v1/forecasts"\} 2\.0\n', text)
+    assert "channelcast_http_requests_in_flight 1.0\n" in text  # this scrape
+    assert "channelcast_forecast_series_total 1.0\n" in text
     assert "# TYPE channelcast_http_request_duration_seconds histogram" in text
     assert 'channelcast_model_info{name="channelcast-demand"' in text
     for line in text.splitlines():
