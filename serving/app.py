@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.deps import document_security
 from serving.errors import install_handlers
 from serving.middleware import BodyGuard, Observe
-from serving.routes import admin, allocations, channel, forecasts, health, ui
+from serving.routes import admin, allocations, channel, docs, forecasts, health, ui
 from serving.service import Service
 from serving.settings import Settings
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             await run_in_threadpool(service.stop)
 
     app = FastAPI(title="channelcast", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, openapi_tags=[
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_tags=[
                       {"name": "forecasts", "description": "demand forecasts with quantiles"},
                       {"name": "allocations", "description": "split central stock; decide"},
                       {"name": "channel", "description": "stock risk, inventory, sell-through"},
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for module in (forecasts, allocations, channel, admin, health, ui):
         app.include_router(module.router)
     ui.mount_page(app)
+    docs.mount_docs(app)
     document_security(app)
     app.add_middleware(BodyGuard, service=service)
     app.add_middleware(Observe, service=service)

@@ -32,7 +32,7 @@ from serving.model_store import ServedModel
 from serving.schemas import AllocationIn, RiskIn
 from training.pyfunc import served_model
 
-__all__ = ["BOUND_TEXT", "allocation_lines", "line_reason", "risk_rows"]
+__all__ = ["BOUND_TEXT", "allocation_lines", "edited_reason", "line_reason", "risk_rows"]
 
 BOUND_TEXT = {
     "demand": "more would not be expected to sell over the node's protection interval",
@@ -131,6 +131,16 @@ def line_reason(line: dict[str, Any]) -> str:
             f"{line['demand_q0_9']:.1f}); position {line['position_before']:g} -> "
             f"{line['position_after']:g}; {risk}; stopped by {line['bound']}: "
             f"{BOUND_TEXT.get(line['bound'], line['bound'])}.")
+
+
+def edited_reason(line: dict[str, Any], allocated: float, p_stockout_after: float,
+                  by: str = "planner") -> str:
+    """A line whose quantity `by` changed to `allocated`, in words: the new position and
+    stock-out risk first, then the line as it stood (its quantity and reason)."""
+    position = line["position_before"] + allocated
+    return (f"Overridden by {by}: {allocated:g} units; position {line['position_before']:g} "
+            f"-> {position:g}; stock-out risk {line['p_stockout_before']:.0%} -> "
+            f"{p_stockout_after:.0%} (proposal {line['allocated']:g}: {line['reason']})")
 
 
 _LINE_FLOATS = {"allocated": "allocated", "demand_mean": "demand_mean",

@@ -27,6 +27,7 @@ from models.demand_interval import (
     lead_periods,
     protection_periods,
 )
+from serving.decisions import edited_reason
 from serving.deps import ErpDep, ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.model_store import ServedModel
@@ -275,6 +276,9 @@ class PreviewLine(BaseModel):
     allocated: float
     position_after: float
     p_stockout_after: float
+    bound: str = Field(description="what stopped the line; `override` where the quantity "
+                       "differs from the allocation's")
+    reason: str = Field(description="the line in words, for the quantity previewed")
 
 
 class PreviewOut(BaseModel):
@@ -286,11 +290,11 @@ class PreviewOut(BaseModel):
 
 @router.post("/allocations/{allocation_id}/preview", response_model=PreviewOut)
 def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-                       body: PreviewIn, _who: PlannerDep, model: ModelDep,
+                       body: PreviewIn, who: PlannerDep, model: ModelDep,
                        service: ServiceDep) -> dict[str, Any]:
-    """The stock-out probability of each line for edited quantities, before committing
-    them: the same demand over the protection interval as the proposal (from the model
-    serving now). Nothing is recorded."""
+    """The stock-out probability and explanation of each line for edited quantities, before
+    committing them: the same demand over the protection interval as the proposal (from the
+    model serving now). Nothing is recorded."""
     with service.db.session() as session:
         row = session.scalar(select(AllocationRow).where(AllocationRow.id == allocation_id))
         if row is None:
@@ -313,9 +317,17 @@ def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 
                         position + qty)
     return {"allocation_id": allocation_id, "allocated": float(qty.sum()),
             "available": available,
-            "lines": [{"node_id": line["node_id"], "allocated": float(q),
-                       "position_after": float(p + q), "p_stockout_after": float(s)}
-                      for line, q, p, s in zip(lines, qty, position, p_after, strict=True)]}
+            "lines": [_previewed(line, float(q), float(s), who.name)
+                      for line, q, s in zip(lines, qty, p_after, strict=True)]}
+
+
+def _previewed(line: dict[str, Any], qty: float, p_after: float, by: str) -> dict[str, Any]:
+    """One preview line: a changed quantity gets `override` and an explanation of it."""
+    changed = abs(qty - float(line["allocated"])) > 1e-9
+    return {"node_id": line["node_id"], "allocated": qty,
+            "position_after": float(line["position_before"]) + qty, "p_stockout_after": p_after,
+            "bound": "override" if changed else line["bound"],
+            "reason": edited_reason(line, qty, p_after, by=by) if changed else line["reason"]}
 
 
 def _stockout(model: ServedModel, service: ServiceDep, sku: str, node_ids: list[str],

@@ -6,7 +6,7 @@ import { seriesChart, sparkline } from "./chart.js";
 
 const KEY = "channelcast-key";
 const state = { key: sessionStorage.getItem(KEY), me: null, nodes: null, skus: null,
-                alloc: null, previewTimer: null };
+                alloc: null, previewTimer: null, previewSeq: 0 };
 const $ = (sel) => document.querySelector(sel);
 
 class ApiError extends Error {
@@ -94,13 +94,46 @@ async function lookups() {
   const list = $("#sku-list");
   for (const s of state.skus) { const o = document.createElement("option"); o.value = s.sku;
     list.appendChild(o); }
+}
+
+// The central stock on record, read afresh from /v1/skus each time the allocation view opens
+// (an inventory snapshot may have changed it): the sku list and the available field show this
+// one number, and a proposal without another number splits it.
+async function loadCentralStock() {
+  state.skus = (await api("GET", "/skus")).skus;
   const pick = $("#a-sku");
+  const chosen = pick.value;
+  pick.replaceChildren();
   for (const s of state.skus.filter((x) => x.available !== null)) {
     const o = document.createElement("option");
     o.value = s.sku;
-    o.textContent = `${s.sku} — ${num(s.available, 0)} in central stock`;
+    o.textContent = `${s.sku} — ${String(s.available)} in central stock`;
     pick.appendChild(o);
   }
+  if (chosen && state.skus.some((s) => s.sku === chosen && s.available !== null)) {
+    pick.value = chosen;
+  }
+  fillAvailable();
+}
+
+function onRecord(sku) {
+  const s = (state.skus || []).find((x) => x.sku === sku);
+  return s ? s.available : null;
+}
+
+function fillAvailable() {
+  const stock = onRecord($("#a-sku").value);
+  $("#a-available").value = stock === null ? "" : String(stock);
+  noteAvailable();
+}
+
+function noteAvailable() {
+  const stock = onRecord($("#a-sku").value);
+  const typed = $("#a-available").value;
+  const note = $("#a-note");
+  note.hidden = stock === null || typed === "" || Number(typed) === stock;
+  note.textContent = note.hidden ? "" : `${String(stock)} in central stock on record; ` +
+    `the proposal will split ${typed}.`;
 }
 
 // ---- risk ----------------------------------------------------------------------------------
@@ -191,6 +224,7 @@ async function showSeries(node, sku) {
 async function showAllocation() {
   show("allocation");
   await lookups();
+  await loadCentralStock();
 }
 
 async function propose() {
@@ -284,7 +318,9 @@ async function preview() {
   for (const input of document.querySelectorAll("#alloc-table input.qty")) {
     lines[input.closest("tr").dataset.node] = Number(input.value) || 0;
   }
+  const seq = ++state.previewSeq;
   const out = await api("POST", `/allocations/${state.alloc.id}/preview`, { lines });
+  if (seq !== state.previewSeq) return; // a later edit's preview is on its way
   const byNode = new Map(out.lines.map((l) => [l.node_id, l]));
   for (const tr of document.querySelectorAll("#alloc-table tbody tr")) {
     const line = state.alloc.lines.find((l) => l.node_id === tr.dataset.node);
@@ -295,6 +331,8 @@ async function preview() {
     cell.textContent = `${pct(line.p_stockout_before)} → ${pct(p.p_stockout_after)}`;
     cell.classList.toggle("better", p.p_stockout_after < line.p_stockout_after - 1e-9);
     cell.classList.toggle("worse", p.p_stockout_after > line.p_stockout_after + 1e-9);
+    tr.querySelector("td.why").replaceWith(why(p));
+    tr.title = p.reason;
   }
   banner(total > state.alloc.available ? `The lines add up to ${num(total, 0)} units, more ` +
     `than the ${num(state.alloc.available, 0)} available.` : "");
@@ -388,6 +426,8 @@ function init() {
     showRisk().catch(fail); });
   $("#alloc-form").addEventListener("submit", (ev) => { ev.preventDefault();
     banner(""); propose().catch(fail); });
+  $("#a-sku").addEventListener("change", fillAvailable);
+  $("#a-available").addEventListener("input", noteAvailable);
   $("#a-approve").addEventListener("click", () => approve().catch(fail));
   $("#a-reason").addEventListener("input", () => banner(""));
   $("#history-filters").addEventListener("submit", (ev) => { ev.preventDefault();

@@ -1,27 +1,33 @@
 """The planner page in a real browser (Playwright driving Debian's Chromium): sign in, filter
-the risk list, open a series, change an allocation line, approve, see it in the history.
-Screenshots of each view go to benchmarks/figures/ui-*.png; the browser's console must stay
-free of errors throughout."""
+the risk list, open a series, change an allocation line, approve, see it in the history; the
+same page on a tablet; `/docs` and `/redoc` with no network but the service's. Screenshots of
+each view go to benchmarks/figures/ui-*.png; the browser's console must stay free of errors
+throughout. Under CI=true a missing Chromium or playwright fails these tests."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pandas as pd
 import pytest
 
 from serving.keys import create_key
 from serving.service import Service
+from tests.conftest import require
 from tests.serving.conftest import Workspace, make_settings, served_at
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "figures"
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
-                               "(pip install -e '.[dev]')")
-if not CHROMIUM.exists():
-    pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium "
-                "(apt-get install chromium; .ci/run installs it)", allow_module_level=True)
+require(importlib.util.find_spec("playwright") is not None,
+        "browser tests need playwright (pip install -e '.[dev]')")
+require(CHROMIUM.exists(), "browser tests need Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium; .ci/run installs it)")
+sync_api = importlib.import_module("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,7 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
     expect(chart.locator(".legend")).to_contain_text("80% interval")
     expect(chart).to_contain_text("units per week")
     served = workspace.forecaster.chosen[
-        workspace.forecaster.rows_of(__import__("pandas").DataFrame(
+        workspace.forecaster.rows_of(pd.DataFrame(
             {"node_id": [node], "sku": [sku]}))[0]]
     expect(page.locator("#series-facts")).to_contain_text(str(served))
     expect(page.locator("#series-facts")).to_contain_text("backtest error")
@@ -107,7 +113,14 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
     # allocation: propose, change a line (the page previews its stock-out effect), approve
     page.click("nav a[data-view=allocation]")
     page.select_option("#a-sku", "SKU-0001")
-    page.fill("#a-available", "60")
+    on_record = float(workspace.central_stock.set_index("sku").loc["SKU-0001", "available"])
+    expect(page.locator("#a-sku option:checked")).to_have_text(
+        f"SKU-0001 — {on_record:g} in central stock")
+    expect(page.locator("#a-available")).to_have_value(f"{on_record:g}")  # the same number
+    expect(page.locator("#a-note")).to_be_hidden()
+    page.fill("#a-available", "60")  # a what-if over the stock on record: the page says so
+    expect(page.locator("#a-note")).to_have_text(
+        f"{on_record:g} in central stock on record; the proposal will split 60.")
     page.click("#alloc-form button[type=submit]")
     lines = page.locator("#alloc-table tbody tr")
     expect(lines.first).to_be_visible()
@@ -121,10 +134,18 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
     assert proposed > 0
     after = line.locator("td.p-after")
     before_text = after.inner_text()
+    reason_before = line.locator("td.why .reason").inner_text()
+    assert reason_before.startswith(f"{proposed:g} units")
     qty.fill("0")  # take this node's shipment away: its stock-out risk goes back up
     expect(after).to_have_class(re.compile(r"worse"))
     start = before_text.split(" → ")[0]
     expect(after).to_have_text(f"{start} → {start}")
+    # ... and its explanation describes the edited quantity, then the proposal's reason
+    expect(line.locator("td.why b")).to_have_text("override")
+    reason = line.locator("td.why .reason")
+    expect(reason).to_contain_text("Overridden by pat.planner: 0 units;")
+    expect(reason).to_contain_text(f"stock-out risk {start} -> {start} (proposal {proposed:g}: ")
+    assert reason_before in reason.inner_text()
     expect(page.locator("#alloc-total")).to_contain_text("of 60 units")
     page.click("#a-approve")  # no reason yet: refused by the page
     expect(page.locator("#banner")).to_contain_text("Say why")
@@ -144,11 +165,101 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
     expect(top).to_contain_text("store event this weekend")
     page.screenshot(path=str(FIGURES / "ui-history.png"), full_page=True)
 
-    # a tablet: the page fits the width (tables scroll inside their frame)
-    page.set_viewport_size({"width": 820, "height": 1180})
-    page.click("nav a[data-view=risk]")
-    expect(page.locator("#risk-table tbody tr.clickable").first).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-    page.screenshot(path=str(FIGURES / "ui-risk-tablet.png"))
     page.close()
+    assert problems == []
+
+
+def _no_horizontal_overflow(page, table: str) -> bool:  # noqa: ANN001
+    """Whether `table`'s frame shows the whole table and the page fits the window's width."""
+    return page.evaluate(
+        """t => { const w = document.querySelector(t).closest('.table-wrap');
+           return w.scrollWidth <= w.clientWidth + 1
+             && document.documentElement.scrollWidth <= window.innerWidth + 1; }""", table)
+
+
+def test_a_tablet_shows_every_column_and_the_central_stock_on_record(
+        site: tuple[str, str], browser, workspace: Workspace):  # noqa: ANN001
+    url, key = site
+    page = browser.new_page(viewport={"width": 768, "height": 1024})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    expect = sync_api.expect
+    page.goto(f"{url}/ui/")
+    page.fill("#key", key)
+    page.click("#signin-form button[type=submit]")
+
+    # stock risk: the last column (recent sell-through) is on screen, no sideways scrolling
+    expect(page.locator("#risk-table tbody tr.clickable svg.spark").first).to_be_attached()
+    last = page.locator("#risk-table tbody tr.clickable").first.locator("td:last-child")
+    expect(page.locator("#risk-table th:last-child")).to_be_in_viewport(ratio=1)
+    expect(last).to_be_in_viewport(ratio=1)
+    assert _no_horizontal_overflow(page, "#risk-table")
+    page.screenshot(path=str(FIGURES / "ui-risk-tablet.png"))
+
+    # the central stock changes (an ERP snapshot): the allocation view shows the new number
+    # in the sku list and in the available field alike
+    central = workspace.central_stock.assign(
+        available=lambda c: c["available"].where(c["sku"] != "SKU-0003", 200))
+    inventory = workspace.inventory.assign(
+        as_of=lambda i: pd.to_datetime(i["as_of"]).dt.strftime("%Y-%m-%d"))
+    put = page.request.put(f"{url}/v1/inventory", headers={"X-API-Key": key}, data={
+        "inventory": inventory[["node_id", "sku", "on_hand", "in_transit", "as_of"]]
+        .to_dict("records"),
+        "central_stock": central[["sku", "available", "pack_size"]].to_dict("records")})
+    assert put.status == 200, put.text()
+    page.click("nav a[data-view=allocation]")
+    page.select_option("#a-sku", "SKU-0003")
+    expect(page.locator("#a-sku option:checked")).to_have_text("SKU-0003 — 200 in central stock")
+    expect(page.locator("#a-available")).to_have_value("200")
+    page.click("#alloc-form button[type=submit]")
+    expect(page.locator("#alloc-summary")).to_contain_text("200")
+
+    # allocation: every line's last column (bound and reason) is on screen too
+    lines = page.locator("#alloc-table tbody tr")
+    expect(lines.first).to_be_visible()
+    expect(page.locator("#alloc-table th:last-child")).to_be_in_viewport(ratio=1)
+    for i in range(lines.count()):
+        why = lines.nth(i).locator("td.why")
+        why.scroll_into_view_if_needed()
+        expect(why).to_be_in_viewport(ratio=0.95)  # subpixel borders aside
+    assert _no_horizontal_overflow(page, "#alloc-table")
+    page.screenshot(path=str(FIGURES / "ui-allocation-tablet.png"), full_page=True)
+    page.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_work_with_no_network_but_the_service(
+        site: tuple[str, str], browser, path: str):  # noqa: ANN001
+    url, _ = site
+    host = urlsplit(url).netloc
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    blocked: list[str] = []
+
+    def offline(route) -> None:  # noqa: ANN001
+        if urlsplit(route.request.url).netloc == host:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", offline)
+    page.goto(f"{url}{path}")
+    expect = sync_api.expect
+    page.wait_for_load_state("networkidle")
+    if path == "/docs":  # Swagger UI drew the operations from /openapi.json
+        expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
+        expect(page.locator(".swagger-ui")).to_contain_text("/v1/allocations")
+    else:  # ReDoc drew its menu and the operations
+        expect(page.locator("[role=menuitem]").first).to_be_visible(timeout=20_000)
+        expect(page.locator("body")).to_contain_text("/v1/allocations")
+    page.close()
+    assert blocked == [], f"{path} tried to reach other hosts: {blocked}"
     assert problems == []

@@ -3,6 +3,8 @@ recent sell-through, one series' history and forecast, and the preview of edited
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +92,8 @@ def test_preview_gives_the_stockout_effect_of_edited_lines_without_recording(api
     for p in same["lines"]:  # unchanged lines: the proposal's own numbers
         assert p["p_stockout_after"] == pytest.approx(lines[p["node_id"]]["p_stockout_after"])
         assert p["position_after"] == pytest.approx(lines[p["node_id"]]["position_after"])
+        assert (p["bound"], p["reason"]) == (lines[p["node_id"]]["bound"],
+                                             lines[p["node_id"]]["reason"])
     node = max(lines, key=lambda n: lines[n]["p_stockout_before"])
     more = api.post(f"/v1/allocations/{out['id']}/preview", role="planner",
                     json={"lines": {node: lines[node]["allocated"] + 30}}).json()
@@ -99,6 +103,14 @@ def test_preview_gives_the_stockout_effect_of_edited_lines_without_recording(api
     q = {x["node_id"]: x for x in less["lines"]}[node]["p_stockout_after"]
     assert p <= lines[node]["p_stockout_after"] + 1e-12 <= q + 1e-12
     assert np.isclose(q, lines[node]["p_stockout_before"])
+    edited = {x["node_id"]: x for x in less["lines"]}[node]  # the explanation follows the edit
+    assert edited["bound"] == "override"
+    position = lines[node]["position_before"]
+    assert re.fullmatch(
+        rf"Overridden by planner-\w+: 0 units; position {position:g} -> {position:g}; "
+        rf"stock-out risk {lines[node]['p_stockout_before']:.0%} -> {q:.0%} "
+        rf"\(proposal {lines[node]['allocated']:g}: {re.escape(lines[node]['reason'])}\)",
+        edited["reason"]), edited["reason"]
     assert more["allocated"] == pytest.approx(out["allocated"] + 30)
     again = api.get(f"/v1/allocations/{out['id']}", role="planner").json()
     assert again == out  # nothing recorded
