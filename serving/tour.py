@@ -1,10 +1,12 @@
 """A short tour of the service for the demo: start it briefly on a loopback port, make one
-request of each kind, print each as a curl command and its answer.
+request of each kind, print each as a curl command that works pasted into bash (the key in
+`$CHANNELCAST_KEY`, set by the `export` line printed before it) and its answer as a comment.
 
     python -m serving.tour --data demo_data [--model-uri URI] [--tracking-uri URI]
 
 `run_tour(settings)` is what `channelcast demo` calls; it returns True when every answer had
-the status the tour expects.
+the status the tour expects. Only the standard library talks to the service (`urllib`), so the
+tour runs on the runtime install.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from serving.keys import create_key
@@ -26,16 +30,59 @@ from serving.live import ServerStartError, served_at
 from serving.service import Service
 from serving.settings import Settings
 
-__all__ = ["run_tour"]
+__all__ = ["curl_command", "run_tour"]
+
+INLINE_BODY = 1000  # longer bodies go to a JSON file that the curl line reads (`@file`)
+# Loopback needs no proxy, whatever the environment says.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _show(write: Callable[[str], None], answer: httpx.Response, body: Any, key: str) -> None:
-    request = answer.request
-    data = f" -d '{json.dumps(body)[:160]}'" if body is not None else ""
-    write(f"$ curl -s -X {request.method} {request.url} -H 'X-API-Key: {key[:10]}...'{data}")
-    text = answer.text if "json" not in answer.headers.get("content-type", "") else \
-        json.dumps(answer.json())
-    write(f"HTTP {answer.status_code}  {text[:300]}{' ...' if len(text) > 300 else ''}\n")
+@dataclass(frozen=True)
+class _Answer:
+    """What the service said: status, content type and body text."""
+
+    status: int
+    content_type: str
+    text: str
+
+
+def _request(url: str, method: str, body: Any, key: str) -> _Answer:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"X-API-Key": key, **({"Content-Type": "application/json"} if data else {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with _OPENER.open(request, timeout=120) as r:
+            return _Answer(r.status, r.headers.get("content-type", ""), r.read().decode())
+    except urllib.error.HTTPError as e:
+        with e:
+            return _Answer(e.code, e.headers.get("content-type", ""), e.read().decode())
+
+
+def curl_command(method: str, url: str, body: Any, *, body_file: Path | None = None) -> str:
+    """The bash line that sends this request with the key in `$CHANNELCAST_KEY`.
+
+    The body is the JSON of `body` quoted for bash, or read from `body_file` (written here)
+    when given.
+    """
+    words = ["curl -s"] + ([] if method == "GET" else [f"-X {method}"]) + [
+        shlex.quote(url), '-H "X-API-Key: $CHANNELCAST_KEY"']
+    if body is not None:
+        words.append("-H 'Content-Type: application/json'")
+        data = json.dumps(body)
+        if body_file is None:
+            words.append(f"-d {shlex.quote(data)}")
+        else:
+            body_file.write_text(data)
+            words.append(f"--data-binary {shlex.quote('@' + str(body_file))}")
+    return " ".join(words)
+
+
+def _show(write: Callable[[str], None], answer: _Answer) -> None:
+    text = answer.text
+    if "json" in answer.content_type:
+        text = json.dumps(json.loads(text))
+    shown = f"HTTP {answer.status}  {text[:300]}{' ...' if len(text) > 300 else ''}"
+    write("\n".join(f"# {line}" for line in shown.splitlines()) + "\n")
 
 
 def _next_week(service: Service) -> list[dict[str, Any]]:
@@ -72,8 +119,13 @@ def _calls(service: Service) -> list[tuple[str, str, str, Any, int]]:
     ]
 
 
-def run_tour(settings: Settings, *, write: Callable[[str], None] = print) -> bool:
-    """Start the service on a fresh SQLite database, make one request of each kind, stop."""
+def run_tour(settings: Settings, *, write: Callable[[str], None] = print,
+             after: Callable[[str], None] | None = None) -> bool:
+    """Start the service on a fresh SQLite database, make one request of each kind, stop.
+
+    `after(url)` is called once the requests are made, while the service still runs (tests
+    paste the printed commands into bash there).
+    """
     folder = Path(tempfile.mkdtemp(prefix="channelcast-tour-"))
     service = Service(replace(settings, database_url=f"sqlite:///{folder / 'service.db'}",
                               sync_seconds=0))
@@ -82,22 +134,33 @@ def run_tour(settings: Settings, *, write: Callable[[str], None] = print) -> boo
             if service.models.current is None:
                 write(f"the service did not start: {service.models.error}")
                 return False
-            return _visit(service, url, write)
+            ok = _visit(service, url, folder, write)
+            if after is not None:
+                after(url)
+            return ok
     except ServerStartError:
         write("the service did not start: timeout")
         return False
 
 
-def _visit(service: Service, url: str, write: Callable[[str], None]) -> bool:
+def _visit(service: Service, url: str, folder: Path, write: Callable[[str], None]) -> bool:
     keys = {role: create_key(service.db, name=f"tour-{role}", role=role)[1]
             for role in ("erp", "planner", "admin")}
-    write(f"service on {url} (OpenAPI: /docs), keys for erp, planner, admin:\n")
-    ok = True
-    with httpx.Client(base_url=url, timeout=120) as client:
-        for role, method, path, body, expected in _calls(service):
-            answer = client.request(method, path, json=body, headers={"X-API-Key": keys[role]})
-            _show(write, answer, body, keys[role])
-            ok &= answer.status_code == expected
+    write(f"# the service on {url} for this tour (OpenAPI: {url}/docs), with throwaway keys.\n"
+          "# Each line below is bash; against your own `channelcast serve`, change the address "
+          "and\n# export a key of yours (`channelcast keys create --role ROLE --name YOU`).\n")
+    ok, role_now = True, None
+    for i, (role, method, path, body, expected) in enumerate(_calls(service)):
+        if role != role_now:
+            write(f"# a key with the role {role}:\nexport CHANNELCAST_KEY="
+                  f"{shlex.quote(keys[role])}")
+            role_now = role
+        big = body is not None and len(json.dumps(body)) > INLINE_BODY
+        body_file = folder / f"body-{i + 1}.json" if big else None
+        write(curl_command(method, url + path, body, body_file=body_file))
+        answer = _request(url + path, method, body, keys[role])
+        _show(write, answer)
+        ok &= answer.status == expected
     return ok
 
 
