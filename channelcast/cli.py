@@ -15,6 +15,7 @@ from channelcast import (
     cmd_serve,
     cmd_validate,
 )
+from training.progress import add_quiet_argument
 
 __all__ = ["main"]
 
@@ -28,9 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="channelcast",
         description="Demand forecasting and stock allocation for a sales channel.",
     )
+    add_quiet_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMANDS:
         module.add_parser(sub)
+    for command in sub.choices.values():  # `channelcast backtest ... --quiet` works too
+        add_quiet_argument(command, default=argparse.SUPPRESS)
     return parser
 
 

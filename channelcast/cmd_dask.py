@@ -50,7 +50,8 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
         try:
             result = run_backtest_dask(client, store, config=config, out=out,
                                        all_models=every, score_by=(by,),
-                                       outside_span=args.outside_span)
+                                       outside_span=args.outside_span,
+                                       progress=not args.quiet)
         except ValueError as exc:
             print(f"cannot backtest {args.data}: {exc}")
             return 2
@@ -77,7 +78,7 @@ def run_forecast(args: argparse.Namespace, models: tuple[str, ...],
             _, result = fit_forecaster_dask(
                 client, store, horizon=args.horizon, models=models,
                 calibration_windows=args.calibration_windows, assemble=False,
-                forecast_out=Path(args.out), quantiles=quantiles)
+                forecast_out=Path(args.out), quantiles=quantiles, progress=not args.quiet)
         except ValueError as exc:
             print(f"cannot forecast {args.data}: {exc}")
             return 2

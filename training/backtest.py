@@ -12,7 +12,7 @@ window i use windows < i only, never the window being scored.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,7 @@ from models.ets import ETSFit, fit_ets
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
+from training.progress import bar
 from training.selection import SELECTION_QUANTILES, Selector, members
 from training.windows import cutoffs as rolling_cutoffs
 
@@ -101,11 +102,13 @@ def demand_view(panel: Panel, t: int) -> FloatArray:
 
 def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
                  nodes: pd.DataFrame | None = None,
-                 cutoffs: Sequence[pd.Timestamp] | None = None) -> BacktestResult:
+                 cutoffs: Sequence[pd.Timestamp] | None = None, progress: bool = False,
+                 progress_desc: str = "backtest") -> BacktestResult:
     """Backtest `config.models` on `history` (validated sell-through on the `freq` grid).
 
     `cutoffs` overrides the rolling origins (the last `config.windows` are scored, the
     ones before are warm-up); a cutoff at the last period gives a forecast (no actuals).
+    `progress` shows one step per model fitted at each cutoff on stderr (`progress_desc`).
     """
     models = check_models(config.models)
     if config.warmup < 1:
@@ -130,9 +133,18 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
                            refit_every=config.lgbm_refit_every)
         seconds["lgbm"] = time.perf_counter() - start
     windows = []
-    for cut in cuts:
-        t = int(panel.dates.get_loc(cut))
-        windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds))
+    fitted = [n for n in models if n in LOCAL_MODELS or (n == "lgbm" and glob is not None)]
+    with bar(desc=progress_desc, total=len(cuts) * len(fitted), enabled=progress,
+             unit="fit") as shown:
+
+        def tick(cut: pd.Timestamp, name: str) -> None:
+            shown.set_postfix_str(f"{cut:%Y-%m-%d} {name}", refresh=False)
+            shown.update()
+
+        for cut in cuts:
+            t = int(panel.dates.get_loc(cut))
+            windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds,
+                                   on_fit=tick if progress else None))
     start = time.perf_counter()
     calib = {n: ConformalQuantiles(config.horizon) for n in models}
     frame, choices = _assemble(panel, windows, models, config, calib,
@@ -144,8 +156,8 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
-            horizon: int, glob: GlobalModel | None, seconds: dict[str, float]
-            ) -> WindowForecasts:
+            horizon: int, glob: GlobalModel | None, seconds: dict[str, float], *,
+            on_fit: Callable[[pd.Timestamp, str], None] | None = None) -> WindowForecasts:
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
     ets: ETSFit | None = None
@@ -163,6 +175,8 @@ def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: i
         else:
             means[name] = LOCAL_MODELS[name](y, horizon=horizon, season=m)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+        if on_fit is not None:
+            on_fit(cut, name)
     actual = _widen(panel.units, t + 1 + horizon)[:, t + 1: t + 1 + horizon]
     return WindowForecasts(cutoff=cut, t=t, means=means, actual=actual,
                            scale=series_scale(y), classes=profile_series(y).cls, ets=ets)

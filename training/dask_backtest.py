@@ -65,6 +65,7 @@ from training.dask_pooled import (
     schedule,
     window_quantiles,
 )
+from training.progress import bar
 from training.selection import SELECTION_QUANTILES, Selector
 from training.windows import cutoffs as rolling_cutoffs
 
@@ -236,11 +237,13 @@ def _context(models: tuple[str, ...], config: BacktestConfig, freq: str,
 
 
 class _Laps:
-    """Wall seconds of each phase since the previous one, and the client's peak memory."""
+    """Wall seconds of each phase since the previous one, and the client's peak memory;
+    each phase (and each LightGBM fit) is a step of the progress bar `shown`."""
 
-    def __init__(self) -> None:
+    def __init__(self, shown: Any) -> None:
         self.laps: dict[str, float] = {}
         self.peaks: dict[str, float] = {}
+        self.shown = shown
         self._last = time.perf_counter()
 
     def __call__(self, name: str) -> None:
@@ -248,6 +251,12 @@ class _Laps:
         self.laps[name] = now - self._last
         self.peaks[name] = peak_mib()
         self._last = now
+        self.step(f"{name} done")
+
+    def step(self, note: str) -> None:
+        """One more step done (`note` says which)."""
+        self.shown.set_postfix_str(note, refresh=False)
+        self.shown.update()
 
 
 def peak_mib() -> float:
@@ -277,9 +286,11 @@ def _fit_boosters(client: Any, parts: list[Any], where: list[str], summary_f: An
     client.gather(client.map(len, ts_f))
     del both  # the full training sets go: forecasts read the cutoff origins only
     lap("lgbm_inputs")
-    boosters = {c: fit_lgbm_dask(client, rows_f, cutoff=c, horizon=config.horizon,
-                                 period=_offset(freq), config=cfg, workers=where)
-                for c in cuts}
+    boosters = {}
+    for c in cuts:
+        boosters[c] = fit_lgbm_dask(client, rows_f, cutoff=c, horizon=config.horizon,
+                                    period=_offset(freq), config=cfg, workers=where)
+        lap.step(f"lgbm fit {c:%Y-%m-%d}")
     del rows_f
     lap("lgbm_fit")
     return ts_f, boosters
@@ -292,10 +303,11 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                       outside_span: str = "exclude", tail_periods: int | None = None,
                       forecast_out: Path | None = None,
                       forecast_quantiles: Sequence[float] = (0.1, 0.5, 0.9),
-                      summary: StoreSummary | None = None) -> DaskBacktest:
+                      summary: StoreSummary | None = None, progress: bool = False
+                      ) -> DaskBacktest:
     """`run_backtest` on the store's partitions; writes predictions to `out` (the primary
     model, EVALUATION.md format) and `all_models` (every model) as one Parquet file per
-    partition, and scores them by each of `score_by`.
+    partition, and scores them by each of `score_by`. `progress`: phases on stderr.
 
     `tail_periods`: also gather what a `Forecaster` holds (see `training.dask_forecast`);
     `forecast_out`: write the last window's forecasts (`Forecaster.predict` rows with
@@ -310,13 +322,15 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                          "(it fits LightGBM at every cutoff); use the local engine.")
     freq, nodes = store.freq, store.nodes()
     frame = store.dask_history()
-    lap = _Laps()
+    lap = _Laps(bar(desc="dask backtest", total=None, enabled=progress, unit="phase"))
     summary = summary or summarize_history(frame, nodes)
     lap("summary")
     dates = grid_of(summary, freq)
     cuts = ([pd.Timestamp(c) for c in cutoffs] if cutoffs is not None else rolling_cutoffs(
         dates, horizon=config.horizon, windows=config.windows + config.warmup,
         step=config.step))
+    # summary, windows, calibrate, select, assemble; lgbm inputs, one fit per cutoff, lgbm
+    lap.shown.total = 5 + (len(cuts) + 2 if "lgbm" in models else 0)
     ctx = _context(models, config, freq, cuts, dates, warmup=len(cuts) - config.windows)
     reads = frame.to_delayed()
     where = placement(client, len(reads))
@@ -351,6 +365,7 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
         summary=summary_f, out=_prepare(out), all_models=_prepare(all_models), primary=primary,
         score_by=list(score_by), outside_span=outside_span, keep=keep, pure=False))
     lap("assemble")
+    lap.shown.close()
     seconds = {f"wall/{k}": v for k, v in lap.laps.items()}
     for r in results:
         for name, sec in r["seconds"].items():

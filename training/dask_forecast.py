@@ -90,7 +90,7 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
                         models: Sequence[str] = DEFAULT_MODELS, calibration_windows: int = 3,
                         spec: FeatureSpec | None = None, lgbm: LGBMConfig | None = None,
                         assemble: bool = True, forecast_out: Path | None = None,
-                        quantiles: Sequence[float] = (0.1, 0.5, 0.9)
+                        quantiles: Sequence[float] = (0.1, 0.5, 0.9), progress: bool = False
                         ) -> tuple[Forecaster | None, DaskBacktest]:
     """`fit_forecaster` on the store's partitions.
 
@@ -99,6 +99,7 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
             it nothing per series reaches the client.
         forecast_out: write the forecasts of every series (as `Forecaster.predict` with
             `quantiles` and the served model) as one Parquet file per partition.
+        progress: show the phases on stderr.
 
     Raises:
         ValueError: the history is too short for `calibration_windows` windows.
@@ -113,7 +114,7 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
     result = run_backtest_dask(
         client, store, config=config, cutoffs=[*calib, dates[-1]], score_by=(), summary=summary,
         tail_periods=tail_periods(spec, season_length(freq)) if assemble else None,
-        forecast_out=forecast_out, forecast_quantiles=quantiles)
+        forecast_out=forecast_out, forecast_quantiles=quantiles, progress=progress)
     if not assemble:
         return None, result
     return _assemble(result, freq=freq, spec=spec, nodes=nodes), result

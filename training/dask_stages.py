@@ -32,13 +32,14 @@ SCORE_BY = (("model",), ("model", "step"), ("model", "series_class"))
 
 
 def backtest_dask(cfg: TrainConfig, store: Store, client: Any, *, folder: Path,
-                  cutoffs: list[pd.Timestamp] | None = None
+                  cutoffs: list[pd.Timestamp] | None = None, progress: bool = False
                   ) -> tuple[DaskBacktest, BacktestScores]:
     """Backtest `cfg` on the cluster; predictions in `folder`, scores like `score_backtest`."""
     result = run_backtest_dask(client, store, config=cfg.backtest_config(), cutoffs=cutoffs,
                                out=folder / "predictions.parquet",
                                all_models=folder / "predictions_all_models.parquet",
-                               score_by=SCORE_BY, outside_span=cfg.outside_span)
+                               score_by=SCORE_BY, outside_span=cfg.outside_span,
+                               progress=progress)
     scores = BacktestScores(by_model=result.scores[SCORE_BY[0]],
                             by_step=result.scores[SCORE_BY[1]],
                             by_class=result.scores[SCORE_BY[2]],
@@ -74,8 +75,8 @@ def _log_backtest(result: DaskBacktest, scores: BacktestScores, store: Store, *,
     log_plots(scores, preds=preds, history=history, lgbm=result.lgbm)
 
 
-def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None
-                        ) -> Any:
+def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
+                        progress: bool = False) -> Any:
     """`stages.backtest_stage` on the Dask engine."""
     from training.stages import TrainOutcome
 
@@ -84,13 +85,13 @@ def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str |
     with connect(cfg.scheduler) as client, open_run(store, run_name="backtest") as run:
         _log_inputs(cfg, data, client, commit=commit)
         folder = data.path / "_runs" / run.info.run_id
-        result, scores = backtest_dask(cfg, data, client, folder=folder)
+        result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
         _log_backtest(result, scores, data, primary=cfg.primary)
     return TrainOutcome(run_id=run.info.run_id, scores=scores)
 
 
-def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None
-                     ) -> Any:
+def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
+                     progress: bool = False) -> Any:
     """`stages.train_stage` on the Dask engine: the model logged is the same pyfunc."""
     from training.registry import client_for, register_challenger
     from training.stages import TrainOutcome, _version_record
@@ -100,11 +101,11 @@ def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | No
     with connect(cfg.scheduler) as client, open_run(store, run_name="train") as run:
         fingerprint = _log_inputs(cfg, data, client, commit=commit)
         folder = data.path / "_runs" / run.info.run_id
-        result, scores = backtest_dask(cfg, data, client, folder=folder)
+        result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
         _log_backtest(result, scores, data, primary=cfg.primary)
         forecaster, _ = fit_forecaster_dask(client, data, horizon=cfg.horizon,
                                             models=cfg.models, calibration_windows=cfg.warmup,
-                                            lgbm=cfg.lgbm)
+                                            lgbm=cfg.lgbm, progress=progress)
         assert forecaster is not None
         info = log_forecast_model(forecaster)
         run_id = run.info.run_id

@@ -240,9 +240,9 @@ def forecast_dates(origin: pd.Timestamp, horizon: int, freq: str) -> pd.Datetime
 def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
                    nodes: pd.DataFrame | None = None, models: Sequence[str] = DEFAULT_MODELS,
                    calibration_windows: int = 3, spec: FeatureSpec | None = None,
-                   lgbm: LGBMConfig | None = None) -> Forecaster:
+                   lgbm: LGBMConfig | None = None, progress: bool = False) -> Forecaster:
     """Fit every model on all history (after `calibration_windows` windows for quantiles
-    and the choice of `auto`) and keep the forecasts.
+    and the choice of `auto`) and keep the forecasts; `progress`: one step per fit on stderr.
 
     Raises:
         ValueError: when the history is too short for `calibration_windows` windows of
@@ -253,7 +253,8 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
     config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=tuple(models),
                             warmup=calibration_windows, spec=spec, lgbm=lgbm)
     result = run_backtest(history, freq=freq, config=config, nodes=nodes,
-                          cutoffs=[*calib, dates[-1]])
+                          cutoffs=[*calib, dates[-1]], progress=progress,
+                          progress_desc="fit (calibration windows, then all history)")
     last = result.windows[-1]
     assert result.panel_keys is not None
     target = result.predictions.loc[result.predictions["model"] == config.models[0], DATE]
@@ -280,15 +281,15 @@ def backtest_errors(windows: Sequence[WindowForecasts], model: str, *, scale: Fl
     mean = np.concatenate([w.means[model] for w in windows], axis=1)
     err = np.where(np.isnan(actual), np.nan, mean - actual)
     periods = (~np.isnan(err)).sum(axis=1)
+    abs_err = np.nansum(np.abs(err), axis=1)
+    volume = np.nansum(np.where(np.isnan(err), 0, actual), axis=1)
+    # a series with no scored period (it starts after these windows) gets NaN: 0 / 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        mae = np.nanmean(np.abs(err), axis=1)
-        level = np.nanmean(np.where(np.isnan(err), np.nan, actual), axis=1)
         out = pd.DataFrame({
             "model": model,
-            "mae_scaled": mae / scale,
-            "wape": np.nansum(np.abs(err), axis=1) / np.nansum(np.where(np.isnan(err), 0, actual),
-                                                              axis=1),
-            "bias": np.nanmean(err, axis=1) / level,
+            "mae_scaled": abs_err / periods / scale,
+            "wape": abs_err / volume,
+            "bias": np.nansum(err, axis=1) / volume,
             "periods": periods,
         })
     return out.replace([np.inf, -np.inf], np.nan)

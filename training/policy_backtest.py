@@ -52,6 +52,7 @@ from models.fair_share import fair_share_packs
 from models.quantiles import quantile_name
 from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
+from training.progress import bar
 
 __all__ = ["CHEAP_MODELS", "LGBM_REFIT_EVERY", "PRODUCTION_MODELS", "SUPPLY_MODES",
            "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]
@@ -168,9 +169,10 @@ class PolicyForecasts:
 
 
 def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
-                     config: PolicyBacktestConfig, demand: pd.DataFrame | None = None
-                     ) -> PolicyForecasts:
-    """Backtest forecasts at every replayed period (cutoff = the period before it)."""
+                     config: PolicyBacktestConfig, demand: pd.DataFrame | None = None,
+                     progress: bool = False) -> PolicyForecasts:
+    """Backtest forecasts at every replayed period (cutoff = the period before it);
+    `progress`: one step per model fitted at each cutoff on stderr."""
     panel = build_panel(history, freq=freq)
     t_end = panel.n_periods
     if not config.warmup + 2 <= config.start < t_end - 1:
@@ -183,7 +185,8 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
                         models=tuple(config.models), quantiles=DEFAULT_LEVELS,
                         warmup=config.warmup, lgbm_refit_every=config.lgbm_refit_every)
     began = time.perf_counter()
-    result = run_backtest(history, freq=freq, config=bt, nodes=nodes, cutoffs=cuts)
+    result = run_backtest(history, freq=freq, config=bt, nodes=nodes, cutoffs=cuts,
+                          progress=progress, progress_desc="policy forecasts")
     seconds = time.perf_counter() - began
     preds = result.predictions[result.predictions["model"] == config.model]
     preds = preds.sort_values(["cutoff", NODE, ITEM, "step"], kind="stable")
@@ -227,8 +230,10 @@ def _demand_panel(panel: Panel, demand: pd.DataFrame | None) -> FloatArray:
 
 def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                         config: PolicyBacktestConfig,
-                        pack_sizes: pd.Series | None = None) -> pd.DataFrame:
-    """The policy table: one row per scarcity x policy (see `_row` for the columns)."""
+                        pack_sizes: pd.Series | None = None, progress: bool = False
+                        ) -> pd.DataFrame:
+    """The policy table: one row per scarcity x policy (see `_row` for the columns);
+    `progress`: one step per replayed period on stderr."""
     f = forecasts
     group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
     group = group_codes.astype(np.int64)
@@ -247,20 +252,25 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     if config.supply == "flat":
         per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True), per_sku.shape[1], axis=1)
     rows = []
-    for share in config.scarcity:
-        supply = share * per_sku
-        initial = share * first
-        inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
-                           supply=supply, initial=initial)
-        for policy in config.policies:
-            began = time.perf_counter()
-            decide = _decider(policy, dists=dists, group=group, pack=pack, priority=priority,
-                              forecasts=f, config=config)
-            outcome = simulate(inputs, decide=decide)
-            row = _row(share, policy, outcome, time.perf_counter() - began)
-            row["supply"] = config.supply
-            row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
-            rows.append(row)
+    runs = len(config.scarcity) * len(config.policies)
+    with bar(desc="policy replay", total=runs * demand.shape[1], enabled=progress,
+             unit="period") as shown:
+        for share in config.scarcity:
+            supply = share * per_sku
+            initial = share * first
+            inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
+                               supply=supply, initial=initial)
+            for policy in config.policies:
+                shown.set_postfix_str(f"scarcity {share:g} {policy}", refresh=False)
+                began = time.perf_counter()
+                decide = _decider(policy, dists=dists, group=group, pack=pack,
+                                  priority=priority, forecasts=f, config=config)
+                outcome = simulate(inputs, decide=decide,
+                                   on_period=shown.update if progress else None)
+                row = _row(share, policy, outcome, time.perf_counter() - began)
+                row["supply"] = config.supply
+                row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
+                rows.append(row)
     return pd.DataFrame(rows)
 
 

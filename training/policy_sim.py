@@ -61,8 +61,10 @@ class SimOutcome:
         return self.sold / self.demand if self.demand > 0 else float("nan")
 
 
-def simulate(inputs: SimInputs, *, decide: Decide) -> SimOutcome:
-    """Replay every period of `inputs.demand` under the policy `decide`."""
+def simulate(inputs: SimInputs, *, decide: Decide,
+             on_period: Callable[[], object] | None = None) -> SimOutcome:
+    """Replay every period of `inputs.demand` under the policy `decide`; `on_period` is
+    called after each period (progress)."""
     demand = np.nan_to_num(inputs.demand, nan=0.0)
     n, periods = demand.shape
     n_groups = inputs.supply.shape[0]
@@ -88,6 +90,8 @@ def simulate(inputs: SimInputs, *, decide: Decide) -> SimOutcome:
         lost += (demand[:, t] - sale).sum()
         stockouts += int(((demand[:, t] > 0) & (sale < demand[:, t] - 1e-9)).sum())
         node_stock[t], central_stock[t] = on_hand.sum(), central.sum()
+        if on_period is not None:
+            on_period()
     return SimOutcome(demand=float(demand.sum()), sold=sold, lost=lost, node_stock=node_stock,
                       central_stock=central_stock, stockouts=stockouts,
                       periods_with_demand=int((demand > 0).sum()))

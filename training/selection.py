@@ -14,7 +14,6 @@ as k / h of a window until all its steps are.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -141,9 +140,9 @@ class Selector:
             loss = np.abs(mean - actual)
         if loss.shape[1] == 0:
             return np.full(len(loss), np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # series with no actuals: NaN
-            return np.nanmean(loss, axis=1) / w.scale
+        known_periods = (~np.isnan(loss)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # series with no actuals: 0 / 0
+            return np.nansum(loss, axis=1) / known_periods / w.scale
 
 
 def members(name: str) -> list[str]:
