@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.date_formats import date_format_hint
 from features.schema import ColumnSpec
 
 __all__ = ["ISO_DATE", "Issue", "ParsedColumn", "parse_column", "text_at"]
@@ -175,6 +176,9 @@ def _parse_date(column: pa.ChunkedArray, spec: ColumnSpec, date_format: str | No
         "use ISO dates (YYYY-MM-DD) or declare the format with --date-format"
         if date_format is None else "fix the date or the --date-format"
     )
+    if invalid.any():  # say which --date-format reads these cells, when one does
+        bad_unique = np.isnat(parsed_values) & ~na
+        fix = date_format_hint(uniques[~na], uniques[bad_unique], date_format) or fix
     issue = Issue(invalid, "bad_date", f"'{{v}}' is not a valid date in {wanted}; {fix}")
     return ParsedColumn(spec, values, missing, [issue] if invalid.any() else [])
 

@@ -2,6 +2,12 @@
 
 Problems are collected as arrays while checking (one chunk per rule and column), so millions
 of refused rows cost a few vectorised operations; `Problem` objects are only built on demand.
+
+A problem is either a root cause (the row itself breaks a rule) or a dependent one (the row is
+refused only because another row was, e.g. the sell-through of a refused node); a dependent
+problem names its root row (`root_file`, `root_row`). The console report lists the root causes
+and, under each, one line counting the rows refused because of it; `write_rejects` keeps every
+refused row with its own reason.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from features.io import RawTable
 __all__ = ["FileCount", "Problem", "TableLog", "ValidationReport"]
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "rule"]
+ROOT_COLUMNS = ["root_file", "root_row"]
 REJECT_SCHEMA = pa.schema([("file", pa.string()), ("row", pa.int64()), ("columns", pa.string()),
                            ("reasons", pa.string()), ("record", pa.string())])
 
@@ -89,8 +96,20 @@ class TableLog:
         rule: str,
         reason: str | Sequence[str] | npt.NDArray[np.object_],
         values: npt.NDArray[np.object_] | None = None,
+        root_file: str | None = None,
+        root_row: npt.NDArray[np.int64] | None = None,
     ) -> None:
-        """Refuse the rows in `mask`; `reason` is a template (`{v}`, `{q}`) or one per row."""
+        """Refuse the rows in `mask`; `reason` is a template (`{v}`, `{q}`) or one per row.
+
+        Args:
+            mask: True on the rows to refuse.
+            column: the column concerned (several joined with ", ").
+            rule: short rule id.
+            reason: a template (`{v}`, `{q}`) or one reason per refused row.
+            values: the cells shown, one per refused row (default: the cells of `column`).
+            root_file: for rows refused only because another row was: that row's file.
+            root_row: with `root_file`, that row's number, one per refused row.
+        """
         pos = np.flatnonzero(mask)
         if pos.size == 0:
             return
@@ -99,6 +118,8 @@ class TableLog:
         reasons = _fill(reason, values) if isinstance(reason, str) else np.asarray(reason, object)
         self._chunks.append(pd.DataFrame({
             "pos": pos, "column": column, "value": values, "reason": reasons, "rule": rule,
+            "root_file": root_file,
+            "root_row": np.full(pos.size, -1, np.int64) if root_row is None else root_row,
         }))
         self.refused[pos] = True
 
@@ -116,10 +137,12 @@ class TableLog:
         self.refused[:] = True
 
     def row_problems(self) -> pd.DataFrame:
-        """Row-level problems: pos (0-based), row, column, value, reason, rule; by row."""
+        """Row problems by row: pos, row, column, value, reason, rule, root_file, root_row."""
         if not self._chunks:
             frame = pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS[2:]})
             frame.insert(0, "pos", pd.Series(dtype=np.int64))
+            frame["root_file"] = pd.Series(dtype=object)
+            frame["root_row"] = pd.Series(dtype=np.int64)
         else:
             frame = pd.concat(self._chunks, ignore_index=True)
             frame = frame.sort_values("pos", kind="stable", ignore_index=True)
@@ -180,7 +203,8 @@ class ValidationReport:
 
     @cached_property
     def problem_frame(self) -> pd.DataFrame:
-        """Every problem as a frame (columns: file, row, column, value, reason, rule)."""
+        """Every problem as a frame: file, row, column, value, reason, rule, and for a row
+        refused only because another row was, that row's root_file and root_row (else NA)."""
         parts = [pd.DataFrame([asdict(p) for p in self._file_problems], columns=PROBLEM_COLUMNS)]
         for log in self._logs.values():
             parts.append(pd.DataFrame([asdict(p) for p in log.table_problems],
@@ -190,8 +214,15 @@ class ValidationReport:
             parts.append(rows)
         parts = [p for p in parts if len(p)]
         if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
-        return pd.concat([p.astype({"row": "Int64"}) for p in parts], ignore_index=True)
+            return pd.DataFrame({c: pd.Series(dtype=object)
+                                 for c in PROBLEM_COLUMNS + ROOT_COLUMNS})
+        frame = pd.concat([p.astype({"row": "Int64"}) for p in parts], ignore_index=True)
+        if "root_row" not in frame:
+            frame["root_file"], frame["root_row"] = None, -1
+        root_row = frame["root_row"].fillna(-1).astype("Int64")
+        frame["root_row"] = root_row.mask(root_row < 0)
+        frame["root_file"] = frame["root_file"].where(frame["root_row"].notna(), None)
+        return frame
 
     @property
     def n_problems(self) -> int:
@@ -199,16 +230,49 @@ class ValidationReport:
             len(log.table_problems) + log.n_row_problems for log in self._logs.values()
         )
 
+    @cached_property
+    def _dependent_only(self) -> npt.NDArray[np.bool_]:
+        """Per problem: it belongs to a row refused only because another row was refused."""
+        frame = self.problem_frame
+        dependent = frame["root_row"].notna()
+        if not dependent.any():
+            return dependent.to_numpy()
+        key = [frame["file"], frame["row"].fillna(-1)]
+        return dependent.groupby(key).transform("all").to_numpy(dtype=bool)
+
+    @property
+    def n_root_problems(self) -> int:
+        """Problems that are root causes: all but those of rows refused only because of them."""
+        return int((~self._dependent_only).sum())
+
     @property
     def problems(self) -> list[Problem]:
         """Every problem, files first, then per file by row (see `first_problems` for big data)."""
         return self.first_problems(self.n_problems)
 
-    def first_problems(self, n: int) -> list[Problem]:
-        """The first `n` problems, in the order `problems` lists them."""
+    def first_problems(self, n: int, *, roots_only: bool = False) -> list[Problem]:
+        """The first `n` problems, in the order `problems` lists them.
+
+        With `roots_only`, skip the problems of rows refused only because another row was,
+        and list the root causes in order of reach: whole files (missing files and `nodes`,
+        which the other tables refer to, first), then the rows that refused other rows, then
+        the rest (each group in `problems` order).
+        """
+        frame = self.problem_frame
+        if roots_only:
+            frame = frame[~self._dependent_only]
+            causes = self.dependents()
+            causing = pd.MultiIndex.from_arrays(
+                [causes["root_file"].astype(object), causes["root_row"].astype("Int64")])
+            downstream = [log.file for name, log in self._logs.items() if name != "nodes"]
+            reach = np.where(
+                frame["row"].isna(), np.where(frame["file"].isin(downstream), 1, 0),
+                np.where(pd.MultiIndex.from_arrays([frame["file"], frame["row"]]).isin(causing),
+                         2, 3))
+            frame = frame.iloc[np.argsort(reach, kind="stable")]
         return [
             Problem(f, None if pd.isna(r) else int(r), c, v, reason, rule)
-            for f, r, c, v, reason, rule in self.problem_frame.head(max(n, 0)).itertuples(
+            for f, r, c, v, reason, rule in frame[PROBLEM_COLUMNS].head(max(n, 0)).itertuples(
                 index=False)
         ]
 
@@ -238,24 +302,82 @@ class ValidationReport:
         pa_csv.write_csv(table, str(path))
         return table.num_rows
 
+    def dependents(self) -> pd.DataFrame:
+        """Rows refused only because another row was, counted per root row and file.
+
+        Returns:
+            One row per (root_file, root_row, file): `rows` refused in `file` and the distinct
+            `nodes` they belong to (for `nodes` itself: the nodes below the root).
+        """
+        frame = self.problem_frame[self._dependent_only]
+        key = ["root_file", "root_row", "file"]
+        if frame.empty:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in [*key, "rows", "nodes"]})
+        return (frame.groupby(key, sort=False)
+                .agg(rows=("row", "size"), nodes=("value", "nunique")).reset_index())
+
     def format(self, max_print: int = 200) -> str:
-        """Human-readable report: problems (at most `max_print`), counts per rule, accounting."""
+        """Human-readable report: root problems (at most `max_print`), each followed by one
+        line counting the rows refused because of it; counts per rule; accounting."""
         lines = [f"validated {self.path}"]
         lines += [f"note: {n}" for n in self.notes]
         total = self.n_problems
         if total == 0:
             lines.append("no problems: every row was accepted")
         else:
-            lines.append(f"{total:,} problem(s); {self.n_refused:,} row(s) refused:")
-            shown = self.first_problems(max_print)
-            lines += [f"  {p}" for p in shown]
-            if total > len(shown):
-                lines.append(f"  ... and {total - len(shown):,} more problems "
-                             "(write them all with --rejects FILE)")
+            roots = self.n_root_problems
+            n_dependent = total - roots
+            head = f"{roots:,} problem(s); {self.n_refused:,} row(s) refused"
+            if n_dependent:
+                head += (f", {n_dependent:,} of them only because another row was refused "
+                         "(counted under that row)")
+            lines.append(head + ":")
+            shown = self.first_problems(max_print, roots_only=True)
+            deps = self.dependents()
+            labels = {log.file: log.raw.name for log in self._logs.values()}
+            summaries = {
+                (str(f), int(r)): _dependents_line(part, labels)
+                for (f, r), part in deps.groupby(["root_file", "root_row"], sort=False)
+            }
+            for i, p in enumerate(shown):
+                lines.append(f"  {p}")
+                key = (p.file, p.row if p.row is not None else -1)
+                last = i + 1 == len(shown) or (shown[i + 1].file, shown[i + 1].row) != key[:2]
+                if last and key in summaries:
+                    lines.append(f"    {summaries.pop(key)}")
+            if roots > len(shown) or summaries:
+                hidden = deps[[(str(f), int(r)) in summaries
+                               for f, r in zip(deps["root_file"], deps["root_row"], strict=True)]]
+                more = f"  ... and {roots - len(shown):,} more problems"
+                if len(hidden):
+                    more += (f", with {int(hidden['rows'].sum()):,} row(s) refused only because "
+                             "of them")
+                lines.append(more + " (write them all with --rejects FILE)")
             lines.append("problems per rule:")
             lines += [f"  {rule:<20} {n:>10,}" for rule, n in self.rule_counts().items()]
         lines.append(_accounting(self.counts))
         return "\n".join(lines)
+
+
+def _dependents_line(part: pd.DataFrame, labels: dict[str, str]) -> str:
+    """E.g. "... and 3 nodes below it; 1,204 sell-through rows of 4 nodes (refused because...)"."""
+    below, other = [], []
+    for file, rows, nodes, in_root_file in zip(part["file"], part["rows"], part["nodes"],
+                                               part["file"] == part["root_file"], strict=True):
+        if in_root_file:  # nodes refused because an ancestor was
+            below.append(f"{int(rows):,} {_plural(int(rows), 'node')} below it")
+        else:
+            label = labels.get(file, file).replace("_", "-")
+            other.append(f"{int(rows):,} {label} {_plural(int(rows), 'row')} of "
+                         f"{int(nodes):,} {_plural(int(nodes), 'node')}")
+    if not below and len(other) == len(part) and (part["nodes"] == 1).all():
+        other = [o.removesuffix(" of 1 node") + " of this node" for o in other]
+    segments = below + other
+    return f"... and {'; '.join(segments)}, refused because of this row"
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
 
 
 def _accounting(counts: dict[str, FileCount]) -> str:

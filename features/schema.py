@@ -16,6 +16,7 @@ __all__ = [
     "CENSORED",
     "CHANNEL",
     "CHANNELS",
+    "COLUMN_ALIASES",
     "DATE",
     "FREQS",
     "IN_TRANSIT",
@@ -184,3 +185,32 @@ CENTRAL_STOCK = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t for t in (SELL_THROUGH, NODES, INVENTORY, CENTRAL_STOCK)
 }
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    DATE: ("week", "period", "day", "week_start", "period_start", "ds"),
+    NODE: ("store", "store_id", "dealer", "dealer_id", "location", "location_id", "node",
+           "shop", "shop_id", "branch", "outlet", "outlet_id"),
+    ITEM: ("item", "item_id", "product", "product_id", "sku_id", "article", "part_number"),
+    UNITS: ("qty", "quantity", "sales", "units_sold", "sold", "unit_sales", "sales_units",
+            "sales_qty", "volume"),
+    PRICE: ("unit_price", "sell_price", "selling_price"),
+    PROMO: ("promotion", "on_promo", "promo_flag"),
+    ON_HAND: ("stock", "inventory", "onhand", "stock_on_hand", "soh", "closing_stock"),
+    SELL_IN: ("sellin", "shipments", "shipped", "shipped_units", "deliveries"),
+    PARENT: ("parent", "parent_node", "parent_node_id"),
+    CHANNEL: ("channel_type", "node_type", "type"),
+    LEAD_TIME: ("lead_time", "leadtime", "lead_days"),
+    REVIEW_PERIOD: ("review_period", "review_days", "order_cycle_days"),
+    PRIORITY: ("prio", "rank"),
+    IN_TRANSIT: ("intransit", "transit", "on_order", "in_transit_qty"),
+    AS_OF: ("date", "snapshot_date", "asof", "as_of_date"),
+    MIN_QTY: ("min", "minimum", "min_stock"),
+    MAX_QTY: ("max", "maximum", "max_stock"),
+    AVAILABLE: ("stock", "qty", "quantity", "on_hand", "available_qty"),
+    PACK_SIZE: ("pack", "case_size", "pack_qty"),
+}
+"""Names people give contract columns, per contract column (lower case, `_` for spaces).
+
+`features.validation` matches a file's columns against these, case-insensitively, to say
+"rename it to `units`" when a contract column is missing. This is the only such table.
+"""

@@ -29,6 +29,7 @@ from features.io import RawFolder, read_folder
 from features.node_rules import check_node_refs, check_nodes
 from features.report import Problem, TableLog, ValidationReport
 from features.schema import (
+    COLUMN_ALIASES,
     DATE,
     MAX_QTY,
     MIN_QTY,
@@ -130,6 +131,7 @@ def validate_raw(
                                  f"{name} needs at least one row")
         if raw.blank_lines:
             notes.append(f"{raw.file}: skipped {raw.blank_lines} blank line(s)")
+        notes += _optional_column_notes(raw.file, TABLES[name], raw.columns)
 
     nodes, nodes_trouble = None, "the nodes file is missing or unreadable (see above)"
     if "nodes" in logs:
@@ -160,8 +162,10 @@ def _check_cells(log: TableLog, spec: TableSpec, date_format: str | None) -> Par
     columns = log.raw.columns
     for name in spec.required_columns:
         if name not in columns:
-            log.add_table("missing_column",
-                          f"missing required column '{name}'{_closest_column(name, columns)}",
+            alias = _alias_of(name, spec, columns)
+            fix = (f"; column '{alias}' looks like it: rename it to `{name}`" if alias
+                   else _closest_column(name, columns))
+            log.add_table("missing_column", f"missing required column '{name}'{fix}",
                           column=name)
     out: Parsed = {}
     for col in spec.columns:
@@ -171,6 +175,33 @@ def _check_cells(log: TableLog, spec: TableSpec, date_format: str | None) -> Par
             for issue in out[col.name].issues:
                 log.add_issue(issue, col.name)
     return out
+
+
+def _normal(column: str) -> str:
+    return "_".join(column.strip().lower().replace("-", " ").replace(".", " ").split())
+
+
+def _alias_of(name: str, spec: TableSpec, columns: list[str]) -> str | None:
+    """The file's column that looks like contract column `name` (`COLUMN_ALIASES`), if any."""
+    contract = {c.name for c in spec.columns}
+    names = {name, *COLUMN_ALIASES.get(name, ())}
+    for column in columns:
+        if column not in contract and _normal(column) in names:
+            return column
+    return None
+
+
+def _optional_column_notes(file: str, spec: TableSpec, columns: list[str]) -> list[str]:
+    """Notes on columns that look like a missing optional contract column (kept as extras)."""
+    notes = []
+    for col in spec.columns:
+        if not col.required and col.name not in columns:
+            alias = _alias_of(col.name, spec, columns)
+            if alias:
+                notes.append(f"{file}: column '{alias}' looks like the optional column "
+                             f"`{col.name}` and is kept as an extra column; rename it to "
+                             f"`{col.name}` to use it as such")
+    return notes
 
 
 def _closest_column(name: str, columns: list[str]) -> str:

@@ -12,8 +12,16 @@ import pytest
 
 from channelcast.cli import main as run_cli
 from features.errors import DataContractError
+from features.schema import COLUMN_ALIASES, TABLES
 from features.validation import load_validated, parse_freq, validate_folder
 from tests.conftest import write_folder
+from tests.features.contract_cases import (
+    DEPENDENT,
+    REFUSED,
+    ROOT_LINE,
+    SUMMARY_LINE,
+    refused_parent_folder,
+)
 
 NODES_OK = """node_id,parent_id,channel,lead_time_days,review_period_days,priority
 R1,,region,0,7,1
@@ -74,15 +82,17 @@ EXPECTED = [
     "(2024-01-01, N1, 007) repeats row 2",
     "sell_through.csv row 10, column node_id: node_id 'N9' is not a node_id in nodes.csv",
     "sell_through.csv row 11, column promo: 'yes' is not 0 or 1",
-    "sell_through.csv row 12, column node_id: node 'N3' is refused in nodes.csv (row 5), so its "
-    "rows are refused too",
+    "sell_through.csv row 12, column node_id: node 'N3' is refused (nodes.csv row 5, column "
+    "parent_id), so its rows are refused too",
     "nodes.csv row 5, column parent_id: node 'N3' is in a parent cycle N3 -> N4 -> N3",
     "nodes.csv row 6, column parent_id: node 'N4' is in a parent cycle N3 -> N4 -> N3",
     "nodes.csv row 7, column parent_id: parent_id 'RX' is not a node_id in nodes.csv",
-    "nodes.csv row 8, column parent_id: parent 'N5' is refused (nodes.csv row 7)",
+    "nodes.csv row 8, column parent_id: parent 'N5' is refused (nodes.csv row 7, column "
+    "parent_id)",
     "nodes.csv row 9, column review_period_days: 0 is below the minimum 1",
     "nodes.csv row 9, column priority: 1.5 is not a whole number",
-    "inventory.csv: missing required column 'in_transit' (closest existing column: 'intransit')",
+    "inventory.csv: missing required column 'in_transit'; column 'intransit' looks like it: "
+    "rename it to `in_transit`",
     "inventory.csv row 2, column max_qty: max_qty 3 is below min_qty 5",
     "central_stock.csv row 2, column pack_size: 0 is below the minimum 1",
 ]
@@ -161,8 +171,13 @@ def test_max_print_truncates_and_points_to_rejects(
 ) -> None:
     assert run_cli(["validate", str(broken), "--max-print", "2"]) == 2
     out = capsys.readouterr().out
-    total = validate_folder(broken).n_problems
-    assert f"... and {total - 2} more problems (write them all with --rejects FILE)" in out
+    report = validate_folder(broken)
+    roots = report.n_root_problems
+    assert roots == report.n_problems - 2  # N3's sell-through row and N6 are counted, not listed
+    # whole files first, then rows that refused others: the 2 shown are inventory.csv (missing
+    # column) and N3 (cycle, 1 sell-through row below it); N5 and N6 are among the hidden
+    assert (f"... and {roots - 2} more problems, with 1 row(s) refused only because of them "
+            "(write them all with --rejects FILE)") in out
 
 
 def test_clean_folder_exits_0_with_typed_tables(
@@ -317,7 +332,8 @@ def test_declared_freq_and_date_format(tmp_path: Path) -> None:
         "sell_through.csv row 3, column date: 2024-01-08 is a Monday but this weekly file is "
         "anchored on Sunday; use the period start date (2024-01-07)",
         "sell_through.csv row 4, column date: '2024-01-14' is not a valid date in the declared "
-        "format %d/%m/%Y; fix the date or the --date-format",
+        "format %d/%m/%Y; this date looks like yyyy-mm-dd but other dates in the column do not: "
+        "write every date in one format (YYYY-MM-DD, or the one you pass with --date-format)",
     ]
     with pytest.raises(ValueError, match="`freq` must be"):
         parse_freq("fortnightly")
@@ -380,3 +396,109 @@ def test_channelcast_cli_registers_validate_and_ingest(
     assert main(["validate", str(folder), "--freq", "W"]) == 0
     assert main(["ingest", str(folder), "--db", str(tmp_path / "x.duckdb")]) == 0
     assert "ingested into" in capsys.readouterr().out
+
+
+def test_rows_refused_because_of_a_refused_node_are_counted_under_it(tmp_path: Path) -> None:
+    report = validate_folder(refused_parent_folder(tmp_path / "rp"))
+    assert report.n_root_problems == 2 and report.n_problems == 2 + DEPENDENT
+    deps = report.dependents()
+    assert set(deps["root_file"]) == {"nodes.csv"} and set(deps["root_row"]) == {3}
+    assert dict(zip(deps["file"], deps["rows"], strict=True)) == {
+        "nodes.csv": 5, "sell_through.csv": 600, "inventory.csv": 5}
+    lines = report.format().splitlines()
+    root = lines.index(f"  {ROOT_LINE}")
+    assert lines[root + 1] == f"    {SUMMARY_LINE}"
+    # the root cause that refused other rows comes before the other root problems
+    assert lines[root + 2].startswith("  sell_through.csv row 2, column units: -1 is negative")
+    assert (f"2 problem(s); 612 row(s) refused, {DEPENDENT} of them only because another row "
+            "was refused") in lines[root - 1]
+    assert not [line for line in lines if "is refused" in line]  # none listed one by one
+    for name, refused in REFUSED.items():
+        count = report.counts[name.removesuffix(".csv")]
+        assert count.refused == refused and count.accepted + count.refused == count.read
+
+
+def test_rejects_keep_every_dependent_row_with_its_root_cause(tmp_path: Path) -> None:
+    report = validate_folder(refused_parent_folder(tmp_path / "rp"))
+    assert report.write_rejects(tmp_path / "rejects.csv") == sum(REFUSED.values())
+    frame = pd.read_csv(tmp_path / "rejects.csv", dtype=str, keep_default_na=False)
+    assert frame.groupby("file").size().to_dict() == REFUSED
+    assert frame["reasons"].str.len().gt(0).all()
+    cause = "'D1' is refused (nodes.csv row 3, column parent_id)"
+    dependent = frame[~frame["reasons"].str.contains("is not a node_id|is negative")]
+    assert len(dependent) == DEPENDENT
+    assert dependent["reasons"].str.contains(cause, regex=False).all()
+
+    def reason(file: str, row: int) -> str:
+        return str(frame.loc[(frame["file"] == file) & (frame["row"] == str(row)),
+                             "reasons"].item())
+
+    assert reason("nodes.csv", 4) == (f"parent {cause}, so this node is refused too; fix that "
+                                      "row first")
+    assert reason("nodes.csv", 8) == (f"ancestor {cause}, so its descendant 'N1' and this node "
+                                      "are refused too; fix that row first")
+    assert reason("inventory.csv", 7) == (
+        f"node 'N5' is refused (nodes.csv row 8) because its ancestor {cause}, so its rows are "
+        "refused too; fix that row first")
+
+
+@pytest.mark.parametrize(("found", "contract"), [
+    ("qty", "units"), ("Quantity", "units"), ("sales", "units"), ("Units Sold", "units"),
+    ("sold", "units"), ("UNITS", "units"), ("store_id", "node_id"), ("Dealer", "node_id"),
+    ("location", "node_id"), ("Product", "sku"), ("item_id", "sku"), ("sku_id", "sku"),
+    ("week", "date"), ("Period", "date"), ("day", "date"),
+])
+def test_misnamed_column_gets_rename_it_to_the_contract_name(
+    tmp_path: Path, found: str, contract: str
+) -> None:
+    header = "date,node_id,sku,units".replace(contract, found)
+    folder = write_folder(tmp_path / "alias", {
+        "sell_through.csv": f"{header}\n2024-01-01,N1,A,1\n", "nodes.csv": NODES_OK})
+    assert [str(p) for p in validate_folder(folder).problems] == [
+        f"sell_through.csv: missing required column '{contract}'; column '{found}' looks like "
+        f"it: rename it to `{contract}`"]
+
+
+def test_misnamed_parent_and_stock_columns(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "alias2", {
+        "sell_through.csv": "date,node_id,sku,units,Stock\n2024-01-01,N1,A,1,4\n",
+        "nodes.csv": NODES_OK.replace("parent_id", "parent"),
+        "inventory.csv": "node_id,sku,inventory,in_transit,as_of\nN1,A,5,0,2024-01-01\n",
+    })
+    report = validate_folder(folder)
+    assert [str(p) for p in report.first_problems(3, roots_only=True)] == [
+        "nodes.csv: missing required column 'parent_id'; column 'parent' looks like it: rename "
+        "it to `parent_id`",  # listed before what it causes: every sell-through row refused
+        "sell_through.csv: node_id cannot be checked because nodes.csv is refused as a whole "
+        "(see above); every row is refused",
+        "inventory.csv: missing required column 'on_hand'; column 'inventory' looks like it: "
+        "rename it to `on_hand`",
+    ]
+    assert ("sell_through.csv: column 'Stock' looks like the optional column `on_hand` and is "
+            "kept as an extra column; rename it to `on_hand` to use it as such") in report.notes
+
+
+def test_column_aliases_name_one_contract_column_per_table() -> None:
+    for spec in TABLES.values():
+        names = [c.name for c in spec.columns]
+        aliases = [a for n in names for a in COLUMN_ALIASES.get(n, ())]
+        assert len(aliases) == len(set(aliases)), spec.name
+        assert not set(aliases) & set(names), spec.name
+    assert set(COLUMN_ALIASES) <= {c.name for t in TABLES.values() for c in t.columns}
+
+
+def test_day_first_dates_name_the_date_format_and_pass_with_it(tmp_path: Path) -> None:
+    days = ["01/01/2024", "08/01/2024", "15/01/2024", "22/01/2024"]
+    folder = write_folder(tmp_path / "dmy", {
+        "sell_through.csv": "date,node_id,sku,units\n" + "".join(f"{d},N1,A,1\n" for d in days),
+        "nodes.csv": NODES_OK,
+    })
+    report = validate_folder(folder)
+    assert [str(p) for p in report.problems] == [
+        f"sell_through.csv row {row}, column date: '{d}' is not a valid date in YYYY-MM-DD; "
+        "dates look like dd/mm/yyyy: pass `--date-format %d/%m/%Y`"
+        for row, d in enumerate(days, start=2)]
+    report = validate_folder(folder, date_format="%d/%m/%Y")
+    assert report.ok and report.freq == "W-MON"
+    assert report.tables["sell_through"]["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]
