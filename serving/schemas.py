@@ -18,7 +18,7 @@ __all__ = [
     "AuditEntry", "CentralStockRow", "DecisionOut", "ErrorItem", "ErrorOut", "ForecastIn",
     "ForecastOut", "ForecastRow", "InventoryIn", "InventoryOut", "InventoryRow", "KeyCreateIn",
     "KeyCreatedOut", "KeyOut", "ModelOut", "PlannedRow", "RiskIn", "RiskOut", "RiskRow",
-    "SellThroughIn", "SellThroughOut", "SellThroughRow", "SeriesKey",
+    "SellThroughIn", "SellThroughOut", "SellThroughRevertOut", "SellThroughRow", "SeriesKey",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -298,6 +298,18 @@ class SellThroughOut(BaseModel):
     origin_before: date
     origin_after: date
     model_version: str | None
+
+
+class SellThroughRevertOut(BaseModel):
+    batch_id: int
+    rows: int = Field(description="rows of the reverted batch, no longer in the model")
+    reverted_at: datetime
+    reverted_by: str
+    origin_before: date = Field(description="the model's origin before the revert")
+    origin: date = Field(description="the model's origin now, rebuilt from its registry "
+                                     "version and the batches that remain")
+    model_version: str | None
+    sell_through_batches: int = Field(description="batches the model is rolled forward over")
 
 
 # --- models, keys, audit --------------------------------------------------------------------

@@ -5,6 +5,9 @@ Changes are written to the database first and then swapped in, so a failed write
 nothing. Other worker processes pick the changes up from the database within
 `Settings.sync_seconds` (`sync_once`), and a restarted service replays the recorded
 sell-through over the model it loads, so forecasts keep starting from the latest period.
+An admin can revert a sell-through batch (`revert`): the model is rebuilt from its registry
+version and the batches that remain, and every worker follows (reverted batches are never
+replayed again).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from features.schema import DATE, ITEM, NODE
 from serving.audit import AuditWriter
@@ -35,9 +38,14 @@ from serving.tables import (
     utcnow,
 )
 
-__all__ = ["Service"]
+__all__ = ["BatchConflictError", "Service"]
 
 log = logging.getLogger("channelcast.serving")
+
+
+class BatchConflictError(RuntimeError):
+    """A sell-through batch cannot be reverted: it was already, or what remains cannot be
+    replayed over the model."""
 
 
 class Service:
@@ -54,6 +62,7 @@ class Service:
                                      source="not loaded")
         self.channel_error: str | None = None
         self._seen_reload = 0
+        self._seen_reverts = 0
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
 
@@ -65,6 +74,7 @@ class Service:
             self.db.migrate()
         with self.db.session() as session:
             self._seen_reload = session.scalar(select(func.max(ModelReloadRow.id))) or 0
+            self._seen_reverts = session.scalar(_REVERTS) or 0
         self.audit.start()
         if self.settings.load_model:
             self._load_model()
@@ -154,12 +164,17 @@ class Service:
                                         .where(SellThroughBatchRow.id > after)
                                         .order_by(SellThroughBatchRow.id)))
 
-    def _replay(self, model: ServedModel, after: int = 0) -> ServedModel:
-        """`model` rolled forward over the recorded batches (rows after its origin only)."""
+    def _replay(self, model: ServedModel, after: int = 0, skip: int | None = None
+                ) -> ServedModel:
+        """`model` rolled forward over the recorded batches that were not reverted (nor are
+        `skip`), rows after its origin only, all in one update."""
         batches = self._batches(after)
         if not batches:
             return model
         last = batches[-1].id
+        batches = [b for b in batches if b.reverted_at is None and b.id != skip]
+        if not batches:
+            return replace(model, batch_id=last)
         rows = pd.DataFrame([r for b in batches for r in b.rows])
         rows[DATE] = pd.to_datetime(rows[DATE])
         origin = model.forecaster.origin
@@ -202,6 +217,76 @@ class Service:
         self.metrics.count("sell_through_rows_total", len(records))
         return batch, swapped
 
+    def revert(self, batch_id: int, *, by: str
+               ) -> tuple[SellThroughBatchRow, ServedModel, pd.Timestamp]:
+        """Revert a sell-through batch: rebuild the model from its registry version and the
+        batches that remain (in order), record who reverted it and when, swap it in.
+
+        Returns:
+            The batch (with `reverted_at`, `reverted_by`), the model now served, and the
+            origin before the revert.
+
+        Raises:
+            LookupError: there is no batch `batch_id`.
+            BatchConflictError: it was reverted already, or the remaining batches cannot be
+                replayed; nothing changes.
+            ModelUnavailableError: no model is loaded.
+        """
+        with self.models.lock:
+            current = self.models.get()
+            with self.db.session() as session:
+                batch = session.get(SellThroughBatchRow, batch_id)
+                reverts = session.scalar(_REVERTS) or 0
+            if batch is None:
+                raise LookupError(f"there is no sell-through batch {batch_id}; the answer to "
+                                  "POST /v1/sell-through names each batch's id.")
+            if batch.reverted_at is not None:
+                raise BatchConflictError(_reverted(batch))
+            rebuilt = self._rebuild(current, skip=batch_id)
+            at = utcnow()
+            with self.db.session() as session:  # one winner when two workers revert at once
+                marked = session.execute(
+                    update(SellThroughBatchRow)
+                    .where(SellThroughBatchRow.id == batch_id,
+                           SellThroughBatchRow.reverted_at.is_(None))
+                    .values(reverted_at=at, reverted_by=by))
+                if marked.rowcount != 1:  # type: ignore[attr-defined]
+                    raise BatchConflictError(_reverted(session.get(SellThroughBatchRow,
+                                                                   batch_id) or batch))
+            batch.reverted_at, batch.reverted_by = at, by
+            swapped = self.models.swap(rebuilt)
+            self._seen_reverts = max(self._seen_reverts, reverts + 1)
+        self._note_model()
+        return batch, swapped, current.forecaster.origin
+
+    def _rebuild(self, current: ServedModel, skip: int | None = None) -> ServedModel:
+        """`current`'s registry version, freshly loaded, rolled forward over the batches
+        that are not reverted (nor `skip`).
+
+        Raises:
+            BatchConflictError: those batches cannot be replayed over it.
+        """
+        uri = (f"models:/{current.name}/{current.version}" if current.name and current.version
+               else current.uri)
+        loaded = load_model(uri, tracking_uri=self.settings.tracking_uri)
+        rebuilt = self._replay(ServedModel.build(loaded.forecaster, **_facts(current)),
+                               skip=skip)
+        if rebuilt.replay_error is not None:
+            raise BatchConflictError(f"the remaining sell-through batches cannot be replayed "
+                                     f"over {uri}: {rebuilt.replay_error}; nothing changed.")
+        return rebuilt
+
+    def batch_of_period(self, day: pd.Timestamp) -> int | None:
+        """The id of the batch in force (not reverted) that applied period `day`, if any."""
+        text = f"{day:%Y-%m-%d}"
+        with self.db.session() as session:
+            return session.scalar(
+                select(SellThroughBatchRow.id)
+                .where(SellThroughBatchRow.reverted_at.is_(None),
+                       SellThroughBatchRow.origin_before < text,
+                       SellThroughBatchRow.origin_after >= text)
+                .order_by(SellThroughBatchRow.id.desc()).limit(1))
+
     # --- inventory --------------------------------------------------------------------
 
     def put_inventory(self, *, inventory: list[dict[str, Any]],
@@ -242,11 +327,15 @@ class Service:
             reload_id = session.scalar(select(func.max(ModelReloadRow.id))) or 0
             snap_id = session.scalar(select(func.max(InventorySnapshotRow.id))) or 0
             batch_id = session.scalar(select(func.max(SellThroughBatchRow.id))) or 0
+            reverts = session.scalar(_REVERTS) or 0
             snap = (session.get(InventorySnapshotRow, snap_id)
                     if snap_id > self.channel.snapshot_id else None)
         if reload_id > self._seen_reload:
             self._seen_reload = reload_id
+            self._seen_reverts = reverts
             self._load_model()
+        elif reverts > self._seen_reverts:
+            self._follow_reverts(reverts)
         current = self.models.current
         if current is not None and batch_id > current.batch_id:
             with self.models.lock:
@@ -254,12 +343,31 @@ class Service:
         if snap is not None:
             self._apply_snapshot(snap)
 
+    def _follow_reverts(self, reverts: int) -> None:
+        """Rebuild the model after another worker reverted a batch."""
+        with self.models.lock:
+            current = self.models.current
+            if current is not None:
+                self.models.swap(self._rebuild(current))
+            self._seen_reverts = reverts
+        self._note_model()
+
     def _follow(self) -> None:
         while not self._stop.wait(self.settings.sync_seconds):
             try:
                 self.sync_once()
             except Exception as exc:  # keep following; the next round may succeed
                 log.warning("sync with the database failed: %s", exc)
+
+
+_REVERTS = (select(func.count(SellThroughBatchRow.id))
+            .where(SellThroughBatchRow.reverted_at.is_not(None)))
+
+
+def _reverted(batch: SellThroughBatchRow) -> str:
+    at = as_utc(batch.reverted_at)
+    return (f"sell-through batch {batch.id} was already reverted by {batch.reverted_by} at "
+            f"{at:%Y-%m-%d %H:%M:%S} UTC; post its rows again to apply them.")
 
 
 def _facts(model: ServedModel) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Environment variables:
     CHANNELCAST_DATA           data folder with nodes, inventory, central_stock (optional)
     CHANNELCAST_MAX_BODY_BYTES request size limit (default 5 MiB)
     CHANNELCAST_SYNC_SECONDS   how often a worker picks up other workers' changes (default 2)
+    CHANNELCAST_MAX_PERIODS_AHEAD  how many periods after the model's origin posted
+                               sell-through (and inventory `as_of`) may reach (default 4)
     MLFLOW_TRACKING_URI        tracking and registry store (default sqlite:///mlflow.db)
 """
 
@@ -42,6 +44,10 @@ class Settings:
             (revocations from another process take effect within this time).
         sync_seconds: how often a worker polls the database for snapshots, sell-through and
             reloads made by other workers (0 = never).
+        max_periods_ahead: posted sell-through must fall in the first this many periods
+            after the model's origin, and an inventory `as_of` no later than this many
+            periods after the origin or today (a plausibility window: a mistyped year
+            must not move the model's origin).
         load_model: load the model at startup (tests may start without one).
         migrate: run the Alembic migrations at startup.
     """
@@ -54,8 +60,14 @@ class Settings:
     max_series: int = 10_000
     key_cache_seconds: float = 2.0
     sync_seconds: float = 2.0
+    max_periods_ahead: int = 4
     load_model: bool = True
     migrate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_periods_ahead < 1:
+            raise ValueError("`max_periods_ahead` (CHANNELCAST_MAX_PERIODS_AHEAD) must be >= 1;"
+                             f" got {self.max_periods_ahead}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -68,6 +80,7 @@ class Settings:
             data_dir=Path(data) if data else None,
             max_body_bytes=int(environ.get("CHANNELCAST_MAX_BODY_BYTES") or 5 * 1024 * 1024),
             sync_seconds=float(environ.get("CHANNELCAST_SYNC_SECONDS") or 2.0),
+            max_periods_ahead=int(environ.get("CHANNELCAST_MAX_PERIODS_AHEAD") or 4),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -76,7 +89,8 @@ class Settings:
                "CHANNELCAST_MODEL_URI": self.model_uri,
                "MLFLOW_TRACKING_URI": self.tracking_uri,
                "CHANNELCAST_MAX_BODY_BYTES": str(self.max_body_bytes),
-               "CHANNELCAST_SYNC_SECONDS": str(self.sync_seconds)}
+               "CHANNELCAST_SYNC_SECONDS": str(self.sync_seconds),
+               "CHANNELCAST_MAX_PERIODS_AHEAD": str(self.max_periods_ahead)}
         if self.data_dir is not None:
             env["CHANNELCAST_DATA"] = str(self.data_dir)
         return env

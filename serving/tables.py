@@ -94,7 +94,8 @@ class InventorySnapshotRow(Base):
 
 
 class SellThroughBatchRow(Base):
-    """New periods of sell-through the model was rolled forward over (replayed on load)."""
+    """New periods of sell-through the model was rolled forward over (replayed on load,
+    unless an admin reverted the batch: `reverted_at`, `reverted_by`)."""
 
     __tablename__ = "sell_through_batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -104,6 +105,8 @@ class SellThroughBatchRow(Base):
     n_rows: Mapped[int] = mapped_column(Integer)
     origin_before: Mapped[str] = mapped_column(String(32))
     origin_after: Mapped[str] = mapped_column(String(32))
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reverted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class ModelReloadRow(Base):

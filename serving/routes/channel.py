@@ -1,20 +1,27 @@
 """What the ERP sends and asks about the channel: stock risk, inventory snapshots, and new
-sell-through (which rolls the model forward)."""
+sell-through (which rolls the model forward, and which an admin can revert).
+
+Posted dates are checked for plausibility first (`serving.plausibility`): sell-through only
+in the first `Settings.max_periods_ahead` periods after the model's origin, on its grid;
+inventory `as_of` from 1900 to that many periods after today or the origin."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from features.schema import DATE, ITEM, NODE
+from features.schema import ITEM, NODE
 from serving.contract import RowProblem, check_rows, nodes_of_model
 from serving.decisions import risk_rows
-from serving.deps import ErpDep, ModelDep, ServiceDep
+from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented, summary
-from serving.model_store import ServedModel
+from serving.model_store import ModelUnavailableError, ServedModel
+from serving.plausibility import PeriodWindow, as_of_problems, period_problems
 from serving.schemas import (
     InventoryIn,
     InventoryOut,
@@ -22,7 +29,9 @@ from serving.schemas import (
     RiskOut,
     SellThroughIn,
     SellThroughOut,
+    SellThroughRevertOut,
 )
+from serving.service import BatchConflictError
 from serving.tables import as_utc
 
 __all__ = ["router"]
@@ -44,8 +53,15 @@ def rank_stock_risk(body: RiskIn, _who: ErpDep, model: ModelDep, service: Servic
             "inventory_as_of": as_of, "total": total, "rows": rows}
 
 
-def _refuse(problems: list[RowProblem], what: str) -> None:
-    """422 for any contract problem; 404 when the only problems are unknown nodes."""
+def _refuse(problems: list[RowProblem], what: str, first: list[RowProblem] | None = None,
+            more: int = 0) -> None:
+    """422 for any contract problem; 404 when the only problems are unknown nodes.
+
+    `first` (implausible dates, `more` of them in all) lead the list and replace the
+    contract's own problems with the same field."""
+    first = first or []
+    taken = {p.loc for p in first}
+    problems = [*first, *(p for p in problems if p.loc not in taken)]
     if not problems:
         return
     items = [p.as_dict() for p in problems[:1000]]
@@ -53,8 +69,16 @@ def _refuse(problems: list[RowProblem], what: str) -> None:
         ids = sorted({p.value or "" for p in problems})
         raise ApiError(404, f"unknown node(s) {', '.join(map(repr, ids[:20]))} in {what}: not "
                        "in the node table; nothing was applied.", errors=items)
-    raise ApiError(422, f"{len(problems)} problem(s) in {what}, nothing was applied; first: "
+    count = len(problems) - len(first) + max(more, len(first))
+    raise ApiError(422, f"{count} problem(s) in {what}, nothing was applied; first: "
                    f"{summary(items, more_word='problem')}", errors=items)
+
+
+def _window(service: ServiceDep, model: ServedModel | None) -> PeriodWindow | None:
+    if model is None:
+        return None
+    return PeriodWindow(origin=model.forecaster.origin, freq=model.forecaster.freq,
+                        ahead=service.settings.max_periods_ahead)
 
 
 def _nodes(service: ServiceDep) -> pd.DataFrame:
@@ -79,7 +103,10 @@ def put_inventory(body: InventoryIn, who: ErpDep, service: ServiceDep, request: 
     if body.central_stock is not None:
         tables["central_stock"] = _records(body.central_stock)
     _, problems = check_rows(tables, nodes=_nodes(service))
-    _refuse(problems, "the snapshot")
+    more, implausible = as_of_problems([r.as_of for r in body.inventory],
+                                       today=pd.Timestamp.now("UTC").tz_localize(None).normalize(),
+                                       window=_window(service, service.models.current))
+    _refuse(problems, "the snapshot", implausible, more)
     snap = service.put_inventory(inventory=tables["inventory"],
                                  central_stock=tables.get("central_stock"), by=who.name)
     request.state.audit = {"action": "inventory.put", "object_id": str(snap.id),
@@ -90,9 +117,8 @@ def put_inventory(body: InventoryIn, who: ErpDep, service: ServiceDep, request: 
             len(body.central_stock), "created_at": as_utc(snap.created_at)}
 
 
-def _check_new_rows(rows: pd.DataFrame, model: ServedModel) -> None:
-    """404 naming series the model does not know; 422 for periods it holds already."""
-    origin = model.forecaster.origin
+def _check_series(rows: pd.DataFrame, model: ServedModel) -> None:
+    """404 naming series the model does not know."""
     pairs = list(zip(rows[NODE].astype(str), rows[ITEM].astype(str), strict=True))
     unknown = {p for p in pairs if p not in model.index}
     if unknown:
@@ -103,15 +129,25 @@ def _check_new_rows(rows: pd.DataFrame, model: ServedModel) -> None:
                                 "msg": f"series ({n}, {s}) is not in the model",
                                 "value": f"{n}/{s}"} for i, (n, s) in enumerate(pairs)
                                if (n, s) in unknown][:1000])
-    old = [i for i, d in enumerate(rows[DATE]) if pd.Timestamp(d) <= origin]
-    if old:
-        raise ApiError(422, f"{len(old)} row(s) are not after the model's last period "
-                       f"{origin:%Y-%m-%d}; those periods are in the model already. Nothing "
-                       "was applied.", errors=[{"loc": ["body", "rows", i, "date"],
-                                                "type": "not_after_origin",
-                                                "msg": f"must be after {origin:%Y-%m-%d}",
-                                                "value": f"{rows[DATE].iloc[i]:%Y-%m-%d}"}
-                                               for i in old[:1000]])
+
+
+def _why_old(service: ServiceDep, model: ServedModel) -> Callable[[date], str]:
+    """Why a period at or before the origin cannot be posted, and how to correct it."""
+    said: dict[date, str] = {}
+
+    def why(day: date) -> str:
+        if day not in said:
+            batch = (None if pd.Timestamp(model.origin_at_load).date() >= day
+                     else service.batch_of_period(day))
+            said[day] = (
+                f"sell-through batch {batch} applied it; to correct it an admin reverts that "
+                f"batch and any later one (POST /v1/sell-through/{batch}/revert), then the "
+                "corrected rows are posted again" if batch is not None else
+                "it is in the model already (in its training data: a new version trained on "
+                "corrected history changes it)")
+        return said[day]
+
+    return why
 
 
 @router.post("/sell-through", response_model=SellThroughOut, status_code=201,
@@ -127,9 +163,14 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
     accepted, problems = await run_in_threadpool(
         check_rows, {"sell_through": records}, nodes=_nodes(service),
         freq=model.forecaster.freq, fields={"sell_through": "rows"})
-    _refuse(problems, "the sell-through rows")
+    window = PeriodWindow(origin=model.forecaster.origin, freq=model.forecaster.freq,
+                          ahead=service.settings.max_periods_ahead)
+    more, implausible = await run_in_threadpool(
+        period_problems, [r.date for r in body.rows], window, field="rows",
+        why_old=_why_old(service, model))
+    _refuse(problems, "the sell-through rows", implausible, more)
     rows = accepted["sell_through"]
-    _check_new_rows(rows, model)
+    _check_series(rows, model)
     try:
         batch, swapped = await run_in_threadpool(service.roll_forward, rows, records=records,
                                                  by=who.name)
@@ -141,3 +182,36 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
                                       "origin_after": batch.origin_after}}
     return {"batch_id": batch.id, "rows": batch.n_rows, "origin_before": batch.origin_before,
             "origin_after": batch.origin_after, "model_version": swapped.version}
+
+
+@router.post("/sell-through/{batch_id}/revert", response_model=SellThroughRevertOut,
+             responses=documented(
+                 _404="no sell-through batch of that id",
+                 _409="the batch was reverted already, or the batches that remain cannot be "
+                      "replayed over the model",
+                 _503="no model is loaded, or its registry version cannot be loaded"))
+async def revert_sell_through(batch_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                              who: AdminDep, service: ServiceDep, request: Request
+                              ) -> dict[str, Any]:
+    """Revert a sell-through batch (admin): the model is rebuilt from its registry version
+    and the batches that remain, in order; other workers follow within their sync interval
+    and a restart no longer replays it."""
+    try:
+        batch, model, before = await run_in_threadpool(service.revert, batch_id, by=who.name)
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from exc
+    except BatchConflictError as exc:
+        raise ApiError(409, str(exc)) from exc
+    except ModelUnavailableError as exc:
+        raise ApiError(503, str(exc)) from exc
+    except Exception as exc:  # the registry version could not be loaded
+        raise ApiError(503, f"cannot rebuild the model to revert batch {batch_id}: {exc}; "
+                       "nothing was reverted, the current model keeps serving.") from exc
+    origin = f"{model.forecaster.origin:%Y-%m-%d}"
+    request.state.audit = {"action": "sell_through.revert", "object_id": str(batch.id),
+                           "detail": {"rows": batch.n_rows, "origin_before": f"{before:%Y-%m-%d}",
+                                      "origin_after": origin}}
+    return {"batch_id": batch.id, "rows": batch.n_rows, "reverted_at": as_utc(batch.reverted_at),
+            "reverted_by": batch.reverted_by, "origin_before": f"{before:%Y-%m-%d}",
+            "origin": origin, "model_version": model.version,
+            "sell_through_batches": model.batches}
