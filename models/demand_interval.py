@@ -202,7 +202,7 @@ class IntervalDemand:
         vals = self.values if rows is None else self.values[rows]
         cum = self._cum if rows is None else self._cum[rows]
         n, k = vals.shape
-        y2 = y.reshape(n, -1)
+        y2 = y.reshape(n, y.size // n if n else 0)  # no rows: (0, 0), not an ambiguous -1
         count = (vals[:, None, :] <= y2[:, :, None]).sum(axis=2)
         j = np.minimum(np.maximum(count - 1, 0), k - 2)
         at = (np.arange(n) * k)[:, None] + j

@@ -14,13 +14,14 @@ are far too narrow for large series and too wide for small ones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ConformalQuantiles", "quantile_name", "series_scale"]
+__all__ = ["ConformalQuantiles", "quantile_level", "quantile_name", "series_scale"]
 
 FloatArray = npt.NDArray[np.float64]
 MIN_POOL = 50
@@ -31,6 +32,28 @@ def quantile_name(q: float) -> str:
     if not 0.0 < q < 1.0:
         raise ValueError(f"quantiles must be in (0, 1); got {q}.")
     return f"q{float(q):g}"
+
+
+def quantile_level(q: float) -> float:
+    """The level its column name stands for: 0.1 -> 0.1; a level the name would round
+    (0.1000000001 -> "q0.1", 0.99999999999999 -> "q1") is refused.
+
+    Levels carry at most 6 significant digits, so distinct levels get distinct columns and a
+    column's name is its level. Float noise (0.30000000000000004) is read as the level named.
+
+    Raises:
+        ValueError: q is not in (0, 1), or has more than 6 significant digits.
+    """
+    name = quantile_name(q)
+    named = float(name[1:])
+    if not math.isclose(q, named, rel_tol=1e-12, abs_tol=0.0):
+        raise ValueError(f"quantile level {q!r} has more than 6 significant digits: its column "
+                         f"would be {name!r}, the column of {named:g}; send at most 6 "
+                         "significant digits, e.g. 0.05 or 0.975.")
+    if not 0.0 < named < 1.0:
+        raise ValueError(f"quantile level {q!r} rounds to {named:g} at 6 significant digits; "
+                         "send a level in (0, 1), e.g. 0.99.")
+    return named
 
 
 def series_scale(y: FloatArray, *, window: int = 52) -> FloatArray:

@@ -1,13 +1,16 @@
 """Errors as HTTP answers: one body shape (`ErrorOut`) for all of them.
 
 Domain code raises domain errors; routes turn them into `ApiError`s; the handlers here
-write them. Bad input is 422 with the field path and reason of every problem; the handler
-for unexpected exceptions is a last resort that logs and answers without details.
+write them. Bad input is 422 with the field path and reason of every problem; what an
+answer echoes is made encodable first (a lone surrogate such as `\ud800` is sent as its escape
+text). The handler for unexpected exceptions is a last resort: it logs the traceback with the
+request id and answers a JSON 500 naming that id, never the traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serving.contract import RowProblem
 from serving.schemas import ErrorOut
 
-__all__ = ["ApiError", "ERROR_RESPONSES", "documented", "error_body", "install_handlers",
-           "validation_items"]
+__all__ = ["ApiError", "ERROR_RESPONSES", "documented", "encodable", "error_body",
+           "install_handlers", "validation_items"]
 
 log = logging.getLogger("channelcast.serving")
 
@@ -43,6 +46,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _doc("request body over the size limit"),
     422: _doc("bad input: every problem with its field path and reason"),
     503: _doc("no model loaded yet"),
+    500: _doc("internal error (never expected): the answer names the request id under which "
+              "it is logged"),
 }
 """Answers every authenticated route may give (added to each router)."""
 
@@ -60,10 +65,27 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def encodable(value: Any) -> Any:
+    """`value` with every string UTF-8 encodable: lone surrogates become their escape text
+    (`"\\ud800"`), so an answer that echoes input can always be written."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(v) for v in value]
+    return value
+
+
 def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": detail}
+    """The `ErrorOut` body, safe to encode whatever the input it echoes."""
+    body: dict[str, Any] = {"detail": encodable(detail)}
     if errors:
-        body["errors"] = errors
+        body["errors"] = encodable(errors)
     return body
 
 
@@ -119,12 +141,13 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = request.headers.get("x-request-id", "")
-    log.exception("unexpected error answering %s %s", request.method, request.url.path,
-                  exc_info=exc)
+    request_id = str(getattr(request.state, "request_id", "") or uuid.uuid4().hex[:16])
+    log.error("unexpected error answering %s %s (request id %s)", request.method,
+              request.url.path, request_id, exc_info=exc)
     return JSONResponse(error_body("internal error: the service could not answer this "
-                                   f"request (request id {request_id or 'unknown'}); it is "
-                                   "logged."), status_code=500)
+                                   f"request (request id {request_id}); the error is logged "
+                                   "under that id: quote it when you report this."),
+                        status_code=500, headers={"x-request-id": request_id})
 
 
 def install_handlers(app: FastAPI) -> None:

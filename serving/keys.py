@@ -21,10 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from serving.db import Database
 from serving.tables import ApiKeyRow, as_utc, utcnow
 
-__all__ = ["ROLES", "KeyChecker", "KeyInfo", "Principal", "create_key", "hash_key",
-           "list_keys", "revoke_key", "role_at_least"]
+__all__ = ["KEY_NAME_MAX", "ROLES", "KeyChecker", "KeyInfo", "Principal", "create_key",
+           "hash_key", "list_keys", "revoke_key", "role_at_least"]
 
 ROLES = ("erp", "planner", "admin")
+KEY_NAME_MAX = 100  # characters of a key's name (the api_keys.name column holds 100)
 _PREFIX = "cc_"
 
 
@@ -70,8 +71,8 @@ def create_key(db: Database, *, name: str, role: str) -> tuple[KeyInfo, str]:
     """
     _check_role(role)
     name = name.strip()
-    if not name or len(name) > 100:
-        raise ValueError(f"`name` must be 1 to 100 characters; got {name!r}.")
+    if not name or len(name) > KEY_NAME_MAX:
+        raise ValueError(f"`name` must be 1 to {KEY_NAME_MAX} characters; got {name!r}.")
     key = _PREFIX + secrets.token_urlsafe(32)
     with db.session() as session:
         if session.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:

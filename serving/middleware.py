@@ -69,14 +69,15 @@ class Observe:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex[:16]
+        request_id = (_header(scope, b"x-request-id") or uuid.uuid4().hex[:16])[:64]
+        scope.setdefault("state", {})["request_id"] = request_id  # for the 500 handler's log
         status = [500]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id[:64].encode("latin-1"))]
+                                      (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
         self.service.metrics.started()
@@ -88,7 +89,7 @@ class Observe:
             self.service.metrics.observe(scope["method"], template, status[0],
                                          time.perf_counter() - began)
             if _audited(scope["method"], template, status[0]):
-                self._audit(scope, status[0], request_id[:64])
+                self._audit(scope, status[0], request_id)
 
     def _audit(self, scope: Scope, status: int, request_id: str) -> None:
         state = scope.get("state") or {}

@@ -1,31 +1,102 @@
 """Request and response bodies of API v1 (pydantic; the OpenAPI schema and its examples).
 
-Input, output and update shapes are separate classes (H13). Numbers sent in must be finite;
-identifiers are non-empty strings.
+Input, output and update shapes are separate classes (H13). Input is taken as sent, never
+coerced: numbers must be JSON numbers (not `true` or `"1"`; an integer is fine for a decimal
+field), finite and within `BIG`; text must be valid Unicode (no lone surrogate such as
+`\ud800`); identifiers are non-empty; dates are `YYYY-MM-DD` text from `FIRST_DAY` to
+`LAST_DAY`; quantile levels have at most 6 significant digits and are distinct.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from models.allocation import POLICIES
+from models.quantiles import quantile_level
+from serving.keys import KEY_NAME_MAX
 
 __all__ = [
-    "AllocationDecisionIn", "AllocationIn", "AllocationLine", "AllocationList", "AllocationOut",
-    "AuditEntry", "CentralStockRow", "DecisionOut", "ErrorItem", "ErrorOut", "ForecastIn",
-    "ForecastOut", "ForecastRow", "InventoryIn", "InventoryOut", "InventoryRow", "KeyCreateIn",
-    "KeyCreatedOut", "KeyOut", "ModelOut", "PlannedRow", "RiskIn", "RiskOut", "RiskRow",
+    "BIG", "FIRST_DAY", "LAST_DAY", "AllocationDecisionIn", "AllocationIn", "AllocationLine",
+    "AllocationList", "AllocationOut", "AuditEntry", "CentralStockRow", "Count", "Day",
+    "DecisionOut", "ErrorItem", "ErrorOut", "ForecastIn", "ForecastOut", "ForecastRow", "Id",
+    "InventoryIn", "InventoryOut", "InventoryRow", "KeyCreateIn", "KeyCreatedOut", "KeyOut",
+    "Level", "ModelOut", "Number", "PlannedRow", "RiskIn", "RiskOut", "RiskRow",
     "SellThroughIn", "SellThroughOut", "SellThroughRevertOut", "SellThroughRow", "SeriesKey",
+    "Units",
 ]
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+"""Dates the API takes: every date stays far inside pandas' timestamps (1677..2262)."""
 BIG = 1e12  # no stock or sales figure is larger; keeps every sum and pack count in range
-Units = Annotated[float, Field(ge=0, le=BIG, allow_inf_nan=False)]
-Number = Annotated[float, Field(ge=-BIG, le=BIG, allow_inf_nan=False)]
-Level = Annotated[float, Field(gt=0, lt=1)]
+
+
+def _unicode(text: Any) -> Any:
+    """`text` unless it is a string holding a lone surrogate (JSON `"\\ud800"`): pydantic would
+    refuse it too, but without saying why."""
+    if isinstance(text, str) and not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PydanticCustomError(
+                "unicode_surrogate", "character {at} is a lone surrogate ({char}), not text: "
+                "send valid Unicode (a \\ud8xx escape must be followed by a \\udcxx one)",
+                {"at": exc.start, "char": ascii(text[exc.start])[1:-1]}) from None
+    return text
+
+
+def _date_text(value: Any) -> Any:
+    """Dates come as `YYYY-MM-DD` text: a number is not read as a Unix time."""
+    if isinstance(value, str | date):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date as text, YYYY-MM-DD")
+
+
+def _in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PydanticCustomError("date_range", "date {day} is out of range: send a date from "
+                                  "{first} to {last}", {"day": str(day), "first": str(FIRST_DAY),
+                                                        "last": str(LAST_DAY)})
+    return day
+
+
+def _level(q: float) -> float:
+    try:
+        return quantile_level(q)
+    except ValueError as exc:
+        raise PydanticCustomError("quantile_precision", str(exc)) from None
+
+
+def _distinct(levels: list[float]) -> list[float]:
+    seen: dict[float, int] = {}
+    for i, q in enumerate(levels):
+        if q in seen:
+            raise PydanticCustomError(
+                "quantile_repeated", "levels [{first}] and [{i}] are both {q}: they would "
+                "share the column q{q}; send each level once",
+                {"first": seen[q], "i": i, "q": f"{q:g}"})
+        seen[q] = i
+    return levels
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200), BeforeValidator(_unicode)]
+Day = Annotated[date, BeforeValidator(_date_text), AfterValidator(_in_range),
+                Field(description=f"YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}")]
+Count = Annotated[int, Field(strict=True)]  # a JSON integer: not true, "3" or 3.0
+Units = Annotated[float, Field(strict=True, ge=0, le=BIG, allow_inf_nan=False)]
+Number = Annotated[float, Field(strict=True, ge=-BIG, le=BIG, allow_inf_nan=False)]
+Share = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
+Level = Annotated[Share, AfterValidator(_level)]
 Policy = Literal["channelcast", "fair_share_forecast", "fair_share_sales"]
 assert set(Policy.__args__) == set(POLICIES)  # type: ignore[attr-defined]
 RiskClass = Literal["critical", "high", "medium", "low"]
@@ -63,20 +134,23 @@ class SeriesKey(_In):
 class PlannedRow(_In):
     """A planned price and/or promotion of one series in one forecast period."""
 
-    date: date
+    date: Day
     node_id: Id
     sku: Id
     price: Units | None = None
-    promo: Literal[0, 1] | None = None
+    promo: Annotated[Count, Field(ge=0, le=1)] | None = Field(None, description="0 or 1")
 
 
 class ForecastIn(_In):
     series: list[SeriesKey] = Field(min_length=1, max_length=10_000)
-    horizon: int | None = Field(None, ge=1, le=520,
-                                description="periods ahead (default: the trained horizon)")
-    quantiles: list[Level] = Field(default=[0.1, 0.5, 0.9], max_length=50)
-    model: str = Field("auto", max_length=50,
-                       description="auto (each series' backtest choice) or a trained model")
+    horizon: Count | None = Field(None, ge=1, le=520,
+                                  description="periods ahead (default: the trained horizon)")
+    quantiles: Annotated[list[Level], AfterValidator(_distinct)] = Field(
+        default=[0.1, 0.5, 0.9], max_length=50, json_schema_extra={"uniqueItems": True},
+        description="levels in (0, 1), each once, at most 6 significant digits; the column "
+        "of level 0.9 is q0.9")
+    model: Annotated[str, Field(max_length=50), BeforeValidator(_unicode)] = Field(
+        "auto", description="auto (each series' backtest choice) or a trained model")
     planned: list[PlannedRow] | None = Field(
         None, max_length=100_000,
         description="planned price/promo of forecast periods (LightGBM uses them)")
@@ -111,13 +185,13 @@ class AllocationIn(_In):
     sku: Id
     available: Units | None = Field(None, description="units to split (default: central stock "
                                     "on record)")
-    pack_size: int | None = Field(None, ge=1, le=1_000_000,
-                                  description="default: central stock on record, else 1")
+    pack_size: Count | None = Field(None, ge=1, le=1_000_000,
+                                    description="default: central stock on record, else 1")
     policy: Policy = "channelcast"
-    min_qty: dict[str, Units] = Field(default_factory=dict, description="node_id -> units")
-    max_qty: dict[str, Units] = Field(default_factory=dict, description="node_id -> units")
+    min_qty: dict[Id, Units] = Field(default_factory=dict, description="node_id -> units")
+    max_qty: dict[Id, Units] = Field(default_factory=dict, description="node_id -> units")
     exclude: list[Id] = Field(default_factory=list, description="nodes that get nothing")
-    target_service: float = Field(0.9, gt=0, lt=1)
+    target_service: Share = 0.9
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "sku": "SKU-0001", "available": 120, "policy": "channelcast",
         "max_qty": {"WEB-01": 40}, "exclude": ["DLR-07"]}]})
@@ -189,9 +263,9 @@ class AllocationList(BaseModel):
 
 class AllocationDecisionIn(_In):
     action: Literal["approve", "override"]
-    reason: str | None = Field(None, max_length=2000,
-                               description="required to override: why the planner changed it")
-    lines: dict[str, Units] = Field(default_factory=dict,
+    reason: Annotated[str, Field(max_length=2000), BeforeValidator(_unicode)] | None = Field(
+        None, description="required to override: why the planner changed it")
+    lines: dict[Id, Units] = Field(default_factory=dict,
                                     description="override: node_id -> new quantity")
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"action": "override", "reason": "DLR-03 has a store opening", "lines": {"DLR-03": 24}},
@@ -206,8 +280,9 @@ class RiskIn(_In):
     channel: Id | None = None
     risk_class: list[RiskClass] | None = Field(None, description="keep these classes only")
     demand_class: list[Id] | None = Field(None, description="e.g. smooth, intermittent")
-    top: int = Field(50, ge=1, le=10_000)
-    excess_weeks: float = Field(8.0, gt=0, le=520)
+    top: Count = Field(50, ge=1, le=10_000)
+    excess_weeks: Annotated[float, Field(strict=True, allow_inf_nan=False)] = Field(
+        8.0, gt=0, le=520)
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "channel": "dealer", "risk_class": ["critical", "high"], "top": 20}]})
 
@@ -246,7 +321,7 @@ class InventoryRow(_In):
     sku: Id
     on_hand: Number
     in_transit: Number
-    as_of: date
+    as_of: Day
     min_qty: Number | None = None
     max_qty: Number | None = None
 
@@ -254,7 +329,7 @@ class InventoryRow(_In):
 class CentralStockRow(_In):
     sku: Id
     available: Number
-    pack_size: int | None = Field(None, ge=-(2**31), le=2**31)
+    pack_size: Count | None = Field(None, ge=-(2**31), le=2**31)
 
 
 class InventoryIn(_In):
@@ -275,7 +350,7 @@ class InventoryOut(BaseModel):
 
 
 class SellThroughRow(_In):
-    date: date
+    date: Day
     node_id: Id
     sku: Id
     units: Number
@@ -331,7 +406,8 @@ class ModelOut(BaseModel):
 
 
 class KeyCreateIn(_In):
-    name: Id
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=KEY_NAME_MAX), BeforeValidator(_unicode)]
     role: Literal["erp", "planner", "admin"]
 
 

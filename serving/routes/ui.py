@@ -31,7 +31,8 @@ from serving.decisions import edited_reason
 from serving.deps import ErpDep, ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.model_store import ServedModel
-from serving.schemas import SeriesKey
+from serving.schemas import Count, SeriesKey, Units
+from serving.schemas import Id as BodyId
 from serving.tables import AllocationRow
 from training.pyfunc import served_model
 
@@ -133,7 +134,7 @@ def list_skus(_who: ErpDep, model: ModelDep, service: ServiceDep) -> dict[str, A
 class RecentIn(BaseModel):
     model_config = {"extra": "forbid"}
     series: list[SeriesKey] = Field(min_length=1, max_length=1000)
-    periods: int = Field(26, ge=2, le=260)
+    periods: Count = Field(26, ge=2, le=260)
 
 
 class RecentSeries(BaseModel):
@@ -267,8 +268,8 @@ def _num(value: Any) -> float | None:
 
 class PreviewIn(BaseModel):
     model_config = {"extra": "forbid"}
-    lines: dict[str, float] = Field(description="node_id -> units to allocate (every line "
-                                    "not named keeps its current quantity)")
+    lines: dict[BodyId, Units] = Field(description="node_id -> units to allocate (every "
+                                       "line not named keeps its current quantity)")
 
 
 class PreviewLine(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.quantiles import ConformalQuantiles, quantile_name, series_scale
+from models.quantiles import ConformalQuantiles, quantile_level, quantile_name, series_scale
 
 
 def test_quantile_name_and_range() -> None:
@@ -13,6 +13,22 @@ def test_quantile_name_and_range() -> None:
     assert quantile_name(0.05) == "q0.05"
     with pytest.raises(ValueError, match="quantiles must be in"):
         quantile_name(1.0)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.05, 0.975, 0.123456, 1e-7, 0.999999])
+def test_a_level_is_what_its_column_name_says(q: float) -> None:
+    assert quantile_level(q) == q == float(quantile_name(q)[1:])
+
+
+def test_float_noise_reads_as_the_level_named() -> None:
+    assert quantile_level(0.1 + 0.2) == 0.3
+
+
+@pytest.mark.parametrize(("q", "words"), [(0.1000000001, "'q0.1'"), (0.1234567, "'q0.123457'"),
+                                          (0.99999999999999, "rounds to 1")])
+def test_a_level_its_name_would_round_is_refused(q: float, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        quantile_level(q)
 
 
 def test_scale_falls_back_to_level_then_one() -> None:

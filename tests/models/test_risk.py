@@ -87,3 +87,11 @@ def test_last_prices_take_the_latest_known_price() -> None:
                             "price": [9.0, 8.0, np.nan]})
     assert last_prices(history)[("N0", "S0")] == 8.0
     assert last_prices(history.drop(columns="price")).empty
+
+
+def test_a_forecast_without_a_stocked_series_gives_an_empty_table() -> None:
+    elsewhere = stock({"N0": 10.0}).assign(sku="OTHER")
+    risk = stock_risk(flat_forecast({"N0": 10.0}), nodes=make_nodes(1), inventory=elsewhere,
+                      freq="W-MON")
+    assert risk.empty
+    assert {"p_stockout", "expected_lost_units", "risk_class"} <= set(risk.columns)
