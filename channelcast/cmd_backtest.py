@@ -12,10 +12,10 @@ import pandas as pd
 from channelcast import cmd_dask
 from features.errors import DataContractError
 from features.partitioned import is_store, open_store
-from features.validation import load_validated
+from features.validation import load_validated, refused_note
 from models.zoo import MODEL_NAMES, check_models
 from training.backtest import MODEL, BacktestConfig, run_backtest
-from training.config import add_engine_arguments
+from training.config import add_engine_arguments, add_partial_arguments, rejects_file
 from training.forecast import DEFAULT_MODELS, UnknownSeriesError, fit_forecaster
 from training.metrics import evaluate, format_table
 
@@ -52,17 +52,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantiles", default="0.1,0.5,0.9", help="default 0.1,0.5,0.9")
     p.add_argument("--out", type=Path, required=True, help="predictions file (.parquet/.csv)")
     add_engine_arguments(p)
+    add_partial_arguments(p)
 
 
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
     if is_store(args.data):  # a partitioned store, read whole by the local engine
         store = open_store(args.data)
         return store.load_history(), store.nodes(), store.freq
+    rejects = rejects_file(args.data, args.rejects)
     try:
-        report = load_validated(args.data, freq=args.freq)
+        report = load_validated(args.data, freq=args.freq, accept_partial=args.accept_partial,
+                                rejects=rejects)
     except (DataContractError, FileNotFoundError) as exc:
         print(f"cannot use {args.data}: {exc}")
         return None
+    note = refused_note(report, rejects)
+    if note:
+        print(note)
     return report.tables["sell_through"], report.tables["nodes"], str(report.freq)
 
 

@@ -4,22 +4,33 @@ Each prints a readable table (with the reason for every allocation line) and, wi
 `--out FILE.csv`, writes the full table, one row per line and every column, for machines.
 Exit codes: 0 ok, 2 bad input (with a message naming the cause; never a traceback).
 `demo_decisions` is what `channelcast demo` shows: one allocation and the top of the risk list.
+
+`allocate` and `risk` decide with the registered champion (`models:/channelcast-demand@champion`
+in the tracking store that training uses, as the demo and the service do) when one is
+registered and knows the folder: every series of the question, the same period grid and an
+origin at the folder's last period. Otherwise they fit `--models` on the folder now. Either
+way the line before the numbers says which model produced them. An explicit `--model-uri`
+that does not match the folder is an error instead of a fallback.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from features.datasets import load_walmart
 from features.errors import DataContractError
-from features.schema import AVAILABLE, ITEM, NODE, PACK_SIZE
-from features.validation import load_validated
+from features.report import ValidationReport
+from features.schema import AVAILABLE, DATE, ITEM, NODE, PACK_SIZE
+from features.validation import load_validated, refused_note
 from models.allocation import POLICIES, AllocationConfig, AllocationRequest, allocate_all
 from models.allocation_table import COLUMNS
 from models.demand_interval import (
@@ -31,6 +42,7 @@ from models.demand_interval import (
 from models.errors import InfeasibleAllocationError, UnknownNodeError
 from models.fair_share import recent_sales_rate
 from models.risk import last_prices, stock_risk
+from training.config import add_partial_arguments, rejects_file
 from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.interval_check import check_intervals
 from training.policy_backtest import (
@@ -42,11 +54,17 @@ from training.policy_backtest import (
     policy_forecasts,
     run_policy_backtest,
 )
+from training.pyfunc import served_model
+from training.registry import CHAMPION, alias_version, client_for
+from training.settings import StoreSettings, store_settings
+
+if TYPE_CHECKING:
+    from serving.model_store import ServedModel
 
 __all__ = ["add_parser", "allocation_table", "demo_decisions", "format_allocation",
-           "format_risk"]
+           "format_risk", "model_forecast"]
 
-_BAD_INPUT = (ValueError, KeyError, DataContractError, FileNotFoundError,
+_BAD_INPUT = (ValueError, KeyError, DataContractError, OSError, MlflowException,
               InfeasibleAllocationError, UnknownNodeError, UnknownSeriesError)
 _SHOWN = ["node_id", "priority", "allocated", "demand_mean", "demand_q0.9", "position_before",
           "position_after", "p_stockout_before", "p_stockout_after", "bound"]
@@ -96,6 +114,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    f"in between forecast with the last booster (default {LGBM_REFIT_EVERY})")
     p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
     p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
+    add_partial_arguments(p)
     p.set_defaults(handler=_run_policy_backtest)
 
 
@@ -103,12 +122,36 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, help="validated data folder")
     p.add_argument("--freq", default=None, help="W, D, M or W-MON... (default: inferred)")
     p.add_argument("--models", default=",".join(CHEAP_MODELS),
-                   help=f"forecast models (default {','.join(CHEAP_MODELS)})")
+                   help=f"models fitted now when no registered model is used (default "
+                   f"{','.join(CHEAP_MODELS)})")
     p.add_argument("--out", type=Path, default=None, help="write the full table to this CSV")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model-uri", default=None,
+                        help="registered model to decide with (default: "
+                        "models:/channelcast-demand@champion when it is registered and knows "
+                        "the folder, else --models fitted now)")
+    source.add_argument("--fit", action="store_true",
+                        help="fit --models on the folder now even when a champion is registered")
+    p.add_argument("--tracking-uri", default=None, help="MLflow store (default: "
+                   "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project folder)")
+    add_partial_arguments(p)
+
+
+def _validated(path: Path, args: argparse.Namespace, *, freq: str | None = None
+               ) -> ValidationReport:
+    """`path` validated with `--accept-partial`/`--rejects`; prints how many rows were left
+    out and where they went."""
+    rejects = rejects_file(path, args.rejects)
+    report = load_validated(path, freq=freq, accept_partial=args.accept_partial,
+                            rejects=rejects)
+    note = refused_note(report, rejects)
+    if note:
+        print(note)
+    return report
 
 
 def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
-    report = load_validated(args.data, freq=args.freq)
+    report = _validated(args.data, args, freq=args.freq)
     missing = [t for t in ("inventory",) if t not in report.tables]
     if missing:
         raise FileNotFoundError(f"{args.data} has no {missing[0]}.csv; decisions need each "
@@ -126,6 +169,97 @@ def _forecast(tables: dict[str, pd.DataFrame], freq: str, models: str,
                                 models=tuple(m.strip() for m in models.split(",")))
     return forecaster.predict(quantiles=DEFAULT_LEVELS, model="auto" if "auto" in models
                               else models.split(",")[0].strip())
+
+
+def model_forecast(forecaster: Forecaster, series: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A trained forecaster's decision forecasts, as the service makes them: its served model
+    (`auto` when trained), `DEFAULT_LEVELS`, its whole horizon; `series` (node_id, sku) or
+    all."""
+    return forecaster.predict(series, quantiles=DEFAULT_LEVELS, model=served_model(forecaster))
+
+
+def _decision_forecast(args: argparse.Namespace, tables: dict[str, pd.DataFrame], freq: str,
+                       history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The forecasts of `history`'s series a decision uses, and the line naming the model
+    that made them (the registered one when it fits the folder, else `--models` fitted now)."""
+    served, why = _registered_model(args, history, freq)
+    if served is None:
+        forecast = _forecast(tables, freq, args.models, history=history)
+        fitted = ", ".join(m.strip() for m in args.models.split(","))
+        return forecast, f"model: fitted now: {fitted} ({why})"
+    keys = history[[NODE, ITEM]].drop_duplicates().astype(str)
+    return model_forecast(served.forecaster, keys), _describe(served)
+
+
+def _describe(served: ServedModel) -> str:
+    """`model: NAME version N (ALIAS, origin DATE)` for a registry model, else its URI."""
+    origin = f"origin {served.forecaster.origin:%Y-%m-%d}"
+    if served.name is None:
+        return f"model: {served.uri} ({origin})"
+    alias = served.uri.rpartition("@")[2] if "@" in served.uri else None
+    return (f"model: {served.name} version {served.version} "
+            f"({f'{alias}, ' if alias else ''}{origin})")
+
+
+def _registered_model(args: argparse.Namespace, history: pd.DataFrame, freq: str
+                      ) -> tuple[ServedModel | None, str]:
+    """The registered model to decide with, or None and why the models are fitted now.
+
+    Settings are read here (the entry point): `--tracking-uri`, else `$MLFLOW_TRACKING_URI`,
+    else the project's store, as training and the demo resolve it.
+
+    Raises:
+        ValueError: an explicit `--model-uri` does not fit the folder.
+        MlflowException, OSError: an explicit `--model-uri` cannot be loaded.
+    """
+    if args.fit:
+        return None, "--fit"
+    store = store_settings(os.environ, tracking_uri=args.tracking_uri)
+    uri = args.model_uri or f"models:/{store.model_name}@{CHAMPION}"
+    if args.model_uri is None and not _has_champion(store):
+        return None, f"no champion registered at {store.tracking_uri}"
+    from serving.model_store import load_model  # the service's loader (imports the service)
+
+    served = load_model(uri, tracking_uri=store.tracking_uri)
+    mismatch = _mismatch(served.forecaster, history, freq, args.data)
+    if mismatch is None:
+        return served, ""
+    name = (f"{served.name} version {served.version}" if served.name else uri)
+    if args.model_uri is not None:
+        raise ValueError(f"{uri} ({name}) does not fit {args.data}: {mismatch}; train on this "
+                         "folder, or pass --fit to fit on it now.")
+    return None, f"champion {name} does not fit {args.data}: {mismatch}"
+
+
+def _has_champion(store: StoreSettings) -> bool:
+    """Whether the store has a `champion` (a missing SQLite file is not created to ask)."""
+    prefix = "sqlite:///"
+    uri = store.tracking_uri
+    if uri.startswith(prefix) and not uri.endswith(":memory:") \
+            and not Path(uri[len(prefix):]).is_file():
+        return False
+    return alias_version(client_for(uri), store.model_name, CHAMPION) is not None
+
+
+def _mismatch(forecaster: Forecaster, history: pd.DataFrame, freq: str, data: Path
+              ) -> str | None:
+    """Why `forecaster` cannot answer for `history` (unknown series, another period grid,
+    another last period), or None when it can."""
+    keys = history[[NODE, ITEM]].drop_duplicates().astype(str)
+    known = pd.MultiIndex.from_frame(forecaster.keys[[NODE, ITEM]].astype(str))
+    unknown = keys[~pd.MultiIndex.from_frame(keys).isin(known)]
+    if len(unknown):
+        first = unknown.iloc[0]
+        return (f"{len(unknown):,} of the {len(keys):,} series are unknown to it (e.g. "
+                f"node_id {first[NODE]}, sku {first[ITEM]})")
+    if pd.tseries.frequencies.to_offset(forecaster.freq) != \
+            pd.tseries.frequencies.to_offset(freq):
+        return f"it forecasts on the {forecaster.freq} grid, {data} is on {freq}"
+    last = pd.Timestamp(history[DATE].max())
+    if last != forecaster.origin:
+        return (f"its origin is {forecaster.origin:%Y-%m-%d}, the folder's last period "
+                f"{last:%Y-%m-%d}")
+    return None
 
 
 def _pairs(text: str, flag: str) -> dict[str, float]:
@@ -199,12 +333,13 @@ def _run_allocate(args: argparse.Namespace) -> int:
         if history.empty:
             raise UnknownNodeError(f"sku {args.sku} has no sell-through history in "
                                    f"{args.data}; check the sku.")
-        forecast = _forecast(tables, freq, args.models, history=history)
+        forecast, model_line = _decision_forecast(args, tables, freq, history)
         table = allocation_table(tables, freq, forecast, request, policy=args.policy,
                                  config=config)
     except _BAD_INPUT as exc:
         print(f"cannot allocate: {exc}")
         return 2
+    print(model_line)
     print(format_allocation(table, request))
     _write(table[[*COLUMNS, "policy"]], args.out)
     return 0
@@ -216,13 +351,14 @@ def _run_risk(args: argparse.Namespace) -> int:
         return 2
     try:
         tables, freq = _load(args)
-        forecast = _forecast(tables, freq, args.models)
+        forecast, model_line = _decision_forecast(args, tables, freq, tables["sell_through"])
         table = stock_risk(forecast, nodes=tables["nodes"], inventory=tables["inventory"],
                            freq=freq, prices=last_prices(tables["sell_through"]),
                            excess_weeks=args.excess_weeks)
     except _BAD_INPUT as exc:
         print(f"cannot rank stock risk: {exc}")
         return 2
+    print(model_line)
     print(format_risk(table, top=args.top))
     _write(table, args.out)
     return 0
@@ -255,7 +391,7 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
         if not scarcity or not all(0 < s <= 2 for s in scarcity):
             raise ValueError(f"`--scarcity` takes shares in (0, 2], e.g. 0.7,0.85,1.0; got "
                              f"{args.scarcity!r}.")
-        history, nodes, freq, demand, packs = _policy_data(args.data)
+        history, nodes, freq, demand, packs = _policy_data(args.data, args)
         config = PolicyBacktestConfig(start=args.start, review_periods=args.review_periods,
                                       lead_periods=args.lead_periods, scarcity=scarcity,
                                       models=tuple(m.strip() for m in args.models.split(",")),
@@ -279,13 +415,14 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy_data(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame | None,
-                                      pd.Series | None]:
+def _policy_data(path: Path, args: argparse.Namespace
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame | None,
+                            pd.Series | None]:
     """History, nodes, freq, true demand (truth.parquet, if any) and pack sizes of a folder."""
     if (path / "train.csv.zip").exists():  # the raw walmart_store_dept folder
         data = load_walmart(path)
         return data.sell_through, data.nodes, data.freq, None, None
-    report = load_validated(path)
+    report = _validated(path, args)
     tables = report.tables
     demand = None
     if (path / "truth.parquet").exists():
@@ -303,8 +440,7 @@ def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> 
     from a forecaster fitted on `data_dir`'s history."""
     report = load_validated(data_dir)
     tables, freq = report.tables, str(report.freq)
-    model = "auto" if "auto" in forecaster.means else sorted(forecaster.means)[0]
-    forecast = forecaster.predict(quantiles=DEFAULT_LEVELS, model=model)
+    forecast = model_forecast(forecaster)
     central = tables.get("central_stock")
     if central is None or "inventory" not in tables:
         return "(no central_stock or inventory in the data: nothing to allocate)"

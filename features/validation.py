@@ -37,7 +37,8 @@ from features.schema import (
     TableSpec,
 )
 
-__all__ = ["load_validated", "parse_freq", "validate_folder", "validate_raw"]
+__all__ = ["load_validated", "parse_freq", "refused_note", "validate_folder",
+           "validate_raw"]
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -92,23 +93,57 @@ def validate_folder(
     return validate_raw(read_folder(path), freq=freq, date_format=date_format)
 
 
-def load_validated(path: Path | str, **kwargs: str | None) -> ValidationReport:
-    """Like `validate_folder`, but raise when anything was refused (for library callers).
+def load_validated(
+    path: Path | str,
+    *,
+    freq: str | None = None,
+    date_format: str | None = None,
+    accept_partial: bool = False,
+    rejects: Path | str | None = None,
+) -> ValidationReport:
+    """Like `validate_folder`, but raise when anything was refused (for callers that need
+    clean tables), unless `accept_partial`: then the tables hold the accepted rows only.
+
+    Args:
+        path, freq, date_format: as `validate_folder`.
+        accept_partial: use the accepted rows when some rows are refused (problems with whole
+            files, e.g. a missing file or column, still raise).
+        rejects: with `accept_partial`, write every refused row (with its reasons) to this CSV
+            when there are any (see `refused_note` for the line to print).
 
     Raises:
         DataContractError: listing the first problems and the number of refused rows.
     """
-    report = validate_folder(path, **kwargs)
-    if not report.ok:
-        lines = [str(p) for p in report.first_problems(20)]
-        more = report.n_problems - len(lines)
-        tail = f"\n... and {more} more problems" if more > 0 else ""
-        raise DataContractError(
-            f"{report.path}: {report.n_problems} problem(s), {report.n_refused} row(s) refused; "
-            "run `channelcast validate` with --rejects FILE for all of them:\n"
-            + "\n".join(lines) + tail
-        )
-    return report
+    report = validate_folder(path, freq=freq, date_format=date_format)
+    if report.ok:
+        return report
+    if accept_partial and not report.file_problems:
+        if rejects is not None:
+            Path(rejects).parent.mkdir(parents=True, exist_ok=True)
+            report.write_rejects(rejects)
+        return report
+    lines = [str(p) for p in report.first_problems(20)]
+    more = report.n_problems - len(lines)
+    tail = f"\n... and {more} more problems" if more > 0 else ""
+    fix = ("fix the files first (--accept-partial only leaves out refused rows)"
+           if report.file_problems else "fix them, or pass --accept-partial to run on the "
+           "accepted rows (MLproject: -P accept_partial=true)")
+    raise DataContractError(
+        f"{report.path}: {report.n_problems} problem(s), {report.n_refused} row(s) refused; "
+        f"{fix}; run `channelcast validate` with --rejects FILE for all of them:\n"
+        + "\n".join(lines) + tail
+    )
+
+
+def refused_note(report: ValidationReport, rejects: Path | str | None) -> str | None:
+    """The line to print after `load_validated(..., accept_partial=True)`: how many rows were
+    refused and left out, and where they were written; None when every row was accepted."""
+    if report.n_refused == 0:
+        return None
+    where = (f"each with its reason in {rejects}" if rejects is not None
+             else "see them with `channelcast validate --rejects FILE`")
+    return (f"--accept-partial: {report.n_refused:,} refused row(s) left out of "
+            f"{report.path} ({where}); running on the accepted rows")
 
 
 def validate_raw(

@@ -21,8 +21,8 @@ from training.backtest import BacktestConfig
 from training.cluster import ENGINES, EngineConfig
 from training.forecast import DEFAULT_MODELS
 
-__all__ = ["FAST_LGBM", "TrainConfig", "add_engine_arguments", "add_train_arguments",
-           "config_from_args"]
+__all__ = ["FAST_LGBM", "TrainConfig", "add_engine_arguments", "add_partial_arguments",
+           "add_train_arguments", "config_from_args", "rejects_file"]
 
 #: LightGBM settings for demos and tests: small trees, few rounds, one thread (two threads
 #: on a busy 2-core machine are many times slower than one).
@@ -48,6 +48,8 @@ class TrainConfig:
         outside_span: how target periods outside a series' span are scored.
         engine: "local" or "dask" (`training.cluster`); scheduler: the Dask scheduler
             address or `local-cluster:N` (with "dask", `data` is a partitioned store).
+        accept_partial: train on the accepted rows when validation refuses some rows of
+            `data` (they are written to `rejects_file(data)`); False = refuse the folder.
     """
 
     data: Path
@@ -62,6 +64,7 @@ class TrainConfig:
     outside_span: str = "exclude"
     engine: str = "local"
     scheduler: str = ""
+    accept_partial: bool = False
 
     @property
     def primary(self) -> str:
@@ -124,6 +127,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lgbm-preset", choices=("default", "fast"), default="default",
                    help="`fast`: small LightGBM for demos and tests (overrides --lgbm-*)")
     add_engine_arguments(p)
+    add_partial_arguments(p)
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,6 +137,32 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
                         "(channelcast ingest DIR --parquet-dir STORE)")
     p.add_argument("--scheduler", default="",
                    help="Dask scheduler address (tcp://host:8786) or local-cluster:N")
+
+
+def add_partial_arguments(p: argparse.ArgumentParser) -> None:
+    """`--accept-partial` and `--rejects FILE`, as `channelcast ingest` has them."""
+    p.add_argument("--accept-partial", type=_flag, nargs="?", const=True, default=False,
+                   metavar="true|false",
+                   help="run on the accepted rows when some rows of --data are refused; the "
+                        "refused rows are counted and written to --rejects")
+    p.add_argument("--rejects", type=Path, default=None, metavar="FILE",
+                   help="where --accept-partial writes the refused rows, each with its reasons "
+                        "(default: rejects.csv in the data folder)")
+
+
+def rejects_file(data: Path | str, rejects: Path | str | None = None) -> Path:
+    """Where refused rows of the data folder `data` are written: `rejects`, else
+    `data/rejects.csv`."""
+    return Path(rejects) if rejects is not None else Path(data) / "rejects.csv"
+
+
+def _flag(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false; got {value!r}")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -148,4 +178,5 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(data=args.data, freq=args.freq or None, horizon=args.horizon,
                        windows=args.windows, step=args.step or None, warmup=args.warmup,
                        models=models, lgbm=lgbm, engine=engine.engine,
-                       scheduler=engine.scheduler)
+                       scheduler=engine.scheduler,
+                       accept_partial=bool(getattr(args, "accept_partial", False)))

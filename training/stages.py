@@ -23,10 +23,16 @@ from mlflow.pyfunc import PyFuncModel
 from features.errors import DataContractError
 from features.partitioned import is_store, open_store, store_fingerprint
 from features.schema import ITEM, NODE
-from features.validation import load_validated
+from features.validation import load_validated, refused_note
 from training.backtest import BacktestResult, run_backtest
 from training.cluster import EngineConfig
-from training.config import TrainConfig, add_engine_arguments, add_train_arguments, config_from_args
+from training.config import (
+    TrainConfig,
+    add_engine_arguments,
+    add_train_arguments,
+    config_from_args,
+    rejects_file,
+)
 from training.forecast import UnknownSeriesError, fit_forecaster
 from training.pyfunc import log_forecast_model
 from training.registry import (
@@ -51,16 +57,19 @@ from training.tracking import (
 )
 
 __all__ = ["Loaded", "TrainOutcome", "backtest_main", "backtest_stage", "forecast_main",
-           "forecast_stage", "load_data", "promote_stage", "train_stage"]
+           "forecast_stage", "load_data", "preload", "promote_stage", "train_stage"]
 
 
 @dataclass
 class Loaded:
-    """Validated history, nodes and the period grid of a data folder."""
+    """Validated history, nodes and the period grid of a data folder; with
+    `accept_partial`, how many rows were refused and the line saying where they went."""
 
     history: pd.DataFrame
     nodes: pd.DataFrame
     freq: str
+    refused: int = 0
+    note: str | None = None
 
 
 @dataclass
@@ -72,16 +81,20 @@ class TrainOutcome:
     version: ModelVersion | None = None
 
 
-def load_data(cfg: TrainConfig) -> Loaded:
+def load_data(cfg: TrainConfig, *, rejects: Path | None = None) -> Loaded:
     """Load and validate `cfg.data` (a data folder, or a partitioned store read whole);
-    raises DataContractError or FileNotFoundError."""
+    raises DataContractError or FileNotFoundError. With `cfg.accept_partial`, refused rows
+    are left out and written to `rejects` (default `rejects_file(cfg.data)`)."""
     if is_store(cfg.data):
         store = open_store(cfg.data)
         nodes = store.nodes()
         return Loaded(store.load_history(),
                       nodes if nodes is not None else pd.DataFrame(columns=[NODE]), store.freq)
-    report = load_validated(cfg.data, freq=cfg.freq)
-    return Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
+    path = rejects_file(cfg.data, rejects)
+    report = load_validated(cfg.data, freq=cfg.freq, accept_partial=cfg.accept_partial,
+                            rejects=path)
+    return Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq),
+                  refused=report.n_refused, note=refused_note(report, path))
 
 
 def _backtest(cfg: TrainConfig, data: Loaded, cutoffs: list[pd.Timestamp] | None = None
@@ -103,6 +116,8 @@ def _log_inputs(cfg: TrainConfig, data: Loaded, *, commit: str | None) -> dict[s
     fingerprint = _fingerprint(cfg, data)
     log_params({**cfg.params(data.freq), **fingerprint})
     mlflow.set_tags({"data.sha256": fingerprint["data.sha256"], "data.folder": str(cfg.data)})
+    if data.refused:
+        mlflow.set_tag("data.refused_rows", str(data.refused))
     if commit:
         mlflow.set_tag("mlflow.source.git.commit", commit)
     return fingerprint
@@ -270,6 +285,17 @@ def _forecast_dask(model: PyFuncModel, out: Path, *, scheduler: str,
     return pd.DataFrame()
 
 
+def preload(cfg: TrainConfig, *, rejects: Path | None = None) -> Loaded | None:
+    """The data of a local-engine stage, loaded by its entry point so that the line about
+    refused rows (`--accept-partial`) is printed before the long work; None on Dask."""
+    if cfg.engine == "dask":
+        return None
+    data = load_data(replace(cfg, data=Path(cfg.data).resolve()), rejects=rejects)
+    if data.note:
+        print(data.note)
+    return data
+
+
 def backtest_main(argv: list[str] | None = None) -> None:
     """`python -m training.backtest --data DIR ...`: a tracked backtest run."""
     parser = argparse.ArgumentParser(prog="python -m training.backtest",
@@ -278,7 +304,8 @@ def backtest_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(args)
-        outcome = backtest_stage(cfg, store=store_settings(os.environ), commit=git_commit())
+        outcome = backtest_stage(cfg, store=store_settings(os.environ), commit=git_commit(),
+                                 data=preload(cfg, rejects=args.rejects))
     except (DataContractError, FileNotFoundError, ValueError) as exc:
         sys.exit(f"backtest: {exc}")
     by_model = outcome.scores.by_model

@@ -13,7 +13,7 @@ import sys
 from features.errors import DataContractError
 from training.config import add_train_arguments, config_from_args
 from training.settings import git_commit, store_settings
-from training.stages import train_stage
+from training.stages import preload, train_stage
 
 __all__ = ["main"]
 
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     store = store_settings(os.environ)
     try:
-        outcome = train_stage(config_from_args(args), store=store, commit=git_commit())
+        cfg = config_from_args(args)
+        outcome = train_stage(cfg, store=store, commit=git_commit(),
+                              data=preload(cfg, rejects=args.rejects))
     except (DataContractError, FileNotFoundError, ValueError) as exc:
         sys.exit(f"train: {exc}")
     version = outcome.version.version if outcome.version else "?"

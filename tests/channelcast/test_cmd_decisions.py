@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 
@@ -11,7 +13,14 @@ from channelcast.cli import main
 from channelcast.cmd_decisions import demo_decisions
 from features.synthetic import generate_channel_data, write_channel_data
 from models.allocation_table import COLUMNS
+from serving.channel import load_folder
+from serving.decisions import allocation_lines, risk_rows
+from serving.model_store import load_model
+from serving.schemas import AllocationIn, RiskIn
+from training.config import TrainConfig
 from training.forecast import fit_forecaster
+from training.settings import StoreSettings
+from training.stages import promote_stage, train_stage
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +29,26 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_channel_data(generate_channel_data(nodes=5, skus=4, periods=60, freq="W", seed=4),
                        out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_champion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty tracking store (never the project's mlflow.db): decisions fit models now."""
+    uri = f"sqlite:///{tmp_path / 'none' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def champion(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreSettings]:
+    """A store whose champion (version 1) was trained on `folder`."""
+    store = StoreSettings.local(tmp_path_factory.mktemp("mlflow"))
+    saved = mlflow.get_tracking_uri()
+    train_stage(TrainConfig(data=folder, windows=1, warmup=1, models=("snaive", "ma", "auto")),
+                store=store)
+    assert promote_stage(store=store, by="tester").promote
+    yield store
+    mlflow.set_tracking_uri(saved)
 
 
 def _sku(folder: Path) -> str:
@@ -35,6 +64,7 @@ def test_allocate_prints_the_explained_table_and_writes_csv(
                  "--pack-size", "2", "--models", "ma,tsb,auto", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
+    assert text.startswith("model: fitted now: ma, tsb, auto (no champion registered at sqlite")
     assert "bound" in text and "units allocated" in text
     table = pd.read_csv(out)
     assert list(table.columns) == [*COLUMNS, "policy"]
@@ -61,6 +91,7 @@ def test_risk_prints_the_ranked_list(folder: Path, tmp_path: Path,
                  "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
+    assert text.startswith("model: fitted now: ma, tsb, auto (no champion registered at sqlite")
     assert "risk_class" in text and "stocked node x sku lines" in text
     table = pd.read_csv(out)
     value = table["expected_lost_value"].fillna(-1).to_numpy()
@@ -88,3 +119,83 @@ def test_demo_decisions_shows_one_allocation_and_the_top_risks(folder: Path) -> 
                                 models=("ma", "tsb", "auto"))
     text = demo_decisions(folder, forecaster, top=3)
     assert text.startswith("allocation of ") and "stock risk, top 3" in text
+
+
+def test_risk_and_allocate_use_the_champion_and_answer_as_the_service(
+        folder: Path, champion: StoreSettings, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    served = load_model("models:/channelcast-demand@champion",
+                        tracking_uri=champion.tracking_uri)
+    tables = load_folder(folder, model_nodes=None)
+    origin = f"{served.forecaster.origin:%Y-%m-%d}"
+    line = f"model: channelcast-demand version 1 (champion, origin {origin})\n"
+
+    out = tmp_path / "risk.csv"
+    code = main(["risk", "--data", str(folder), "--tracking-uri", champion.tracking_uri,
+                 "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and text.startswith(line), text
+    mine = pd.read_csv(out, dtype={"node_id": str, "sku": str})
+    rows, matched = risk_rows(served, tables, RiskIn(top=10_000))
+    theirs = pd.DataFrame(rows)
+    assert matched == len(mine)
+    assert list(zip(mine["node_id"], mine["sku"], strict=True)) == \
+        list(zip(theirs["node_id"], theirs["sku"], strict=True))
+    for col in ("demand_mean", "p_stockout", "expected_lost_units", "p_excess"):
+        assert mine[col].to_numpy() == pytest.approx(theirs[col].to_numpy(), abs=1e-9), col
+
+    sku = _sku(folder)
+    out = tmp_path / "alloc.csv"
+    code = main(["allocate", "--data", str(folder), "--sku", sku, "--available", "40",
+                 "--pack-size", "2", "--tracking-uri", champion.tracking_uri, "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and text.startswith(line), text
+    mine = pd.read_csv(out, dtype={"node_id": str, "sku": str})
+    lines, _ = allocation_lines(served, tables, AllocationIn(sku=sku, available=40, pack_size=2))
+    assert list(mine["node_id"]) == list(lines["node_id"].astype(str))
+    for col in ("allocated", "demand_mean", "p_stockout_after"):
+        assert mine[col].to_numpy() == pytest.approx(lines[col].to_numpy(), abs=1e-9), col
+
+    code = main(["risk", "--data", str(folder), "--tracking-uri", champion.tracking_uri,
+                 "--fit", "--models", "snaive,ma"])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("model: fitted now: snaive, ma (--fit)\n")
+
+
+def test_a_champion_of_other_series_falls_back_or_refuses_when_named(
+        champion: StoreSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other"
+    write_channel_data(generate_channel_data(nodes=3, skus=6, periods=60, freq="W", seed=9),
+                       other)
+    code = main(["risk", "--data", str(other), "--tracking-uri", champion.tracking_uri,
+                 "--models", "snaive,ma", "--top", "3"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert text.startswith("model: fitted now: snaive, ma (champion channelcast-demand "
+                           f"version 1 does not fit {other}: "), text
+    assert "series are unknown to it" in text.splitlines()[0]
+    code = main(["risk", "--data", str(other), "--tracking-uri", champion.tracking_uri,
+                 "--model-uri", "models:/channelcast-demand/1"])
+    text = capsys.readouterr().out
+    assert code == 2 and "does not fit" in text and "--fit" in text, text
+
+
+def test_policy_backtest_accepts_partial_data(
+        folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in folder.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    sell = pd.read_csv(bad / "sell_through.csv")
+    sell.loc[3, "units"] = -2
+    sell.to_csv(bad / "sell_through.csv", index=False)
+    args = ["policy-backtest", "--data", str(bad), "--start", "40", "--models", "ma,auto",
+            "--scarcity", "0.7"]
+    assert main(args) == 2
+    assert "--accept-partial" in capsys.readouterr().out
+    rejects = tmp_path / "refused.csv"
+    code = main([*args, "--accept-partial", "--rejects", str(rejects)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert f"1 refused row(s) left out of {bad} (each with its reason in {rejects})" in text
+    assert len(pd.read_csv(rejects)) == 1

@@ -4,6 +4,7 @@ fresh process."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -15,12 +16,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features.errors import DataContractError
 from features.synthetic import generate_channel_data, write_channel_data
 from serving.live import free_port
-from training.config import TrainConfig
+from training.config import TrainConfig, add_train_arguments, config_from_args
 from training.registry import CHALLENGER, CHAMPION
 from training.settings import StoreSettings
-from training.stages import promote_stage, train_stage
+from training.stages import load_data, preload, promote_stage, train_stage
 
 FAST = ("snaive", "croston", "ma", "auto")
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,3 +186,32 @@ def test_mlflow_models_serve_answers_invocations_like_the_loaded_model(workspace
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("flags, accept", [([], False), (["--accept-partial"], True),
+                                           (["--accept-partial", "true"], True),
+                                           (["--accept-partial", "false"], False)])
+def test_accept_partial_flag_as_mlproject_passes_it(flags: list[str], accept: bool) -> None:
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    cfg = config_from_args(parser.parse_args(["--data", "d", *flags]))
+    assert cfg.accept_partial is accept
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_load_data_refuses_a_refused_row_unless_accept_partial(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    write_channel_data(generate_channel_data(nodes=2, skus=2, periods=30, freq="W", seed=3),
+                       data)
+    sell = pd.read_csv(data / "sell_through.csv", dtype=str)
+    sell.loc[2, "units"] = "-4"
+    sell.to_csv(data / "sell_through.csv", index=False)
+    with pytest.raises(DataContractError, match="accept-partial"):
+        load_data(TrainConfig(data=data))
+    loaded = preload(TrainConfig(data=data, accept_partial=True))
+    assert loaded is not None and loaded.refused == 1
+    assert len(loaded.history) == len(sell) - 1
+    assert f"1 refused row(s) left out of {data} (each with its reason in " \
+        f"{data / 'rejects.csv'})" in capsys.readouterr().out
+    assert len(pd.read_csv(data / "rejects.csv")) == 1
