@@ -1,5 +1,6 @@
 """Prometheus metrics: one registry per service in one process; with `channelcast serve
---workers 2`, every scrape sums both workers and the totals never go backwards."""
+--workers 2`, every scrape sums both workers and the totals never go backwards, not even when
+a worker is killed."""
 
 from __future__ import annotations
 
@@ -129,3 +130,11 @@ def test_two_workers_are_summed_and_never_go_backwards(two_workers: tuple[str, P
     text = scrape.text
     assert "channelcast_http_requests_in_flight 1.0\n" in text  # this scrape, in one worker
     assert text.count("channelcast_model_info{") == 1 and 'version="1"} 1.0' in text
+
+    gone = min(workers)  # a worker dies: its counts stay in the sum, its live gauge goes
+    assert (folder / f"gauge_livesum_{gone}.db").exists()
+    os.kill(int(gone), signal.SIGKILL)
+    time.sleep(0.5)
+    totals = _totals(httpx.get(f"{url}/metrics", timeout=60).text)
+    assert totals["/healthz"] == sent and totals["/metrics"] == 6, totals
+    assert not (folder / f"gauge_livesum_{gone}.db").exists()
