@@ -63,7 +63,7 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | 
     try:
         report = load_validated(args.data, freq=args.freq, accept_partial=args.accept_partial,
                                 rejects=rejects)
-    except (DataContractError, FileNotFoundError) as exc:
+    except (DataContractError, OSError) as exc:  # OSError: e.g. the rejects file unwritable
         print(f"cannot use {args.data}: {exc}")
         return None
     note = refused_note(report, rejects)
