@@ -120,7 +120,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
                             quantiles=quantiles, warmup=args.warmup)
     start = time.perf_counter()
     try:
-        result = run_backtest(history, freq=freq, config=config, nodes=nodes)
+        result = run_backtest(history, freq=freq, config=config, nodes=nodes,
+                              progress=not args.quiet)
     except ValueError as exc:
         print(f"cannot backtest {args.data}: {exc}")
         return 2
@@ -159,7 +160,8 @@ def _run_forecast(args: argparse.Namespace) -> int:
     try:
         forecaster = fit_forecaster(history, freq=freq, horizon=args.horizon, nodes=nodes,
                                     models=models,
-                                    calibration_windows=args.calibration_windows)
+                                    calibration_windows=args.calibration_windows,
+                                    progress=not args.quiet)
         frame = forecaster.predict(quantiles=quantiles, model=_primary(models))
     except (ValueError, UnknownSeriesError) as exc:
         print(f"cannot forecast {args.data}: {exc}")

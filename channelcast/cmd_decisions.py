@@ -160,13 +160,14 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
 
 
 def _forecast(tables: dict[str, pd.DataFrame], freq: str, models: str,
-              history: pd.DataFrame | None = None) -> pd.DataFrame:
+              history: pd.DataFrame | None = None, progress: bool = False) -> pd.DataFrame:
     """Quantile forecasts over the longest protection interval of any node."""
     nodes = tables["nodes"]
     horizon = max(1, math.ceil(float(protection_periods(nodes, freq=freq).max())))
     sell = tables["sell_through"] if history is None else history
     forecaster = fit_forecaster(sell, freq=freq, horizon=horizon, nodes=nodes,
-                                models=tuple(m.strip() for m in models.split(",")))
+                                models=tuple(m.strip() for m in models.split(",")),
+                                progress=progress)
     return forecaster.predict(quantiles=DEFAULT_LEVELS, model="auto" if "auto" in models
                               else models.split(",")[0].strip())
 
@@ -184,7 +185,8 @@ def _decision_forecast(args: argparse.Namespace, tables: dict[str, pd.DataFrame]
     that made them (the registered one when it fits the folder, else `--models` fitted now)."""
     served, why = _registered_model(args, history, freq)
     if served is None:
-        forecast = _forecast(tables, freq, args.models, history=history)
+        forecast = _forecast(tables, freq, args.models, history=history,
+                             progress=not args.quiet)
         fitted = ", ".join(m.strip() for m in args.models.split(","))
         return forecast, f"model: fitted now: {fitted} ({why})"
     keys = history[[NODE, ITEM]].drop_duplicates().astype(str)
@@ -398,9 +400,10 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
                                       tiers=args.tiers, supply=args.supply,
                                       lgbm_refit_every=args.lgbm_refit_every)
         forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
-                                     demand=demand)
+                                     demand=demand, progress=not args.quiet)
         check = check_intervals(forecasts)
-        table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs)
+        table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs,
+                                    progress=not args.quiet)
     except _BAD_INPUT as exc:
         print(f"cannot run the policy backtest: {exc}")
         return 2

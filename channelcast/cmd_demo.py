@@ -111,7 +111,8 @@ def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSetti
     start = time.perf_counter()
     cfg = TrainConfig(data=args.out, freq=data.freq, horizon=args.horizon, windows=2,
                       warmup=2, models=check_models(args.models.split(",")), lgbm=FAST_LGBM)
-    outcome = train_stage(cfg, store=store, commit=git_commit(), data=data)
+    outcome = train_stage(cfg, store=store, commit=git_commit(), data=data,
+                          progress=not args.quiet)
     table = outcome.scores.by_model[["model", "wape", "wrmsse", "scaled_pinball", "coverage"]]
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     version = outcome.version.version if outcome.version else "?"

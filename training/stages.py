@@ -34,6 +34,7 @@ from training.config import (
     rejects_file,
 )
 from training.forecast import UnknownSeriesError, fit_forecaster
+from training.progress import add_quiet_argument
 from training.pyfunc import log_forecast_model
 from training.registry import (
     CHALLENGER,
@@ -97,10 +98,10 @@ def load_data(cfg: TrainConfig, *, rejects: Path | None = None) -> Loaded:
                   refused=report.n_refused, note=refused_note(report, path))
 
 
-def _backtest(cfg: TrainConfig, data: Loaded, cutoffs: list[pd.Timestamp] | None = None
-              ) -> tuple[BacktestResult, BacktestScores]:
+def _backtest(cfg: TrainConfig, data: Loaded, cutoffs: list[pd.Timestamp] | None = None,
+              progress: bool = False) -> tuple[BacktestResult, BacktestScores]:
     result = run_backtest(data.history, freq=data.freq, config=cfg.backtest_config(),
-                          nodes=data.nodes, cutoffs=cutoffs)
+                          nodes=data.nodes, cutoffs=cutoffs, progress=progress)
     return result, score_backtest(result, data.history, freq=data.freq,
                                   outside_span=cfg.outside_span)
 
@@ -124,37 +125,42 @@ def _log_inputs(cfg: TrainConfig, data: Loaded, *, commit: str | None) -> dict[s
 
 
 def backtest_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
-                   data: Loaded | None = None) -> TrainOutcome:
-    """Backtest every model of `cfg` and log metrics, tables, plots and predictions."""
+                   data: Loaded | None = None, progress: bool = False) -> TrainOutcome:
+    """Backtest every model of `cfg` and log metrics, tables, plots and predictions
+    (`progress`: each fit or Dask phase on stderr)."""
     if cfg.engine == "dask":
         from training.dask_stages import backtest_stage_dask
 
-        return backtest_stage_dask(cfg, store=store, commit=commit)  # type: ignore[no-any-return]
+        return backtest_stage_dask(  # type: ignore[no-any-return]
+            cfg, store=store, commit=commit, progress=progress)
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = data or load_data(cfg)
     with open_run(store, run_name="backtest") as run:
         _log_inputs(cfg, data, commit=commit)
-        result, scores = _backtest(cfg, data)
+        result, scores = _backtest(cfg, data, progress=progress)
         log_backtest(result, scores, data.history, primary=cfg.primary)
     return TrainOutcome(run_id=run.info.run_id, scores=scores)
 
 
 def train_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
-                data: Loaded | None = None) -> TrainOutcome:
-    """Backtest, fit on all history, log the pyfunc model, register it as `challenger`."""
+                data: Loaded | None = None, progress: bool = False) -> TrainOutcome:
+    """Backtest, fit on all history, log the pyfunc model, register it as `challenger`
+    (`progress`: each fit or Dask phase on stderr)."""
     if cfg.engine == "dask":
         from training.dask_stages import train_stage_dask
 
-        return train_stage_dask(cfg, store=store, commit=commit)  # type: ignore[no-any-return]
+        return train_stage_dask(  # type: ignore[no-any-return]
+            cfg, store=store, commit=commit, progress=progress)
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = data or load_data(cfg)
     with open_run(store, run_name="train") as run:
         fingerprint = _log_inputs(cfg, data, commit=commit)
-        result, scores = _backtest(cfg, data)
+        result, scores = _backtest(cfg, data, progress=progress)
         log_backtest(result, scores, data.history, primary=cfg.primary)
         forecaster = fit_forecaster(data.history, freq=data.freq, horizon=cfg.horizon,
                                     nodes=data.nodes, models=cfg.models,
-                                    calibration_windows=cfg.warmup, lgbm=cfg.lgbm)
+                                    calibration_windows=cfg.warmup, lgbm=cfg.lgbm,
+                                    progress=progress)
         info = log_forecast_model(forecaster)
         run_id = run.info.run_id
         tags, description = _version_record(cfg, scores, fingerprint, commit=commit,
@@ -301,11 +307,13 @@ def backtest_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.backtest",
                                      description=backtest_stage.__doc__)
     add_train_arguments(parser)
+    add_quiet_argument(parser)
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(args)
         outcome = backtest_stage(cfg, store=store_settings(os.environ), commit=git_commit(),
-                                 data=preload(cfg, rejects=args.rejects))
+                                 data=preload(cfg, rejects=args.rejects),
+                                 progress=not args.quiet)
     except (DataContractError, FileNotFoundError, ValueError) as exc:
         sys.exit(f"backtest: {exc}")
     by_model = outcome.scores.by_model

@@ -12,6 +12,7 @@ import sys
 
 from features.errors import DataContractError
 from training.config import add_train_arguments, config_from_args
+from training.progress import add_quiet_argument
 from training.settings import git_commit, store_settings
 from training.stages import preload, train_stage
 
@@ -22,12 +23,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.train",
                                      description=train_stage.__doc__)
     add_train_arguments(parser)
+    add_quiet_argument(parser)
     args = parser.parse_args(argv)
     store = store_settings(os.environ)
     try:
         cfg = config_from_args(args)
         outcome = train_stage(cfg, store=store, commit=git_commit(),
-                              data=preload(cfg, rejects=args.rejects))
+                              data=preload(cfg, rejects=args.rejects),
+                              progress=not args.quiet)
     except (DataContractError, FileNotFoundError, ValueError) as exc:
         sys.exit(f"train: {exc}")
     version = outcome.version.version if outcome.version else "?"
