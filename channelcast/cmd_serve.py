@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="service records (default $CHANNELCAST_DATABASE_URL, else "
                         "sqlite:///channelcast.db)")
     p.add_argument("--tracking-uri", default=None,
-                   help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+                   help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db "
+                        "in the project folder, as training and the CLI)")
     p.add_argument("--log-level", default="info",
                    choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(handler=_run)

@@ -12,7 +12,9 @@ Environment variables:
     CHANNELCAST_SYNC_SECONDS   how often a worker picks up other workers' changes (default 2)
     CHANNELCAST_MAX_PERIODS_AHEAD  how many periods after the model's origin posted
                                sell-through (and inventory `as_of`) may reach (default 4)
-    MLFLOW_TRACKING_URI        tracking and registry store (default sqlite:///mlflow.db)
+    MLFLOW_TRACKING_URI        tracking and registry store (default: the one training and the
+                               CLI use, `mlflow.db` in the project folder, whatever the
+                               working folder: the same champion everywhere)
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.settings import store_settings
+
 __all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_MODEL_URI", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite:///channelcast.db"
 DEFAULT_MODEL_URI = "models:/channelcast-demand@champion"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_TRACKING_URI = store_settings({}).tracking_uri
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Settings:
         return cls(
             database_url=environ.get("CHANNELCAST_DATABASE_URL") or DEFAULT_DATABASE_URL,
             model_uri=environ.get("CHANNELCAST_MODEL_URI") or DEFAULT_MODEL_URI,
-            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
+            tracking_uri=store_settings(environ).tracking_uri,
             data_dir=Path(data) if data else None,
             max_body_bytes=int(environ.get("CHANNELCAST_MAX_BODY_BYTES") or 5 * 1024 * 1024),
             sync_seconds=float(environ.get("CHANNELCAST_SYNC_SECONDS") or 2.0),
