@@ -21,7 +21,7 @@ from models.baselines import moving_average, naive, seasonal_naive
 from models.intermittent import croston_sba, tsb
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
 
-__all__ = ["LOCAL_MODELS", "MODEL_NAMES", "GlobalModel", "check_models"]
+__all__ = ["LOCAL_MODELS", "MODEL_NAMES", "GlobalModel", "check_models", "primary_model"]
 
 log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
@@ -56,6 +56,12 @@ def check_models(models: Sequence[str]) -> tuple[str, ...]:
     if not names or names == ("auto",):
         raise ValueError("`models` must name at least one model besides `auto`.")
     return names
+
+
+def primary_model(models: Sequence[str]) -> str:
+    """The model whose forecasts are scored and used when none is named: `auto` when present,
+    else the first of `models`."""
+    return "auto" if "auto" in models else models[0]
 
 
 class GlobalModel:

@@ -16,7 +16,7 @@ from typing import Any
 
 from features.training_set import FeatureSpec
 from models.lgbm import LGBMConfig
-from models.zoo import MODEL_NAMES, check_models
+from models.zoo import MODEL_NAMES, check_models, primary_model
 from training.backtest import BacktestConfig
 from training.cluster import ENGINES, EngineConfig
 from training.forecast import DEFAULT_MODELS
@@ -69,7 +69,7 @@ class TrainConfig:
     @property
     def primary(self) -> str:
         """The model that is scored for promotion and served: `auto` when present."""
-        return "auto" if "auto" in self.models else self.models[0]
+        return primary_model(self.models)
 
     def backtest_config(self) -> BacktestConfig:
         return BacktestConfig(horizon=self.horizon, windows=self.windows,

@@ -50,6 +50,7 @@ from models.demand_interval import (
 )
 from models.fair_share import fair_share_packs
 from models.quantiles import quantile_name
+from models.zoo import primary_model
 from training.backtest import BacktestConfig, run_backtest
 from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
 from training.progress import bar
@@ -84,7 +85,8 @@ class PolicyBacktestConfig:
             short and quiet weeks long, so where stock waits and where it goes matters).
         policies: from `models.allocation.POLICIES`.
         sales_window: periods of recent sales behind `fair_share_sales`.
-        models, model: backtest models, and the one whose forecasts the policies use.
+        models, model: backtest models, and the one whose forecasts the policies use (None:
+            `auto` when in `models`, else the first).
         lgbm_refit_every: periods between LightGBM refits when `models` holds lgbm (the
             periods in between forecast with the last booster from their own features).
         warmup: backtest windows before `start` that calibrate the first quantiles.
@@ -103,7 +105,7 @@ class PolicyBacktestConfig:
     policies: tuple[str, ...] = POLICIES
     sales_window: int = 4
     models: tuple[str, ...] = PRODUCTION_MODELS
-    model: str = "auto"
+    model: str | None = None
     warmup: int = 3
     lgbm_refit_every: int = LGBM_REFIT_EVERY
     correlation: float = DEFAULT_CORRELATION
@@ -173,6 +175,10 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
                      progress: bool = False) -> PolicyForecasts:
     """Backtest forecasts at every replayed period (cutoff = the period before it);
     `progress`: one step per model fitted at each cutoff on stderr."""
+    model = config.model or primary_model(config.models)
+    if model not in config.models:
+        raise ValueError(f"`model` {model!r} is not among the backtest's `models` "
+                         f"{list(config.models)}; add it to `models` (--models).")
     panel = build_panel(history, freq=freq)
     t_end = panel.n_periods
     if not config.warmup + 2 <= config.start < t_end - 1:
@@ -188,7 +194,7 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
     result = run_backtest(history, freq=freq, config=bt, nodes=nodes, cutoffs=cuts,
                           progress=progress, progress_desc="policy forecasts")
     seconds = time.perf_counter() - began
-    preds = result.predictions[result.predictions["model"] == config.model]
+    preds = result.predictions[result.predictions["model"] == model]
     preds = preds.sort_values(["cutoff", NODE, ITEM, "step"], kind="stable")
     n, c = panel.n_series, t_end - config.start
     cols = [quantile_name(q) for q in DEFAULT_LEVELS]

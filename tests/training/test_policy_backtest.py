@@ -148,6 +148,18 @@ def test_start_must_leave_room_for_warmup_and_replay(small: Small) -> None:
                          config=PolicyBacktestConfig(start=2))
 
 
+def test_a_single_model_without_auto_is_the_one_replayed() -> None:
+    data = generate_channel_data(nodes=3, skus=2, periods=50, freq="W", seed=3)
+    config = PolicyBacktestConfig(start=40, models=("ma",))
+    forecasts = policy_forecasts(data.sell_through, freq="W-MON", nodes=data.nodes,
+                                 config=config)
+    assert set(forecasts.predictions["model"]) == {"ma"}
+    assert forecasts.steps.shape[:2] == (50 - 40, forecasts.panel.n_series)
+    with pytest.raises(ValueError, match="`model` 'auto' is not among"):
+        policy_forecasts(data.sell_through, freq="W-MON", nodes=data.nodes,
+                         config=replace(config, model="auto"))
+
+
 @pytest.mark.slow
 def test_interval_coverage_on_walmart() -> None:
     require(WALMART.exists(), f"{WALMART} is absent: the real-data calibration check needs it")
