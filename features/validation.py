@@ -122,9 +122,13 @@ def load_validated(
             Path(rejects).parent.mkdir(parents=True, exist_ok=True)
             report.write_rejects(rejects)
         return report
-    lines = [str(p) for p in report.first_problems(20)]
-    more = report.n_problems - len(lines)
+    lines = [str(p) for p in report.first_problems(20, roots_only=True)]
+    more = report.n_root_problems - len(lines)
+    dependent = report.n_problems - report.n_root_problems
     tail = f"\n... and {more} more problems" if more > 0 else ""
+    if dependent:
+        tail += (f"\n... and {dependent} row(s) refused only because a row above was refused "
+                 "(a node, its parent); fixing those rows accepts them")
     fix = ("fix the files first (--accept-partial only leaves out refused rows)"
            if report.file_problems else "fix them, or pass --accept-partial to run on the "
            "accepted rows (MLproject: -P accept_partial=true)")

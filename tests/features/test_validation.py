@@ -418,6 +418,15 @@ def test_rows_refused_because_of_a_refused_node_are_counted_under_it(tmp_path: P
         assert count.refused == refused and count.accepted + count.refused == count.read
 
 
+def test_a_refusing_command_lists_root_causes_not_their_dependents(tmp_path: Path) -> None:
+    with pytest.raises(DataContractError) as caught:
+        load_validated(refused_parent_folder(tmp_path / "rp"))
+    lines = str(caught.value).splitlines()
+    assert lines[1] == ROOT_LINE
+    assert not [line for line in lines if "is refused" in line]
+    assert lines[-1].startswith(f"... and {DEPENDENT} row(s) refused only because a row above")
+
+
 def test_rejects_keep_every_dependent_row_with_its_root_cause(tmp_path: Path) -> None:
     report = validate_folder(refused_parent_folder(tmp_path / "rp"))
     assert report.write_rejects(tmp_path / "rejects.csv") == sum(REFUSED.values())
