@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from serving import idempotency
 from serving.deps import document_security
 from serving.errors import install_handlers
 from serving.middleware import BodyGuard, Observe
@@ -28,8 +29,9 @@ Forecasts, allocations and stock risk for a sales channel.
 Send an API key as `X-API-Key: <key>` (or `Authorization: Bearer <key>`). Roles: `erp`
 (forecasts, stock risk, inventory, sell-through), `planner` (also allocations and their
 decisions), `admin` (also model reload, keys, audit log). Missing or wrong key: 401; a role
-below the route's: 403. POSTs accept `Idempotency-Key`: the same key and body get the recorded
-answer again, the same key with another body gets 409. Bad input is 422 with every problem's
+below the route's: 403. POSTs accept `Idempotency-Key`: the same key and body, sent again with
+the same valid API key, get the recorded answer again (a key creation's replay no longer shows
+the key); the same key with another body gets 409. Bad input is 422 with every problem's
 field path and reason; unknown series, nodes or skus are 404 naming them.
 """
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                       {"name": "health", "description": "liveness, readiness, metrics"}])
     app.state.service = service
     install_handlers(app)
+    app.add_exception_handler(idempotency.Replay, idempotency.replay_answer)
     for module in (forecasts, allocations, channel, admin, health, ui):
         app.include_router(module.router)
     ui.mount_page(app)

@@ -7,7 +7,7 @@ keys` and the app's startup call it, so a new database needs no manual step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,10 @@ class Database:
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def listen(self, name: str, hook: Callable[..., Any]) -> None:
+        """Call `hook` on the session event `name` (e.g. "before_commit") of every session."""
+        event.listen(self._sessions, name, hook)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

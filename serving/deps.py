@@ -4,6 +4,10 @@ caller's key and role.
 Keys arrive as `X-API-Key: <key>` or `Authorization: Bearer <key>`. A missing, unknown or
 revoked key is 401; a key whose role is below the route's is 403; both say what to do.
 
+A POST sent with `Idempotency-Key` claims the key only here, after the key was admitted and
+its role allowed (`serving.idempotency`): a revoked key or a lower role never gets a recorded
+answer.
+
 Each dependency reads the request only (no sub-dependencies, no worker thread): FastAPI's
 dependency solving was half the cost of a forecast request. The OpenAPI security schemes
 that sub-dependencies would have declared are added by `document_security`.
@@ -16,9 +20,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 
+from serving import idempotency
 from serving.errors import ApiError
-from serving.keys import ROLES, Principal, role_at_least
+from serving.keys import ROLES, Principal, hash_key, role_at_least
 from serving.model_store import ModelUnavailableError, ServedModel
 from serving.service import Service
 
@@ -89,6 +95,10 @@ def require(role: str):  # type: ignore[no-untyped-def]
             raise ApiError(403, f"key {principal.name!r} has role `{principal.role}`, which may "
                            f"not {request.method} {request.url.path}: that needs role "
                            f"{' or '.join(f'`{r}`' for r in above)}.")
+        attempt = idempotency.current()
+        if attempt is not None and not attempt.tried:
+            await run_in_threadpool(idempotency.claim, request.app.state.service.db, attempt,
+                                    hash_key(_presented(request) or ""))
         return principal
 
     return dependency

@@ -99,8 +99,8 @@ def list_keys(db: Database) -> list[KeyInfo]:
 
 
 def revoke_key(db: Database, *, name: str) -> KeyInfo:
-    """Revoke the key named `name` (it stops working at once in this process, and within
-    `Settings.key_cache_seconds` in others).
+    """Revoke the key named `name` (the service's other workers drop their cached keys at
+    their next database poll: `serving.service.Service.sync_once`).
 
     Raises:
         KeyError: no key of that name.
@@ -115,7 +115,12 @@ def revoke_key(db: Database, *, name: str) -> KeyInfo:
 
 
 class KeyChecker:
-    """Looks keys up by hash, remembering answers for `ttl` seconds (0 = always ask)."""
+    """Looks keys up by hash, remembering answers for `ttl` seconds (0 = always ask).
+
+    `forget` (after a revocation here, or one seen in the database's change feed) drops every
+    cached answer and every lookup in flight: a lookup that read the database before it is
+    neither cached nor shared with requests that arrive after it.
+    """
 
     def __init__(self, db: Database, *, ttl: float) -> None:
         self.db = db
@@ -123,6 +128,7 @@ class KeyChecker:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
         self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        self._generation = 0
 
     def cached(self, key: str) -> tuple[bool, Principal | None]:
         """(hit, principal) from the cache only; no database access."""
@@ -136,12 +142,15 @@ class KeyChecker:
     def check(self, key: str) -> Principal | None:
         """The principal of a valid, unrevoked key; None otherwise."""
         digest = hash_key(key)
+        generation = self._generation
         with self.db.session() as session:
             row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
             found = (Principal(row.name, row.role)
                      if row is not None and row.revoked_at is None else None)
         if self.ttl > 0:
             with self._lock:
+                if generation != self._generation:  # forgotten meanwhile: maybe stale
+                    return found
                 if len(self._cache) > 10_000:
                     self._cache.clear()
                 self._cache[digest] = (time.monotonic() + self.ttl, found)
@@ -162,6 +171,8 @@ class KeyChecker:
         return await asyncio.shield(pending)
 
     def forget(self) -> None:
-        """Drop every cached answer (after a key is revoked here)."""
+        """Drop every cached answer and lookup in flight (after a key was revoked)."""
         with self._lock:
+            self._generation += 1
             self._cache.clear()
+            self._pending.clear()

@@ -6,30 +6,35 @@ GET/HEAD/OPTIONS, nor the query POSTs /v1/forecasts and /v1/stock-risk unless re
 401/403), with the caller's key name and role and what the route put in
 `request.state.audit`.
 
+Every answer carries the security headers (`SECURITY_HEADERS`): a Content-Security-Policy
+without inline script (the page, /docs and /redoc load their scripts from this origin; ReDoc
+needs inline styles), no framing, no MIME sniffing, no referrer.
+
 `BodyGuard` reads the body of POST/PUT/PATCH once: over `max_body_bytes` is 413 before the
-app sees it. A POST with `Idempotency-Key` is answered from the record when the same caller
-sent the same key with the same method, path and body before; the same key with anything
-else is 409; a request still running under the key is 409 too (retry later).
+app sees it, and a body not received in full within `body_timeout_seconds` is 408 with the
+connection closed. A POST with `Idempotency-Key` is answered from the record when the same
+caller sent the same key with the same method, path and body before, but only after the
+route admitted the caller's key and role; the same key with anything else is 409; a request
+still running under the key is 409 too (retry later), until its lease runs out
+(`serving.idempotency`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 from anyio import to_thread
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
-from serving.keys import hash_key
+from serving import idempotency
 from serving.service import Service
-from serving.tables import IdempotencyRow, utcnow
+from serving.tables import utcnow
 
-__all__ = ["BodyGuard", "Observe"]
+__all__ = ["SECURITY_HEADERS", "BodyGuard", "Observe"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,8 +42,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _READ_ONLY = {"GET", "HEAD", "OPTIONS"}
-_NOT_RECORDED = {401, 403, 409, 413, 429}
 _QUERIES = {"/v1/forecasts", "/v1/stock-risk"}  # POSTs that change nothing: not audited
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' "
+     b"'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -76,7 +87,7 @@ class Observe:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                message["headers"] = [*message.get("headers", []),
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
                                       (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
@@ -126,7 +137,15 @@ class BodyGuard:
         if declared and declared.isdigit() and int(declared) > limit:
             await _json(send, 413, _too_large(int(declared), limit))
             return
-        body = await _read(receive, limit)
+        timeout = self.service.settings.body_timeout_seconds
+        try:
+            with anyio.fail_after(timeout):
+                body = await _read(receive, limit)
+        except TimeoutError:
+            await _json(send, 408, {"detail": f"the request body did not arrive in full within "
+                                    f"{timeout:g} s; send it again on a new connection."},
+                        headers=[(b"connection", b"close")])
+            return
         if body is None:
             await _json(send, 413, _too_large(None, limit))
             return
@@ -139,6 +158,8 @@ class BodyGuard:
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str,
                           body: bytes) -> None:
+        """Open an attempt for the route's key dependency to claim (`serving.idempotency`);
+        record its answer afterwards."""
         if not 1 <= len(key) <= 255 or not key.isprintable():
             await _json(send, 422, {"detail": "header Idempotency-Key must be 1 to 255 "
                                     "printable characters, e.g. a UUID",
@@ -146,48 +167,19 @@ class BodyGuard:
                                                 "msg": "1 to 255 printable characters",
                                                 "type": "idempotency_key", "value": None}]})
             return
-        owner = _owner(scope)
-        if owner is None:  # no key: the route answers 401, nothing to remember
-            await self.app(scope, receive, send)
-            return
-        digest = _request_hash(scope, body)
-        found = await to_thread.run_sync(self._claim, owner, key, digest)
-        if found is not None:
-            await _answer_recorded(send, found, key, scope, same=found.request_hash == digest)
-            return
+        attempt = idempotency.Attempt(
+            key=key, lease_seconds=self.service.settings.idempotency_lease_seconds,
+            digest=idempotency.request_hash(scope["method"], scope["path"],
+                                            scope.get("query_string", b""), body))
         captured = _Capture(send)
+        token = idempotency.opened(attempt)
         try:
             await self.app(scope, receive, captured)
         finally:
-            await to_thread.run_sync(self._settle, owner, key, captured)
-
-    def _claim(self, owner: str, key: str, digest: str) -> IdempotencyRow | None:
-        """Record that the key is running; the earlier record when there is one."""
-        try:
-            with self.service.db.session() as session:
-                session.add(IdempotencyRow(owner=owner, key=key, request_hash=digest,
-                                           created_at=utcnow()))
-            return None
-        except IntegrityError:
-            with self.service.db.session() as session:
-                row = session.scalar(select(IdempotencyRow).where(
-                    IdempotencyRow.owner == owner, IdempotencyRow.key == key))
-            if row is None:  # settled and deleted meanwhile: treat as new
-                return self._claim(owner, key, digest)
-            return row
-
-    def _settle(self, owner: str, key: str, captured: _Capture) -> None:
-        where = (IdempotencyRow.owner == owner, IdempotencyRow.key == key)
-        with self.service.db.session() as session:
-            if captured.status is None or captured.status >= 500 or \
-                    captured.status in _NOT_RECORDED:
-                session.execute(delete(IdempotencyRow).where(*where))
-                return
-            row = session.scalar(select(IdempotencyRow).where(*where))
-            if row is not None:
-                row.status_code = captured.status
-                row.content_type = captured.content_type
-                row.response = captured.body.decode("utf-8", errors="replace")
+            idempotency.closed(token)
+            if attempt.token is not None:
+                await to_thread.run_sync(idempotency.settle, self.service.db, attempt,
+                                         captured.status, captured.content_type, captured.body)
 
 
 class _Capture:
@@ -208,37 +200,6 @@ class _Capture:
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
         await self.send(message)
-
-
-async def _answer_recorded(send: Send, row: IdempotencyRow, key: str, scope: Scope, *,
-                           same: bool) -> None:
-    if not same:
-        await _json(send, 409, {"detail": f"Idempotency-Key {key!r} was used before with a "
-                                "different request; send a new key for a new request "
-                                f"({scope['method']} {scope['path']})."})
-        return
-    if row.status_code is None:
-        await _json(send, 409, {"detail": f"a request with Idempotency-Key {key!r} is still "
-                                "being answered; retry in a moment."})
-        return
-    data = (row.response or "").encode()
-    await send({"type": "http.response.start", "status": row.status_code, "headers": [
-        (b"content-type", (row.content_type or "application/json").encode()),
-        (b"content-length", str(len(data)).encode()), (b"idempotent-replayed", b"true")]})
-    await send({"type": "http.response.body", "body": data})
-
-
-def _owner(scope: Scope) -> str | None:
-    key = _header(scope, b"x-api-key")
-    auth = _header(scope, b"authorization")
-    if not key and auth and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return hash_key(key) if key else None
-
-
-def _request_hash(scope: Scope, body: bytes) -> str:
-    head = f"{scope['method']} {scope['path']}?{scope.get('query_string', b'').decode()}\n"
-    return hashlib.sha256(head.encode() + body).hexdigest()
 
 
 def _too_large(size: int | None, limit: int) -> dict[str, Any]:

@@ -420,7 +420,12 @@ class KeyOut(BaseModel):
 
 
 class KeyCreatedOut(KeyOut):
-    key: str = Field(description="the key itself: shown this once, store it now")
+    key: str | None = Field(description="the key itself: shown this once, store it now; null "
+                            "when this answer is a replay (header `Idempotent-Replayed: "
+                            "true`): the key was created by the first request and is never "
+                            "shown again")
+    note: str | None = Field(default=None, description="on a replay: that the key was "
+                             "already created, and what to do if it was lost")
 
 
 class AuditEntry(BaseModel):

@@ -3,7 +3,9 @@ tables, metrics; and the operations that change them (reload, roll forward, new 
 
 Changes are written to the database first and then swapped in, so a failed write changes
 nothing. Other worker processes pick the changes up from the database within
-`Settings.sync_seconds` (`sync_once`), and a restarted service replays the recorded
+`Settings.sync_seconds` (`sync_once`); a key revoked by another worker is dropped from
+this worker's key cache at the first poll after it (so it stops working here within one
+poll), and a restarted service replays the recorded
 sell-through over the model it loads, so forecasts keep starting from the latest period.
 An admin can revert a sell-through batch (`revert`): the model is rebuilt from its registry
 version and the batches that remain, and every worker follows (reverted batches are never
@@ -23,6 +25,7 @@ import pandas as pd
 from sqlalchemy import func, select, update
 
 from features.schema import DATE, ITEM, NODE
+from serving import idempotency
 from serving.audit import AuditWriter
 from serving.channel import ChannelTables, load_folder
 from serving.db import Database
@@ -31,6 +34,7 @@ from serving.metrics import Metrics
 from serving.model_store import ModelHolder, ServedModel, load_model
 from serving.settings import Settings
 from serving.tables import (
+    ApiKeyRow,
     InventorySnapshotRow,
     ModelReloadRow,
     SellThroughBatchRow,
@@ -54,6 +58,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
+        idempotency.watch(self.db)  # writes of idempotent requests are fenced by their claim
         self.keys = KeyChecker(self.db, ttl=settings.key_cache_seconds)
         self.audit = AuditWriter(self.db)
         self.models = ModelHolder()
@@ -63,6 +68,7 @@ class Service:
         self.channel_error: str | None = None
         self._seen_reload = 0
         self._seen_reverts = 0
+        self._seen_revoked = 0
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
 
@@ -75,6 +81,7 @@ class Service:
         with self.db.session() as session:
             self._seen_reload = session.scalar(select(func.max(ModelReloadRow.id))) or 0
             self._seen_reverts = session.scalar(_REVERTS) or 0
+            self._seen_revoked = session.scalar(_REVOKED) or 0
         self.audit.start()
         if self.settings.load_model:
             self._load_model()
@@ -320,7 +327,13 @@ class Service:
             self.models.swap(fresh)
 
     def sync_once(self) -> None:
-        """Pick up reloads, sell-through and inventory snapshots of other workers."""
+        """Pick up revocations, reloads, sell-through and inventory snapshots of other
+        workers."""
+        with self.db.session() as session:  # revocations first: nothing may delay them
+            revoked = session.scalar(_REVOKED) or 0
+        if revoked != self._seen_revoked:
+            self._seen_revoked = revoked
+            self.keys.forget()
         # Ids first: the rows (a snapshot holds the whole inventory) are read only when new,
         # so a quiet round costs two index lookups, not a JSON decode that stalls requests.
         with self.db.session() as session:
@@ -362,6 +375,7 @@ class Service:
 
 _REVERTS = (select(func.count(SellThroughBatchRow.id))
             .where(SellThroughBatchRow.reverted_at.is_not(None)))
+_REVOKED = select(func.count(ApiKeyRow.id)).where(ApiKeyRow.revoked_at.is_not(None))
 
 
 def _reverted(batch: SellThroughBatchRow) -> str:

@@ -12,6 +12,10 @@ Environment variables:
     CHANNELCAST_SYNC_SECONDS   how often a worker picks up other workers' changes (default 2)
     CHANNELCAST_MAX_PERIODS_AHEAD  how many periods after the model's origin posted
                                sell-through (and inventory `as_of`) may reach (default 4)
+    CHANNELCAST_IDEMPOTENCY_LEASE_SECONDS  how long a request in flight holds its
+                               Idempotency-Key before a retry may take it over (default 60)
+    CHANNELCAST_BODY_TIMEOUT_SECONDS  a request body not received in full within this
+                               time is answered 408 and the connection closed (default 15)
     MLFLOW_TRACKING_URI        tracking and registry store (default: the one training and the
                                CLI use, `mlflow.db` in the project folder, whatever the
                                working folder: the same champion everywhere)
@@ -52,6 +56,11 @@ class Settings:
             after the model's origin, and an inventory `as_of` no later than this many
             periods after the origin or today (a plausibility window: a mistyped year
             must not move the model's origin).
+        idempotency_lease_seconds: how long a request in flight holds its
+            Idempotency-Key; after that a retry may take the key over (a crashed request
+            never leaves it stuck; see `serving.idempotency`).
+        body_timeout_seconds: a request body not received in full within this time is
+            answered 408 and its connection closed.
         load_model: load the model at startup (tests may start without one).
         migrate: run the Alembic migrations at startup.
     """
@@ -65,6 +74,8 @@ class Settings:
     key_cache_seconds: float = 2.0
     sync_seconds: float = 2.0
     max_periods_ahead: int = 4
+    idempotency_lease_seconds: float = 60.0
+    body_timeout_seconds: float = 15.0
     load_model: bool = True
     migrate: bool = True
 
@@ -72,6 +83,11 @@ class Settings:
         if self.max_periods_ahead < 1:
             raise ValueError("`max_periods_ahead` (CHANNELCAST_MAX_PERIODS_AHEAD) must be >= 1;"
                              f" got {self.max_periods_ahead}.")
+        if self.idempotency_lease_seconds <= 0 or self.body_timeout_seconds <= 0:
+            raise ValueError("`idempotency_lease_seconds` (CHANNELCAST_IDEMPOTENCY_LEASE_SECONDS)"
+                             " and `body_timeout_seconds` (CHANNELCAST_BODY_TIMEOUT_SECONDS) "
+                             f"must be > 0; got {self.idempotency_lease_seconds} and "
+                             f"{self.body_timeout_seconds}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -85,6 +101,9 @@ class Settings:
             max_body_bytes=int(environ.get("CHANNELCAST_MAX_BODY_BYTES") or 5 * 1024 * 1024),
             sync_seconds=float(environ.get("CHANNELCAST_SYNC_SECONDS") or 2.0),
             max_periods_ahead=int(environ.get("CHANNELCAST_MAX_PERIODS_AHEAD") or 4),
+            idempotency_lease_seconds=float(
+                environ.get("CHANNELCAST_IDEMPOTENCY_LEASE_SECONDS") or 60.0),
+            body_timeout_seconds=float(environ.get("CHANNELCAST_BODY_TIMEOUT_SECONDS") or 15.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -94,7 +113,9 @@ class Settings:
                "MLFLOW_TRACKING_URI": self.tracking_uri,
                "CHANNELCAST_MAX_BODY_BYTES": str(self.max_body_bytes),
                "CHANNELCAST_SYNC_SECONDS": str(self.sync_seconds),
-               "CHANNELCAST_MAX_PERIODS_AHEAD": str(self.max_periods_ahead)}
+               "CHANNELCAST_MAX_PERIODS_AHEAD": str(self.max_periods_ahead),
+               "CHANNELCAST_IDEMPOTENCY_LEASE_SECONDS": str(self.idempotency_lease_seconds),
+               "CHANNELCAST_BODY_TIMEOUT_SECONDS": str(self.body_timeout_seconds)}
         if self.data_dir is not None:
             env["CHANNELCAST_DATA"] = str(self.data_dir)
         return env

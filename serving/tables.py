@@ -122,7 +122,11 @@ class ModelReloadRow(Base):
 
 
 class IdempotencyRow(Base):
-    """The recorded answer to a POST sent with an `Idempotency-Key` (status None: running)."""
+    """The recorded answer to a POST sent with an `Idempotency-Key` (status None: running).
+
+    `token` names the attempt that holds the key; while the answer is unknown, `lease_until`
+    says when another attempt may take the key over (None once a write was committed).
+    """
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("owner", "key", name="uq_idempotency_owner_key"),)
@@ -134,6 +138,8 @@ class IdempotencyRow(Base):
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     response: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditRow(Base):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from serving import idempotency
 from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
 from serving.keys import create_key, list_keys, revoke_key
@@ -55,13 +56,19 @@ async def reload_model(who: AdminDep, service: ServiceDep, request: Request) -> 
              responses=documented(_409="name taken"))
 def create_api_key(body: KeyCreateIn, _who: AdminDep, service: ServiceDep, request: Request
                    ) -> dict[str, Any]:
-    """Create a key; the answer holds the key itself, once."""
+    """Create a key; the answer holds the key itself, once: a replay of the request (same
+    Idempotency-Key) says the key was created and shows it no more (`key` null)."""
     try:
         info, key = create_key(service.db, name=body.name, role=body.role)
     except ValueError as exc:
         raise ApiError(409, str(exc)) from exc
     request.state.audit = {"action": "key.create", "object_id": info.name,
                            "detail": {"role": info.role}}
+    facts = KeyCreatedOut(**asdict(info), key=None, note=(
+        f"key {info.name!r} was already created by this request (same Idempotency-Key) at "
+        f"{info.created_at:%Y-%m-%d %H:%M:%S} UTC; it is shown only once: if it was lost, "
+        f"revoke it (DELETE /v1/keys/{info.name}) and create another."))
+    idempotency.record_instead(facts.model_dump(mode="json"))
     return {**asdict(info), "key": key}
 
 

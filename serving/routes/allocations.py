@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from serving import idempotency
 from serving.decisions import allocation_lines, line_reason, lines_json
 from serving.deps import ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
@@ -66,6 +67,7 @@ def create_allocation(body: AllocationIn, who: PlannerDep, model: ModelDep,
         session.add(row)
         session.flush()
         out = _out(row)
+        idempotency.answer(201, out)  # recorded with the allocation, in its transaction
     request.state.audit = {"action": "allocation.create", "object_id": str(row.id),
                            "detail": {"sku": body.sku, "allocated": out["allocated"]}}
     return JSONResponse(out, status_code=201)
@@ -188,6 +190,7 @@ def decide_allocation(allocation_id: AllocationId, body: AllocationDecisionIn,
         session.flush()
         session.expire_all()
         out = _out(_load(session, allocation_id))
+        idempotency.answer(200, out)
     request.state.audit = {"action": f"allocation.{body.action}", "object_id": str(row.id),
                            "detail": {"reason": body.reason, "changes": changes}}
     return JSONResponse(out)
