@@ -8,7 +8,8 @@ GET/HEAD/OPTIONS, nor the query POSTs /v1/forecasts and /v1/stock-risk unless re
 
 Every answer carries the security headers (`SECURITY_HEADERS`): a Content-Security-Policy
 without inline script (the page, /docs and /redoc load their scripts from this origin; ReDoc
-needs inline styles), no framing, no MIME sniffing, no referrer.
+needs inline styles and starts its search worker from a blob: URL), no framing, no MIME
+sniffing, no referrer.
 
 `BodyGuard` reads the body of POST/PUT/PATCH once: over `max_body_bytes` is 413 before the
 app sees it, and a body not received in full within `body_timeout_seconds` is 408 with the
@@ -45,7 +46,8 @@ _READ_ONLY = {"GET", "HEAD", "OPTIONS"}
 _QUERIES = {"/v1/forecasts", "/v1/stock-risk"}  # POSTs that change nothing: not audited
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' "
-     b"'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+     b"'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+     b"frame-ancestors 'none'"),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
