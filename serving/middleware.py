@@ -111,9 +111,9 @@ class Observe:
         self.service.audit.add(
             at=utcnow(), actor=getattr(principal, "name", None),
             role=getattr(principal, "role", None), method=scope["method"],
-            path=scope["path"][:500], status=status, action=audit.get("action"),
-            object_id=audit.get("object_id"), detail=audit.get("detail"),
-            request_id=request_id)
+            path=scope["path"][:500].replace("\x00", "\\x00"),  # PostgreSQL stores no NUL
+            status=status, action=audit.get("action"), object_id=audit.get("object_id"),
+            detail=audit.get("detail"), request_id=request_id)
 
 
 def _audited(method: str, template: str, status: int) -> bool:

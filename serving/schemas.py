@@ -33,7 +33,7 @@ __all__ = [
     "InventoryIn", "InventoryOut", "InventoryRow", "KeyCreateIn", "KeyCreatedOut", "KeyOut",
     "Level", "ModelOut", "Number", "PlannedRow", "RiskIn", "RiskOut", "RiskRow",
     "SellThroughIn", "SellThroughOut", "SellThroughRevertOut", "SellThroughRow", "SeriesKey",
-    "Units",
+    "TEXT_CHECK", "Units",
 ]
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
@@ -41,9 +41,12 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 BIG = 1e12  # no stock or sales figure is larger; keeps every sum and pack count in range
 
 
-def _unicode(text: Any) -> Any:
-    """`text` unless it is a string holding a lone surrogate (JSON `"\\ud800"`): pydantic would
-    refuse it too, but without saying why."""
+def _text(text: Any) -> Any:
+    """`text` unless it is a string holding a NUL (PostgreSQL cannot store it) or a lone
+    surrogate (JSON `"\\ud800"`; pydantic would refuse it too, but without saying why)."""
+    if isinstance(text, str) and "\x00" in text:
+        raise PydanticCustomError("text_nul", "character {at} is NUL (\\u0000), not text: send "
+                                  "text without it", {"at": text.index("\x00")})
     if isinstance(text, str) and not text.isascii():
         try:
             text.encode("utf-8")
@@ -89,7 +92,9 @@ def _distinct(levels: list[float]) -> list[float]:
     return levels
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200), BeforeValidator(_unicode)]
+TEXT_CHECK = BeforeValidator(_text)
+"""Refuses NUL and lone surrogates: add to every `str` taken from a request."""
+Id = Annotated[str, Field(min_length=1, max_length=200), TEXT_CHECK]
 Day = Annotated[date, BeforeValidator(_date_text), AfterValidator(_in_range),
                 Field(description=f"YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}")]
 Count = Annotated[int, Field(strict=True)]  # a JSON integer: not true, "3" or 3.0
@@ -149,7 +154,7 @@ class ForecastIn(_In):
         default=[0.1, 0.5, 0.9], max_length=50, json_schema_extra={"uniqueItems": True},
         description="levels in (0, 1), each once, at most 6 significant digits; the column "
         "of level 0.9 is q0.9")
-    model: Annotated[str, Field(max_length=50), BeforeValidator(_unicode)] = Field(
+    model: Annotated[str, Field(max_length=50), TEXT_CHECK] = Field(
         "auto", description="auto (each series' backtest choice) or a trained model")
     planned: list[PlannedRow] | None = Field(
         None, max_length=100_000,
@@ -263,7 +268,7 @@ class AllocationList(BaseModel):
 
 class AllocationDecisionIn(_In):
     action: Literal["approve", "override"]
-    reason: Annotated[str, Field(max_length=2000), BeforeValidator(_unicode)] | None = Field(
+    reason: Annotated[str, Field(max_length=2000), TEXT_CHECK] | None = Field(
         None, description="required to override: why the planner changed it")
     lines: dict[Id, Units] = Field(default_factory=dict,
                                     description="override: node_id -> new quantity")
@@ -407,7 +412,7 @@ class ModelOut(BaseModel):
 
 class KeyCreateIn(_In):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=KEY_NAME_MAX), BeforeValidator(_unicode)]
+                                           max_length=KEY_NAME_MAX), TEXT_CHECK]
     role: Literal["erp", "planner", "admin"]
 
 

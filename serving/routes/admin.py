@@ -12,14 +12,15 @@ from starlette.concurrency import run_in_threadpool
 from serving import idempotency
 from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
-from serving.keys import create_key, list_keys, revoke_key
+from serving.keys import KEY_NAME_MAX, create_key, list_keys, revoke_key
 from serving.model_store import ServedModel
-from serving.schemas import AuditEntry, KeyCreatedOut, KeyCreateIn, KeyOut, ModelOut
+from serving.schemas import TEXT_CHECK, AuditEntry, KeyCreatedOut, KeyCreateIn, KeyOut, ModelOut
 from serving.tables import AuditRow, as_utc
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["admin"], responses=ERROR_RESPONSES)
+KeyName = Annotated[str, Path(min_length=1, max_length=KEY_NAME_MAX), TEXT_CHECK]
 
 
 def model_out(model: ServedModel, previous: str | None = None) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def read_api_keys(_who: AdminDep, service: ServiceDep) -> list[dict[str, Any]]:
 
 @router.delete("/keys/{name}", response_model=KeyOut,
                responses=documented(_404="no key of that name"))
-def revoke_api_key(name: Annotated[str, Path(min_length=1, max_length=100)], _who: AdminDep,
-                   service: ServiceDep, request: Request) -> dict[str, Any]:
+def revoke_api_key(name: KeyName, _who: AdminDep, service: ServiceDep, request: Request
+                   ) -> dict[str, Any]:
     """Revoke a key: it stops working at once."""
     try:
         info = revoke_key(service.db, name=name)

@@ -16,6 +16,7 @@ from serving.deps import ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
 from serving.keys import Principal
 from serving.schemas import (
+    TEXT_CHECK,
     AllocationDecisionIn,
     AllocationIn,
     AllocationList,
@@ -92,7 +93,7 @@ def read_allocation(allocation_id: AllocationId, _who: PlannerDep, service: Serv
 @router.get("/allocations", response_model=AllocationList)
 def list_allocations(
     _who: PlannerDep, service: ServiceDep,
-    sku: Annotated[str | None, Query(max_length=200)] = None,
+    sku: Annotated[str | None, Query(max_length=200), TEXT_CHECK] = None,
     status: Literal["proposed", "overridden", "approved"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,

@@ -70,6 +70,27 @@ def test_a_lone_surrogate_in_an_unknown_field_name_is_422_not_500(api: Api):
     assert answer.json()["errors"][0]["loc"][0] == "body"
 
 
+# --- NUL: PostgreSQL cannot store it, so no text may hold it ---------------------------------
+
+@pytest.mark.parametrize(("method", "path", "kw", "loc"), [
+    ("post", "/v1/keys", {"json": {"name": "a\x00b", "role": "erp"}}, ["body", "name"]),
+    ("delete", "/v1/keys/a%00b", {}, ["path", "name"]),
+    ("get", "/v1/allocations?sku=a%00b", {}, ["query", "sku"]),
+    ("post", "/v1/allocations/1/decision", {"json": {"action": "override", "reason": "\x00"}},
+     ["body", "reason"]),
+])
+def test_a_nul_character_is_422_not_a_database_error(api: Api, method: str, path: str,
+                                                      kw: dict[str, Any], loc: list[str | int]):
+    _refused(getattr(api, method)(path, **kw), loc, "is NUL")
+
+
+def test_a_path_with_a_nul_is_audited_without_losing_the_batch(api: Api):
+    assert api.delete("/v1/keys/a%00b").status_code == 422
+    assert api.post("/v1/models/reload").status_code == 200
+    paths = [e["path"] for e in api.get("/v1/audit").json()]
+    assert "/v1/keys/a\\x00b" in paths and "/v1/models/reload" in paths
+
+
 # --- dates: bounded on every date field ------------------------------------------------------
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-12-31", "2200-01-01"])
