@@ -35,8 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from models._ets_forms import parse_forms  # noqa: E402
-from models.ets import ETSFit, aicc, fit_ets  # noqa: E402
+from models.ets import ETSFit, aicc, fit_ets, parse_forms  # noqa: E402
 
 SEASON = 52
 CHANNEL = ROOT / "benchmarks" / "out" / "channel_100x300x156" / "sell_through.parquet"

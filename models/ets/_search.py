@@ -24,8 +24,8 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
-from models._ets_forms import BOUND, FloatArray, Form, to_unit, to_v
-from models._ets_kernels import design, profile_fixed_season, profile_full, zero_state_errors
+from models.ets._forms import BOUND, FloatArray, Form, to_unit, to_v
+from models.ets._kernels import design, profile_fixed_season, profile_full, zero_state_errors
 
 __all__ = ["coarse_grid", "coarse_search", "nelder_mead", "polish", "refine"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models._ets_forms import FloatArray, Form
-from models._ets_kernels import end_states
-from models._ets_search import coarse_search, polish, refine
+from models.ets._forms import FloatArray, Form
+from models.ets._kernels import end_states
+from models.ets._search import coarse_search, polish, refine
 
 __all__ = ["Prepared", "fit_forms", "prepare"]
 

@@ -1,6 +1,6 @@
 """State recursions of additive-error ETS, vectorised over many (series, parameter) pairs.
 
-Internal conventions (the public layout is documented in `models.ets`):
+Internal conventions (the public layout is documented in `models.ets.model`):
 - `y0` (S, T) holds the series left-aligned (first observation in column 0) with 0 where
   not observed, `obs` (S, T) is 1.0 where observed and 0.0 elsewhere.
 - The state before period t is level `l`, trend `b` and a circular seasonal buffer of m
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models._ets_forms import FloatArray, Form, smoothing
+from models.ets._forms import FloatArray, Form, smoothing
 
 __all__ = [
     "design",

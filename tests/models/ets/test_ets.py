@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from models._ets_forms import parse_forms
-from models._ets_kernels import end_states
-from models.ets import ETSFit, aicc, fit_ets, forecast_ets
+from models.ets import ETSFit, aicc, end_states, fit_ets, forecast_ets, parse_forms
 from tests.conftest import require
 
 WALMART = Path("/work/shared/data/walmart_store_dept")

@@ -4,7 +4,7 @@
 ANN, AAN, AAdN (and ANA, AAA, AAdA when `season` > 1), estimating smoothing parameters and
 initial states by maximum likelihood, and keeps the form with the lowest AICc. The state
 recursion runs over time with arrays over series, and the smoothing parameters of all
-series are searched together (see `models._ets_search`), so 30,000 weekly series take
+series are searched together (see `models.ets._search`), so 30,000 weekly series take
 seconds instead of the hours a per-series loop over statsmodels' `ETSModel` needs.
 
 Missing values: NaN means not observed. Such a period adds nothing to the likelihood and
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models._ets_forms import FloatArray, parse_forms
-from models._ets_select import Prepared, fit_forms, prepare
+from models.ets._forms import FloatArray, parse_forms
+from models.ets._select import Prepared, fit_forms, prepare
 
 __all__ = ["ETSFit", "aicc", "fit_ets", "forecast_ets"]
 
