@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.config import DEFAULT_HORIZON
 from features.datasets import DATASETS
 from features.training_set import TrainingSet, build_training_set
 from features.validation import load_validated
@@ -20,7 +21,8 @@ __all__ = ["add_parser", "summarise_training_set"]
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("features", help="build the direct multi-horizon training set")
     p.add_argument("--data", type=Path, required=True, help="contract data folder")
-    p.add_argument("--horizon", type=int, default=8, help="periods ahead (default 8)")
+    p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
+                   help=f"periods ahead (default {DEFAULT_HORIZON})")
     p.add_argument("--freq", default=None, help="W, D or M (default: inferred)")
     p.add_argument("--cutoff", default=None, help="last date the features may see")
     p.add_argument("--out", type=Path, default=None,

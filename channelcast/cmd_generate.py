@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from features.config import GENERATOR
 from features.synthetic import generate_channel_data, summarize, write_channel_data
 
 __all__ = ["add_parser", "run"]
@@ -22,16 +23,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "intermittent items and stock-outs), plus the uncensored truth.",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--nodes", type=int, default=20,
-                        help="number of selling nodes (dealers, stores, web shops); default 20")
-    parser.add_argument("--skus", type=int, default=50, help="number of items; default 50")
-    parser.add_argument("--periods", type=int, default=156,
-                        help="number of periods of history; default 156")
-    parser.add_argument("--freq", default="W", choices=["W", "D"],
-                        help="W = weekly (on the weekday of --start), D = daily; default W")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; default 0")
-    parser.add_argument("--start", default="2023-01-02",
-                        help="ISO date of the first period; default 2023-01-02 (a Monday)")
+    parser.add_argument("--nodes", type=int, default=GENERATOR.nodes,
+                        help="number of selling nodes (dealers, stores, web shops); "
+                             f"default {GENERATOR.nodes}")
+    parser.add_argument("--skus", type=int, default=GENERATOR.skus,
+                        help=f"number of items; default {GENERATOR.skus}")
+    parser.add_argument("--periods", type=int, default=GENERATOR.periods,
+                        help=f"number of periods of history; default {GENERATOR.periods}")
+    parser.add_argument("--freq", default=GENERATOR.freq, choices=["W", "D"],
+                        help="W = weekly (on the weekday of --start), D = daily; "
+                             f"default {GENERATOR.freq}")
+    parser.add_argument("--seed", type=int, default=GENERATOR.seed,
+                        help=f"random seed; default {GENERATOR.seed}")
+    parser.add_argument("--start", default=GENERATOR.start,
+                        help=f"ISO date of the first period; default {GENERATOR.start} (a Monday)")
     parser.add_argument("--format", dest="fmt", default="csv", choices=["csv", "parquet"],
                         help="file format of sell_through; default csv")
     parser.set_defaults(handler=run)

@@ -15,22 +15,10 @@ import pandas as pd
 
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, SELL_IN, UNITS
 
-__all__ = ["Panel", "build_panel", "period_index", "season_length"]
+__all__ = ["Panel", "build_panel", "period_index"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-def season_length(freq: str) -> int:
-    """Periods per year for a pandas frequency string ("W-MON" -> 52, "D" -> 7, "MS" -> 12).
-
-    Daily data uses the weekly cycle: it is the strongest season in daily sell-through.
-    """
-    base = freq.split("-")[0].upper()
-    lengths = {"W": 52, "D": 7, "MS": 12, "M": 12, "ME": 12}
-    if base not in lengths:
-        raise ValueError(f"`freq` must be weekly (W-XXX), daily (D) or monthly (MS); got {freq!r}.")
-    return lengths[base]
 
 
 def period_index(dates: pd.Series | pd.DatetimeIndex, *, start: pd.Timestamp,

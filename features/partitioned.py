@@ -237,7 +237,7 @@ def part_fingerprint(path: Path | str) -> dict[str, Any]:
 
 def store_fingerprint(store: Store, parts: Sequence[dict[str, Any]] | None = None
                       ) -> dict[str, str]:
-    """`training.tracking.data_fingerprint`'s record for a store, from its part files'
+    """`training.tracking.runs.data_fingerprint`'s record for a store, from its part files'
     fingerprints (`parts`, e.g. computed on a cluster; read here when None). The hash is
     over the part digests in file order, so both engines log the same `data.sha256`."""
     import hashlib

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from features.config import GENERATOR
 from features.schema import (
     AS_OF,
     AVAILABLE,
@@ -132,8 +133,9 @@ def _key_columns(node_ids: npt.NDArray[np.str_], skus: npt.NDArray[np.str_],
     return column(node, node_ids), column(item, skus)
 
 
-def generate_channel_data(*, nodes: int, skus: int, periods: int, freq: str = "W",
-                          seed: int = 0, start: str = "2023-01-02") -> ChannelData:
+def generate_channel_data(*, nodes: int, skus: int, periods: int, freq: str = GENERATOR.freq,
+                          seed: int = GENERATOR.seed, start: str = GENERATOR.start
+                          ) -> ChannelData:
     """Generate a channel's sell-through, nodes, inventory and central stock.
 
     Args:

@@ -21,8 +21,10 @@ import pandas as pd
 
 from features import lags as L
 from features.calendar import calendar_features
+from features.config import FeatureSpec
 from features.hierarchy import hierarchy_totals
-from features.history import Panel, build_panel, period_index, season_length
+from features.history import Panel, build_panel, period_index
+from features.periods import season_length
 from features.schema import (
     CENSORED,
     CHANNEL,
@@ -42,46 +44,6 @@ __all__ = ["ORIGIN", "FeatureSpec", "TrainingSet", "build_training_set"]
 
 ORIGIN = "origin"
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Which features to build. Defaults depend on the frequency: see `for_freq`.
-
-    Attributes:
-        lags: lags of units at the origin (lag 1 = the origin period itself).
-        windows: window lengths of rolling mean / std / zero share, all ending at lag 1.
-        hierarchy_windows: window lengths of the parent, sku and node rolling means.
-        price_window: periods of price history the target price is compared with.
-        season: season length m, for `units_target_lag{m}`; None = from the frequency.
-    """
-
-    lags: tuple[int, ...] = (1, 2, 3, 4, 8, 13, 26, 52)
-    windows: tuple[int, ...] = (4, 8, 13, 26, 52)
-    hierarchy_windows: tuple[int, ...] = (4, 13)
-    price_window: int = 13
-    season: int | None = None
-
-    @classmethod
-    def for_freq(cls, freq: str) -> FeatureSpec:
-        """Sensible lags and windows for weekly, daily or monthly data."""
-        base = freq.split("-")[0].upper()
-        if base == "D":
-            return cls(lags=(1, 2, 3, 4, 5, 6, 7, 14, 21, 28), windows=(7, 14, 28, 91),
-                       hierarchy_windows=(7, 28), price_window=28, season=7)
-        if base in ("MS", "M", "ME"):
-            return cls(lags=(1, 2, 3, 6, 12), windows=(3, 6, 12), hierarchy_windows=(3, 12),
-                       price_window=6, season=12)
-        return cls(season=season_length(freq))
-
-    def validate(self) -> None:
-        for name in ("lags", "windows", "hierarchy_windows"):
-            values = getattr(self, name)
-            if not values or min(values) < 1:
-                raise ValueError(f"`{name}` must be a non-empty tuple of integers >= 1; "
-                                 f"got {values}.")
-        if self.price_window < 1:
-            raise ValueError(f"`price_window` must be >= 1; got {self.price_window}.")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.config import FeatureSpec
+from features.periods import period_offset
 from features.schema import ITEM, NODE
-from features.training_set import ORIGIN, FeatureSpec, _offset, build_training_set
+from features.training_set import ORIGIN, build_training_set
 from models.baselines import moving_average, naive, seasonal_naive
 from models.intermittent import croston_sba, tsb
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
@@ -97,10 +99,10 @@ class GlobalModel:
         cut = pd.Timestamp(cutoff)
         model = self.last_model
         if (model is None or model.cutoff_ > cut
-                or cut >= model.cutoff_ + self.refit_every * _offset(self.freq)):
+                or cut >= model.cutoff_ + self.refit_every * period_offset(self.freq)):
             start = time.perf_counter()
             model = LGBMForecaster(config=self.config).fit(
-                self.rows, cutoff=cutoff, horizon=self.horizon, period=_offset(self.freq))
+                self.rows, cutoff=cutoff, horizon=self.horizon, period=period_offset(self.freq))
             log.info("lgbm at cutoff %s: %d rounds in %.1f s",
                      f"{pd.Timestamp(cutoff):%Y-%m-%d}", model.best_rounds_,
                      time.perf_counter() - start)

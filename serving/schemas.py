@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from features.config import DEFAULT_QUANTILES
 from models.allocation import POLICIES
 from models.quantiles import quantile_level
 from serving.keys import KEY_NAME_MAX
@@ -151,7 +152,7 @@ class ForecastIn(_In):
     horizon: Count | None = Field(None, ge=1, le=520,
                                   description="periods ahead (default: the trained horizon)")
     quantiles: Annotated[list[Level], AfterValidator(_distinct)] = Field(
-        default=[0.1, 0.5, 0.9], max_length=50, json_schema_extra={"uniqueItems": True},
+        default=list(DEFAULT_QUANTILES), max_length=50, json_schema_extra={"uniqueItems": True},
         description="levels in (0, 1), each once, at most 6 significant digits; the column "
         "of level 0.9 is q0.9")
     model: Annotated[str, Field(max_length=50), TEXT_CHECK] = Field(
@@ -161,7 +162,7 @@ class ForecastIn(_In):
         description="planned price/promo of forecast periods (LightGBM uses them)")
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "series": [{"node_id": "DLR-01", "sku": "SKU-0001"}], "horizon": 4,
-        "quantiles": [0.1, 0.5, 0.9]}]})
+        "quantiles": list(DEFAULT_QUANTILES)}]})
 
 
 class ForecastRow(BaseModel):

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.config import DEFAULT_QUANTILES
 from serving.keys import create_key
 from serving.live import ServerStartError, served_at
 from serving.service import Service
@@ -107,7 +108,7 @@ def _calls(service: Service) -> list[tuple[str, str, str, Any, int]]:
         ("erp", "GET", "/readyz", None, 200),
         ("erp", "GET", "/v1/models/current", None, 200),
         ("erp", "POST", "/v1/forecasts", {"series": [{"node_id": node, "sku": sku}],
-                                          "horizon": 4, "quantiles": [0.1, 0.5, 0.9]}, 200),
+                                          "horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}, 200),
         ("erp", "POST", "/v1/stock-risk", {"top": 3}, 200),
         ("erp", "PUT", "/v1/inventory", {"inventory": rows}, 200),
         ("erp", "POST", "/v1/sell-through", {"rows": _next_week(service)}, 201),

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from features.config import GENERATOR
 from features.synthetic import generate_channel_data, summarize, write_channel_data
 
 __all__ = ["main"]
@@ -18,11 +19,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.generate",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--nodes", type=int, default=24, help="selling nodes")
-    parser.add_argument("--skus", type=int, default=60, help="items")
-    parser.add_argument("--periods", type=int, default=156, help="periods of history")
-    parser.add_argument("--freq", choices=("W", "D"), default="W", help="W or D")
-    parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--nodes", type=int, default=GENERATOR.nodes, help="selling nodes")
+    parser.add_argument("--skus", type=int, default=GENERATOR.skus, help="items")
+    parser.add_argument("--periods", type=int, default=GENERATOR.periods, help="periods of history")
+    parser.add_argument("--freq", choices=("W", "D"), default=GENERATOR.freq, help="W or D")
+    parser.add_argument("--seed", type=int, default=GENERATOR.seed, help="random seed")
     args = parser.parse_args(argv)
     try:
         data = generate_channel_data(nodes=args.nodes, skus=args.skus, periods=args.periods,

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.training_set import ORIGIN, FeatureSpec, build_training_set
+from features.config import FeatureSpec
+from features.training_set import ORIGIN, build_training_set
 from tests.conftest import make_history, make_nodes
 
 FREQ = "W-MON"

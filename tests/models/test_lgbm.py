@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.periods import period_offset
 from features.schema import DATE, ON_HAND, UNITS
-from features.training_set import ORIGIN, _offset, build_training_set
+from features.training_set import ORIGIN, build_training_set
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
 from tests.conftest import make_history
 
@@ -19,7 +20,7 @@ def _fit(history: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[LGBMForecaster, n
     ts = build_training_set(history, horizon=3, freq="W-MON")
     rows = StackedRows.from_training_set(ts)
     model = LGBMForecaster(config=FAST).fit(rows, cutoff=cutoff, horizon=3,
-                                            period=_offset("W-MON"))
+                                            period=period_offset("W-MON"))
     at = np.flatnonzero(ts.keys[ORIGIN].to_numpy() == np.datetime64(cutoff))
     return model, model.predict(ts, rows=at)
 
