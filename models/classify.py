@@ -1,6 +1,6 @@
 """Demand-pattern classification of series (Syntetos-Boylan-Croston) and a default model route.
 
-Same input convention as `models.baselines`: `y` is (S, T) with NaN for unobserved periods.
+Same input convention as `models.panel`: `y` is (S, T) with NaN for unobserved periods.
 Only observed cells up to the origin (the last column) are used.
 
 Classes, in order of precedence:
@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from models.baselines import FloatArray, _positive_int, _recent_mask, as_panel
+from models.checks import positive_int
+from models.panel import FloatArray, as_panel, recent_mask
 
 __all__ = [
     "ADI_CUTOFF",
@@ -120,10 +121,10 @@ def profile_series(
     """
     panel = as_panel(y)
     if window is not None:
-        window = _positive_int("window", window)
-    min_obs = _positive_int("min_obs", min_obs)
+        window = positive_int("window", window)
+    min_obs = positive_int("min_obs", min_obs)
     obs = ~np.isnan(panel)
-    n_kept, n_demand, cv2 = _size_moments(panel, _recent_mask(obs, window))
+    n_kept, n_demand, cv2 = _size_moments(panel, recent_mask(obs, window))
     with np.errstate(invalid="ignore", divide="ignore"):
         adi = np.where(n_demand > 0, n_kept / n_demand, np.nan)
         share = np.where(n_kept > 0, n_demand / n_kept, np.nan)

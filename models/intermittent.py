@@ -1,6 +1,6 @@
 """Croston-family forecasts for intermittent demand, batched over the series of a panel.
 
-Same input convention as `models.baselines`: `y` is (S, T) with NaN for unobserved periods.
+Same input convention as `models.panel`: `y` is (S, T) with NaN for unobserved periods.
 NaN periods are skipped entirely: no smoothing update and, for Croston, the inter-demand
 interval clock does not advance (a censored stock-out week is not evidence of zero demand).
 On complete series the results equal statsforecast's `CrostonClassic`, `CrostonSBA` and
@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from models.baselines import FloatArray, _positive_int, _repeat, _unit_interval, as_panel
+from models.checks import positive_int, unit_interval
+from models.panel import FloatArray, as_panel, repeat_levels
 
 __all__ = [
     "CROSTON_ALPHA_GRID",
@@ -74,10 +75,10 @@ def croston_classic(y: npt.ArrayLike, *, horizon: int, alpha: float = 0.1) -> Fl
     Returns:
         (S, horizon) flat forecasts; 0 for series without any positive demand.
     """
-    horizon = _positive_int("horizon", horizon)
-    alpha = _unit_interval("alpha", alpha)
+    horizon = positive_int("horizon", horizon)
+    alpha = unit_interval("alpha", alpha)
     size, interval, _, _ = _croston_components(as_panel(y), np.array([alpha]))
-    return _repeat(_croston_rate(size[0], interval[0]), horizon)
+    return repeat_levels(_croston_rate(size[0], interval[0]), horizon)
 
 
 def croston_sba(y: npt.ArrayLike, *, horizon: int, alpha: float = 0.1) -> FloatArray:
@@ -85,7 +86,7 @@ def croston_sba(y: npt.ArrayLike, *, horizon: int, alpha: float = 0.1) -> FloatA
 
     With the default `alpha=0.1` the factor is 0.95, as in statsforecast's `CrostonSBA`.
     """
-    alpha = _unit_interval("alpha", alpha)
+    alpha = unit_interval("alpha", alpha)
     return croston_classic(y, horizon=horizon, alpha=alpha) * (1.0 - alpha / 2.0)
 
 
@@ -99,14 +100,14 @@ def croston_optimized(
     the golden-section search so that all series are fitted in one pass per alpha.
     Ties pick the smallest alpha.
     """
-    horizon = _positive_int("horizon", horizon)
+    horizon = positive_int("horizon", horizon)
     if len(alphas) == 0:
         raise ValueError("`alphas` must contain at least one smoothing value.")
-    grid = np.array([_unit_interval("alphas", a) for a in alphas])
+    grid = np.array([unit_interval("alphas", a) for a in alphas])
     size, interval, size_sse, interval_sse = _croston_components(as_panel(y), grid)
     best_size = np.take_along_axis(size, size_sse.argmin(axis=0)[None], axis=0)[0]
     best_interval = np.take_along_axis(interval, interval_sse.argmin(axis=0)[None], axis=0)[0]
-    return _repeat(_croston_rate(best_size, best_interval), horizon)
+    return repeat_levels(_croston_rate(best_size, best_interval), horizon)
 
 
 def _tsb_components(y: FloatArray, alpha_d: float, alpha_p: float) -> tuple[FloatArray, ...]:
@@ -142,8 +143,8 @@ def tsb(
         alpha_d: smoothing of the non-zero demand size.
         alpha_p: smoothing of the demand-occurrence probability.
     """
-    horizon = _positive_int("horizon", horizon)
-    alpha_d = _unit_interval("alpha_d", alpha_d)
-    alpha_p = _unit_interval("alpha_p", alpha_p)
+    horizon = positive_int("horizon", horizon)
+    alpha_d = unit_interval("alpha_d", alpha_d)
+    alpha_p = unit_interval("alpha_p", alpha_p)
     prob, size = _tsb_components(as_panel(y), alpha_d, alpha_p)
-    return _repeat(prob * size, horizon)
+    return repeat_levels(prob * size, horizon)
