@@ -8,7 +8,7 @@ Cases (issue 5): one sku over 10,000 nodes (goal < 100 ms) and 1,000 skus x 500 
 stock at about 40% of need. Times are wall seconds of the public call on frames
 (`allocate` / `allocate_all`: limits, optimisation and explanations), median of `--repeats`;
 the optimiser alone is shown beside. The MILP is the piecewise-linear model of
-tests/models/allocation_cases.py, solved by scipy's HiGHS `milp`; for 1,000 skus it runs on
+tests/models/allocation/cases.py, solved by scipy's HiGHS `milp`; for 1,000 skus it runs on
 `--milp-skus` of them and is scaled up (stated in the output).
 """
 
@@ -28,11 +28,11 @@ from dataclasses import replace  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models.allocation import AllocationRequest, _problem, allocate_all  # noqa: E402
-from models.allocation_kernel import objective, solve  # noqa: E402
-from models.allocation_table import limits_frame  # noqa: E402
+from models.allocation import AllocationRequest, allocate_all, limits_problem  # noqa: E402
+from models.allocation.kernel import objective, solve  # noqa: E402
+from models.allocation.table import limits_frame  # noqa: E402
 from models.demand_interval import IntervalDemand  # noqa: E402
-from tests.models.allocation_cases import make_demand, milp_optimum  # noqa: E402
+from tests.models.allocation.cases import make_demand, milp_optimum  # noqa: E402
 
 
 def network(n_nodes: int, n_skus: int, seed: int) -> tuple[IntervalDemand, pd.DataFrame,
@@ -87,7 +87,7 @@ def run_case(n_nodes: int, n_skus: int, *, repeats: int, milp_skus: int) -> dict
     lim = limits_frame(demand, requests=requests, nodes=nodes, inventory=inventory)
     from models.allocation import AllocationConfig
 
-    problem = _problem(demand, lim, requests, AllocationConfig())
+    problem = limits_problem(demand, lim, requests, AllocationConfig())
     kernel = _median_time(lambda: solve(problem), repeats)
     ours = objective(problem, solve(problem).packs)
     milp_s, gap, solved = _milp(problem, ours, min(milp_skus, n_skus))

@@ -9,6 +9,7 @@ the training and allocation configurations follow.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from features.periods import MONTHLY, freq_base, season_length
 
 __all__ = [
+    "AllocationConfig",
     "DEFAULT_HORIZON",
     "DEFAULT_MODELS",
     "ENGINES",
@@ -260,3 +262,37 @@ class TrainConfig:
         lgbm = LGBMConfig(**{k: v for k, v in raw.pop("lgbm", {}).items() if k in lgbm_known})
         return cls(**{**raw, "data": Path(raw["data"]), "models": tuple(raw["models"]),
                       "quantiles": tuple(raw["quantiles"]), "lgbm": lgbm})
+
+
+# --- allocation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocationConfig:
+    """How channelcast values stock.
+
+    Attributes:
+        target_service: P(no stock-out over the protection interval) a tier is brought to
+            before the next tier gets anything; one value or one per priority.
+        min_sell_through: a pack is shipped only if it is expected to sell at least this
+            share of its units over the interval (0 ships every pack that can sell at all;
+            higher keeps stock central, where it can still go anywhere next review).
+        priority_weights: value of an expected unit sold per priority (default 1 / priority).
+    """
+
+    target_service: float | Mapping[int, float] = 0.9
+    min_sell_through: float = 0.0
+    priority_weights: Mapping[int, float] | None = None
+
+    def check(self) -> None:
+        """Raise ValueError naming the field that is out of range."""
+        levels = (self.target_service.values() if isinstance(self.target_service, Mapping)
+                  else [self.target_service])
+        if not all(0.0 < float(a) < 1.0 for a in levels):
+            raise ValueError(f"`target_service` must be in (0, 1); got {self.target_service}.")
+        if not 0.0 <= self.min_sell_through < 1.0:
+            raise ValueError("`min_sell_through` must be in [0, 1); got "
+                             f"{self.min_sell_through}.")
+        if self.priority_weights and min(self.priority_weights.values()) <= 0:
+            raise ValueError("`priority_weights` must all be > 0; got "
+                             f"{dict(self.priority_weights)}.")

@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from features.schema import CHANNEL, ITEM, NODE
-from models.allocation import AllocationConfig, AllocationRequest, allocate_all
+from models.allocation import (
+    BOUND_TEXT,
+    AllocationConfig,
+    AllocationRequest,
+    allocate_all,
+    edited_reason,
+    line_reason,
+    recent_sales_rate,
+)
 from models.demand_interval import (
     DEFAULT_LEVELS,
     IntervalDemand,
@@ -24,28 +32,14 @@ from models.demand_interval import (
     protection_periods,
 )
 from models.errors import InfeasibleAllocationError, UnknownNodeError
-from models.fair_share import recent_sales_rate
 from models.risk import last_prices, stock_risk
 from serving.channel import ChannelTables
 from serving.errors import ApiError
 from serving.model_store import ServedModel
 from serving.schemas import AllocationIn, RiskIn
-from training.pyfunc import served_model
+from training.tracking.pyfunc import served_model
 
 __all__ = ["BOUND_TEXT", "allocation_lines", "edited_reason", "line_reason", "risk_rows"]
-
-BOUND_TEXT = {
-    "demand": "more would not be expected to sell over the node's protection interval",
-    "available": "the central stock ran out",
-    "tier": "higher-priority nodes took the stock first",
-    "max_qty": "the node's maximum quantity",
-    "capacity": "the node's free capacity",
-    "min_qty": "held at the node's minimum",
-    "excluded": "excluded by the request",
-    "share": "its proportional fair share",
-    "override": "set by a planner",
-}
-
 
 def _nodes(tables: ChannelTables) -> pd.DataFrame:
     if tables.nodes is None:
@@ -119,54 +113,6 @@ def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -
     forecast = model.frame([r for r in rows if model.node_ids[r] in known], table)
     return interval_demand(forecast, periods=protection_periods(nodes, freq=f.freq),
                            lead=lead_periods(nodes, freq=f.freq))
-
-
-def line_reason(line: dict[str, Any]) -> str:
-    """One allocation line in words."""
-    before, after = line["p_stockout_before"], line["p_stockout_after"]
-    risk = (f"stock-out risk {before:.0%} -> {after:.0%}" if after is not None
-            else f"stock-out risk {before:.0%} before")
-    return (f"{line['allocated']:g} units ({line['packs']} pack(s)); demand over the "
-            f"protection interval {line['demand_mean']:.1f} on average (90% <= "
-            f"{line['demand_q0_9']:.1f}); position {line['position_before']:g} -> "
-            f"{line['position_after']:g}; {risk}; stopped by {line['bound']}: "
-            f"{BOUND_TEXT.get(line['bound'], line['bound'])}.")
-
-
-def edited_reason(line: dict[str, Any], allocated: float, p_stockout_after: float,
-                  by: str = "planner") -> str:
-    """A line whose quantity `by` changed to `allocated`, in words: the new position and
-    stock-out risk first, then the line as it stood (its quantity and reason)."""
-    position = line["position_before"] + allocated
-    return (f"Overridden by {by}: {allocated:g} units; position {line['position_before']:g} "
-            f"-> {position:g}; stock-out risk {line['p_stockout_before']:.0%} -> "
-            f"{p_stockout_after:.0%} (proposal {line['allocated']:g}: {line['reason']})")
-
-
-_LINE_FLOATS = {"allocated": "allocated", "demand_mean": "demand_mean",
-                "demand_q0_9": "demand_q0.9", "on_hand": "on_hand", "in_transit": "in_transit",
-                "position_before": "position_before", "position_after": "position_after",
-                "p_stockout_before": "p_stockout_before", "p_stockout_after": "p_stockout_after"}
-
-
-def lines_json(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Allocation table rows as stored and answered (proposed = allocated at first)."""
-    columns: dict[str, list[Any]] = {
-        name: np.nan_to_num(table[col].to_numpy(np.float64), nan=0.0, posinf=0.0,
-                            neginf=0.0).tolist() for name, col in _LINE_FLOATS.items()}
-    columns["node_id"] = table[NODE].astype(str).tolist()
-    columns["sku"] = table[ITEM].astype(str).tolist()
-    columns["priority"] = table["priority"].astype(int).tolist()
-    columns["packs"] = table["packs"].astype(int).tolist()
-    columns["bound"] = table["bound"].astype(str).tolist()
-    names = list(columns)
-    out = []
-    for values in zip(*columns.values(), strict=True):
-        line = dict(zip(names, values, strict=True))
-        line["proposed"] = line["allocated"]
-        line["reason"] = line_reason(line)
-        out.append(line)
-    return out
 
 
 def _num(value: Any) -> float:

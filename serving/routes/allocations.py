@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from models.allocation import line_records, off_pack, over_available, override_lines, unknown_lines
 from serving import idempotency
-from serving.decisions import allocation_lines, line_reason, lines_json
+from serving.decisions import allocation_lines
 from serving.deps import ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
 from serving.keys import Principal
@@ -62,7 +63,7 @@ def create_allocation(body: AllocationIn, who: PlannerDep, model: ModelDep,
         row = AllocationRow(
             sku=body.sku, status="proposed", policy=body.policy, available=run.available,
             pack_size=run.pack_size, request=body.model_dump(mode="json"),
-            lines=lines_json(table), model_version=model.version,
+            lines=line_records(table), model_version=model.version,
             model_origin=f"{model.forecaster.origin:%Y-%m-%d}", created_by=who.name,
             created_at=utcnow(), decisions=[])
         session.add(row)
@@ -130,32 +131,23 @@ def _override(row: AllocationRow, body: AllocationDecisionIn, who: Principal
         raise ApiError(422, "body.lines: an override changes at least one line "
                        "(node_id -> units).", errors=[{"loc": ["body", "lines"],
                                                        "msg": "empty", "type": "missing"}])
-    lines = {line["node_id"]: dict(line) for line in row.lines}
-    unknown = sorted(set(body.lines) - set(lines))
+    unknown = unknown_lines(row.lines, body.lines)
     if unknown:
         raise ApiError(404, f"node(s) {', '.join(map(repr, unknown[:20]))} have no line in "
                        f"allocation {row.id} (sku {row.sku}).", errors=[
                            {"loc": ["body", "lines", n], "msg": "no such line",
                             "type": "unknown_node", "value": n} for n in unknown[:100]])
-    bad = [n for n, q in body.lines.items() if abs(q / row.pack_size - round(q / row.pack_size))
-           > 1e-9]
+    bad = off_pack(body.lines, row.pack_size)
     if bad:
         raise ApiError(422, f"body.lines: quantities must be multiples of the pack size "
                        f"{row.pack_size}; {bad[0]!r} got {body.lines[bad[0]]:g}.", errors=[
                            {"loc": ["body", "lines", n], "type": "pack_size",
                             "msg": f"not a multiple of {row.pack_size}",
                             "value": f"{body.lines[n]:g}"} for n in bad])
-    changes = []
-    for node, qty in body.lines.items():
-        line = lines[node]
-        changes.append({"node_id": node, "from": line["allocated"], "to": float(qty)})
-        line.update(allocated=float(qty), packs=int(round(qty / row.pack_size)),
-                    position_after=line["position_before"] + float(qty),
-                    p_stockout_after=None, bound="override")
-        line["reason"] = line_reason(line) + f" Overridden by {who.name}: {body.reason}"
-    new = list(lines.values())
-    total = sum(line["allocated"] for line in new)
-    if total > row.available + 1e-9:
+    new, changes = override_lines(row.lines, body.lines, pack_size=row.pack_size, by=who.name,
+                                  reason=body.reason)
+    total = over_available(new, row.available)
+    if total is not None:
         raise ApiError(422, f"body.lines: the lines would allocate {total:g} units but only "
                        f"{row.available:g} are available.", errors=[
                            {"loc": ["body", "lines"], "msg": "over the available stock",

@@ -16,7 +16,7 @@ from models.demand_interval import (
     protection_periods,
 )
 from tests.conftest import make_nodes
-from tests.models.allocation_cases import make_demand
+from tests.models.allocation.cases import make_demand
 
 UNIFORM = IntervalDemand.from_knots(levels=[0.0, 1.0], values=[[0.0, 10.0]])
 

@@ -13,7 +13,7 @@ optimum takes the `budget` most valuable packs (ties aside) and it is found by a
 lambda: row r takes every pack with w_r g_r(k) >= lambda. For tiers the feasible set is a
 union of T cases, "tiers < c are at target, only tiers <= c may get more" (c = each tier);
 solving each case exactly and keeping the best per sku gives the optimum of the gated
-problem (tests/models/test_allocation_milp.py checks it against HiGHS).
+problem (tests/models/allocation/test_milp.py checks it against HiGHS).
 
 Speed: lambda is found by bisection on an O(rows) approximate count (the midpoint rule
 g_r(k) ~ b P(D > p + (k - 1/2) b), inverted through the quantile function); the exact counts

@@ -2,7 +2,7 @@
 
 A node's `capacity` bounds everything it holds: its free room (capacity minus all stock on
 hand and in transit, every sku) is one budget for all the skus of the call, not one per sku.
-Each sku is solved as usual (`models.allocation_kernel.solve`, or fair share) with every row
+Each sku is solved as usual (`models.allocation.kernel.solve`, or fair share) with every row
 capped at the node's whole room; where the skus together overfill a node, the packs that are
 worth least there, net of what their stock would earn at the sku's next-best node, are taken
 back (half the excess a round, so that the skus' other nodes are valued again as the stock
@@ -31,7 +31,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from models.allocation_kernel import PackProblem, pack_value
+from models.allocation.kernel import PackProblem, pack_value
 from models.errors import InfeasibleAllocationError
 
 __all__ = ["check_shared_minimums", "share_capacity"]

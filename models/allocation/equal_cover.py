@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.schema import DATE, ITEM, NODE, UNITS
-from models.allocation_kernel import PackProblem
+from models.allocation.kernel import PackProblem
 
 __all__ = ["fair_share_packs", "recent_sales_rate"]
 

@@ -9,7 +9,6 @@ each node gets, why, and what it changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -25,12 +24,10 @@ from features.schema import (
     ON_HAND,
     PRIORITY,
 )
-from models.allocation_kernel import PackProblem
+from models.allocation.kernel import PackProblem
+from models.allocation.request import AllocationRequest
 from models.demand_interval import IntervalDemand
 from models.errors import InfeasibleAllocationError, UnknownNodeError
-
-if TYPE_CHECKING:
-    from models.allocation import AllocationRequest
 
 __all__ = ["COLUMNS", "explain", "limits_frame", "pair_indexer", "with_stocked_rows"]
 

@@ -13,10 +13,10 @@ from models.allocation import (
     allocate_all,
     fair_share,
 )
-from models.allocation_kernel import objective
+from models.allocation.kernel import objective
 from models.demand_interval import IntervalDemand
 from models.errors import InfeasibleAllocationError, UnknownNodeError
-from tests.models.allocation_cases import case_problem, make_case
+from tests.models.allocation.cases import case_problem, make_case
 
 
 def uniform(highs: list[float], sku: str = "S1") -> IntervalDemand:

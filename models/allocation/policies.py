@@ -1,14 +1,14 @@
 """Allocation of an sku's central stock across nodes, with the reason for every line.
 
 `allocate` maximises priority-weighted expected units sold over each node's protection
-interval (models/allocation_kernel.py: exact, greedy by pack); `fair_share` is the planners'
-baseline (models/fair_share.py). Both take the same request and return the same table: one
-row per node with the allocation and its explanation (demand over the interval, position and
-stock-out probability before and after, and the constraint that bound the line).
+interval (`models.allocation.kernel`: exact, greedy by pack); `fair_share` is the planners'
+baseline (`models.allocation.equal_cover`). Both take the same request and return the same
+table: one row per node with the allocation and its explanation (demand over the interval,
+position and stock-out probability before and after, and the constraint that bound the line).
 
-Invariants (tests/models/test_allocation*.py): never more than `available`; every line a
+Invariants (tests/models/allocation/test_*.py): never more than `available`; every line a
 multiple of the pack size, within [min, max]; the lines of all skus of one call together
-within each node's free capacity (shared, `models.allocation_capacity`); no line for an
+within each node's free capacity (shared, `models.allocation.capacity`); no line for an
 excluded node; a lower priority tier gets nothing above its minimum until every higher tier
 holds its target service level (channelcast only). Requests that cannot hold (minimums over
 the stock, unknown nodes, pack size 0) raise with the cause.
@@ -17,87 +17,31 @@ the stock, unknown nodes, pack size 0) raise with the cause.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.config import AllocationConfig
 from features.schema import ITEM, NODE, PRIORITY
-from models.allocation_capacity import check_shared_minimums, share_capacity
-from models.allocation_kernel import PackProblem, pack_value, solve
-from models.allocation_table import explain, limits_frame, with_stocked_rows
+from models.allocation.capacity import check_shared_minimums, share_capacity
+from models.allocation.equal_cover import fair_share_packs
+from models.allocation.kernel import PackProblem, pack_value, solve
+from models.allocation.request import AllocationRequest
+from models.allocation.table import explain, limits_frame, with_stocked_rows
 from models.demand_interval import IntervalDemand
-from models.fair_share import fair_share_packs
 
-__all__ = ["POLICIES", "AllocationConfig", "AllocationRequest", "allocate", "allocate_all",
-           "fair_share", "pack_problem"]
+__all__ = ["POLICIES", "allocate", "allocate_all", "fair_share", "limits_problem",
+           "pack_problem"]
 
 POLICIES = ("channelcast", "fair_share_forecast", "fair_share_sales")
+_DEFAULT_CONFIG = AllocationConfig()
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class AllocationConfig:
-    """How channelcast values stock.
-
-    Attributes:
-        target_service: P(no stock-out over the protection interval) a tier is brought to
-            before the next tier gets anything; one value or one per priority.
-        min_sell_through: a pack is shipped only if it is expected to sell at least this
-            share of its units over the interval (0 ships every pack that can sell at all;
-            higher keeps stock central, where it can still go anywhere next review).
-        priority_weights: value of an expected unit sold per priority (default 1 / priority).
-    """
-
-    target_service: float | Mapping[int, float] = 0.9
-    min_sell_through: float = 0.0
-    priority_weights: Mapping[int, float] | None = None
-
-    def check(self) -> None:
-        levels = (self.target_service.values() if isinstance(self.target_service, Mapping)
-                  else [self.target_service])
-        if not all(0.0 < float(a) < 1.0 for a in levels):
-            raise ValueError(f"`target_service` must be in (0, 1); got {self.target_service}.")
-        if not 0.0 <= self.min_sell_through < 1.0:
-            raise ValueError("`min_sell_through` must be in [0, 1); got "
-                             f"{self.min_sell_through}.")
-        if self.priority_weights and min(self.priority_weights.values()) <= 0:
-            raise ValueError("`priority_weights` must all be > 0; got "
-                             f"{dict(self.priority_weights)}.")
-
-
-@dataclass(frozen=True)
-class AllocationRequest:
-    """One sku's stock to split, with per-node overrides of the inventory table's limits.
-
-    Attributes:
-        sku: the item.
-        available: central units to split (>= 0).
-        pack_size: units per pack; every line is a multiple of it (>= 1).
-        min_qty, max_qty: node_id -> units; override inventory's `min_qty` / `max_qty`.
-        exclude: nodes that get nothing (and whose minimums are waived).
-    """
-
-    sku: str
-    available: float
-    pack_size: int = 1
-    min_qty: Mapping[str, float] = field(default_factory=dict)
-    max_qty: Mapping[str, float] = field(default_factory=dict)
-    exclude: Sequence[str] = ()
-
-    def check(self) -> None:
-        if not float(self.pack_size).is_integer() or self.pack_size < 1:
-            raise ValueError(f"`pack_size` of sku {self.sku} must be a whole number >= 1; got "
-                             f"{self.pack_size}. Use 1 for single units.")
-        if not np.isfinite(self.available) or self.available < 0:
-            raise ValueError(f"`available` of sku {self.sku} must be a number >= 0; got "
-                             f"{self.available}.")
 
 
 def allocate(demand: IntervalDemand, *, request: AllocationRequest, nodes: pd.DataFrame,
              inventory: pd.DataFrame | None = None,
-             config: AllocationConfig = AllocationConfig()) -> pd.DataFrame:
+             config: AllocationConfig = _DEFAULT_CONFIG) -> pd.DataFrame:
     """Split `request.available` units of one sku to maximise priority-weighted expected sales.
 
     Args:
@@ -109,7 +53,7 @@ def allocate(demand: IntervalDemand, *, request: AllocationRequest, nodes: pd.Da
         config: target service per tier, shipping floor, priority weights.
 
     Returns:
-        One row per node that sells the sku (see `models.allocation_table.COLUMNS`).
+        One row per node that sells the sku (see `models.allocation.table.COLUMNS`).
 
     Raises:
         InfeasibleAllocationError: minimums over the stock, or over a node's own max/capacity.
@@ -134,14 +78,14 @@ def fair_share(demand: IntervalDemand, *, request: AllocationRequest, nodes: pd.
 
 def allocate_all(demand: IntervalDemand, *, requests: Sequence[AllocationRequest],
                  nodes: pd.DataFrame, inventory: pd.DataFrame | None = None,
-                 policy: str = "channelcast", config: AllocationConfig = AllocationConfig(),
+                 policy: str = "channelcast", config: AllocationConfig = _DEFAULT_CONFIG,
                  recent_sales: pd.Series | None = None) -> pd.DataFrame:
     """Many skus at once (one request each), solved together: the table of every line.
 
     A node's `capacity` is shared by all the requested skus: together they never fill it
     beyond its room (capacity minus everything it holds); where they would, the packs worth
     least there (net of their value at the sku's next-best node) are sent elsewhere or kept
-    (`models.allocation_capacity`), and those lines are bound by `capacity`.
+    (`models.allocation.capacity`), and those lines are bound by `capacity`.
     """
     if policy not in POLICIES:
         raise ValueError(f"`policy` must be one of {list(POLICIES)}; got {policy!r}.")
@@ -150,7 +94,7 @@ def allocate_all(demand: IntervalDemand, *, requests: Sequence[AllocationRequest
         req.check()
     demand = with_stocked_rows(demand, inventory, [r.sku for r in requests])
     lim = limits_frame(demand, requests=requests, nodes=nodes, inventory=inventory)
-    problem = _problem(demand, lim, requests, config)
+    problem = limits_problem(demand, lim, requests, config)
     basis = None if policy == "channelcast" else _basis(demand, lim, policy, recent_sales)
     problem, packs, cut = _solve(problem, lim, basis=basis)
     table = explain(problem, lim, packs, cut=cut, demand=demand.take(lim["row"].to_numpy()),
@@ -198,8 +142,9 @@ def _solve(problem: PackProblem, lim: pd.DataFrame, *, basis: FloatArray | None
     return problem, packs, cut
 
 
-def _problem(demand: IntervalDemand, lim: pd.DataFrame, requests: Sequence[AllocationRequest],
-             config: AllocationConfig) -> PackProblem:
+def limits_problem(demand: IntervalDemand, lim: pd.DataFrame,
+                   requests: Sequence[AllocationRequest], config: AllocationConfig
+                   ) -> PackProblem:
     """The kernel's arrays from the limits table (rows in `lim` order)."""
     budget = np.array([int(np.floor(r.available / r.pack_size + 1e-9)) for r in requests])
     return pack_problem(demand.take(lim["row"].to_numpy(), with_keys=False),
@@ -214,7 +159,7 @@ def _problem(demand: IntervalDemand, lim: pd.DataFrame, requests: Sequence[Alloc
 def pack_problem(demand: IntervalDemand, *, group: npt.NDArray[np.int64], position: FloatArray,
                  pack: FloatArray, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
                  priority: npt.NDArray[np.int64], budget: npt.NDArray[np.int64],
-                 config: AllocationConfig = AllocationConfig()) -> PackProblem:
+                 config: AllocationConfig = _DEFAULT_CONFIG) -> PackProblem:
     """The optimiser's problem from per-row arrays (rows aligned with `demand`): adds the
     priority weights, the packs to each tier's target service level and the shipping floor.
     When `demand` knows its lead-time part, stock-outs before the shipment lands are lost
@@ -242,7 +187,7 @@ def _basis(demand: IntervalDemand, lim: pd.DataFrame, policy: str,
         return demand.mean[rows]
     if recent_sales is None:
         raise ValueError("`recent_sales` (units per period by node_id, sku) is needed for the "
-                         "fair_share_sales policy; see `models.fair_share.recent_sales_rate`.")
+                         "fair_share_sales policy; see `models.allocation.recent_sales_rate`.")
     index = pd.MultiIndex.from_frame(lim[[NODE, ITEM]].astype(str))
     rate = recent_sales.copy()
     rate.index = pd.MultiIndex.from_arrays([rate.index.get_level_values(0).astype(str),

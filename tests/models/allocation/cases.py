@@ -17,7 +17,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from models.allocation import AllocationConfig, AllocationRequest, pack_problem
-from models.allocation_kernel import PackProblem, objective, pack_value
+from models.allocation.kernel import PackProblem, objective, pack_value
 from models.demand_interval import DEFAULT_LEVELS, IntervalDemand, combine_steps
 
 __all__ = ["Case", "case_problem", "make_case", "make_demand", "milp_optimum"]
@@ -82,7 +82,7 @@ def make_case(seed: int, *, max_nodes: int = 50, max_packs: int = 25) -> Case:
 
 def case_problem(case: Case) -> PackProblem:
     """The kernel problem behind a case (same limits as `allocate` derives)."""
-    from models.allocation_table import limits_frame
+    from models.allocation.table import limits_frame
 
     lim = limits_frame(case.demand, requests=[case.request], nodes=case.nodes,
                        inventory=case.inventory)

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.allocation import AllocationRequest, allocate, fair_share
-from models.allocation_kernel import objective
+from models.allocation.kernel import objective
 from models.errors import InfeasibleAllocationError
-from tests.models.allocation_cases import Case, case_problem, make_case
+from tests.models.allocation.cases import Case, case_problem, make_case
 
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from models.allocation import allocate
-from models.allocation_kernel import objective
-from tests.models.allocation_cases import case_problem, make_case, milp_optimum
+from models.allocation.kernel import objective
+from tests.models.allocation.cases import case_problem, make_case, milp_optimum
 
 N_CASES = 200
 TOLERANCE = 1e-3  # the "within 0.1%"

@@ -87,7 +87,7 @@ def _milp_optimum(p, node: np.ndarray, room: np.ndarray) -> float:  # noqa: ANN0
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
-    from models.allocation_kernel import pack_value
+    from models.allocation.kernel import pack_value
 
     top = np.ceil((p.demand.values[:, -1] - p.position) / p.pack) + 1
     count = np.maximum(np.minimum(p.hi, top), p.lo).astype(np.int64)
@@ -108,9 +108,9 @@ def _milp_optimum(p, node: np.ndarray, room: np.ndarray) -> float:  # noqa: ANN0
 
 
 def test_shared_capacity_is_close_to_the_exact_optimum() -> None:
-    from models.allocation import AllocationConfig, _problem
-    from models.allocation_kernel import objective
-    from models.allocation_table import limits_frame
+    from models.allocation import AllocationConfig, limits_problem
+    from models.allocation.kernel import objective
+    from models.allocation.table import limits_frame
 
     gaps = []
     for seed in range(20):
@@ -128,7 +128,7 @@ def test_shared_capacity_is_close_to_the_exact_optimum() -> None:
         inv = stock(skus, n)
         table = allocate_all(demand, requests=reqs, nodes=nodes(capacity), inventory=inv)
         lim = limits_frame(demand, requests=reqs, nodes=nodes(capacity), inventory=inv)
-        p = _problem(demand, lim, reqs, AllocationConfig())
+        p = limits_problem(demand, lim, reqs, AllocationConfig())
         codes, names = pd.factorize(lim["node_id"])
         room = np.full(len(names), np.inf)
         room[codes] = lim["room"].to_numpy()
