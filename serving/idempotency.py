@@ -54,8 +54,8 @@ from serving.tables import IdempotencyRow, as_utc, utcnow
 if TYPE_CHECKING:
     from serving.db import Database
 
-__all__ = ["Attempt", "Replay", "answer", "claim", "current", "opened", "record_instead",
-           "replay_answer", "request_hash", "settle", "watch"]
+__all__ = ["Attempt", "Replay", "answer", "claim", "closed", "current", "opened",
+           "record_instead", "replay_answer", "request_hash", "settle", "watch"]
 
 NOT_RECORDED = frozenset({401, 403, 409, 413, 429})
 _BOOKKEEPING = "idempotency.bookkeeping"  # session.info flag: the record's own sessions

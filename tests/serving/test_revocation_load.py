@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving.conftest import Workspace, workspace  # noqa: F401
+from serving.keys import create_key, revoke_key
+from serving.service import Service
+from tests.serving.conftest import Workspace, make_settings, workspace  # noqa: F401
 from tests.serving.serve_process import environment, new_key, serving
 
 SYNC_SECONDS = 2.0  # the default poll
@@ -59,3 +61,20 @@ def test_a_revoked_key_stops_within_one_poll_on_every_worker(
     last_ok = max((t - answered for t, s in seen if s == 200), default=0.0)
     print(f"{len(seen)} requests; the last success arrived {last_ok:.2f} s after the "
           f"revocation's answer (bound {SYNC_SECONDS + MARGIN:g} s)")
+
+
+def test_a_poll_drops_the_keys_another_worker_revoked(workspace: Workspace,  # noqa: F811
+                                                      database_url: str):
+    settings = make_settings(workspace, database_url, key_cache_seconds=600, load_model=False)
+    here, there = Service(settings), Service(settings)
+    here.start()
+    try:
+        _, key = create_key(here.db, name="soon-gone", role="erp")
+        assert here.keys.check(key) is not None
+        assert here.keys.cached(key) == (True, here.keys.check(key))  # trusted for 10 min
+        revoke_key(there.db, name="soon-gone")  # on another worker
+        here.sync_once()
+        assert here.keys.cached(key) == (False, None) and here.keys.check(key) is None
+    finally:
+        here.stop()
+        there.db.dispose()
