@@ -3,7 +3,7 @@
 Usage:
     .venv/bin/python benchmarks/accuracy.py [--dataset walmart|carparts|all] [--models ...]
 
-Runs channelcast's rolling-origin backtest (training.backtest) on walmart_store_dept and
+Runs channelcast's rolling-origin backtest (training.engine.backtest) on walmart_store_dept and
 carparts exactly as ../shared/EVALUATION.md says, reuses (or computes) the peers'
 predictions of benchmarks/peers.py, and prints one table per dataset: WAPE, WRMSSE, MASE,
 scaled pinball, 80% coverage, bias and wall seconds, with our `auto` against the best peer.
@@ -27,8 +27,9 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.peers import DATA, PROTOCOLS, _peers, _run_dataset  # noqa: E402
 from benchmarks.peers import OUT as PEERS_OUT  # noqa: E402
-from training.backtest import BacktestConfig, run_backtest  # noqa: E402
-from training.metrics import evaluate, format_table  # noqa: E402
+from training.engine.backtest import run_backtest  # noqa: E402
+from features.config import BacktestConfig  # noqa: E402
+from training.engine.metrics import evaluate, format_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "accuracy"
 OURS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")

@@ -41,8 +41,8 @@ import pandas as pd  # noqa: E402
 from features.datasets import ContractData, load_carparts, load_walmart  # noqa: E402
 from features.history import Panel, build_panel  # noqa: E402
 from features.schema import DATE, ITEM, NODE, UNITS  # noqa: E402
-from training.metrics import evaluate, format_table  # noqa: E402
-from training.windows import cutoffs  # noqa: E402
+from training.engine.metrics import evaluate, format_table  # noqa: E402
+from training.engine.windows import cutoffs  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"  # ../shared/data from the project root
 OUT = ROOT / "benchmarks" / "out" / "peers"

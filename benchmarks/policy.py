@@ -46,8 +46,8 @@ import pandas as pd  # noqa: E402
 
 from features.datasets import load_walmart  # noqa: E402
 from features.synthetic import generate_channel_data  # noqa: E402
-from training.interval_check import check_intervals  # noqa: E402
-from training.policy_backtest import (  # noqa: E402
+from training.policy.interval_check import check_intervals  # noqa: E402
+from training.policy.backtest import (  # noqa: E402
     LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
     PolicyBacktestConfig,

@@ -55,8 +55,8 @@ def _store(size: str) -> Path:
 
 
 def _config():  # -> BacktestConfig
-    from training.backtest import BacktestConfig
-    from training.config import FAST_LGBM
+    from features.config import BacktestConfig
+    from features.config import FAST_LGBM
 
     return BacktestConfig(horizon=HORIZON, windows=WINDOWS, step=HORIZON, models=MODELS,
                           warmup=WARMUP, lgbm=FAST_LGBM)
@@ -68,8 +68,8 @@ def _peak_mib() -> float:
 
 def _run_local(store_path: Path, out: Path) -> dict[str, object]:
     from features.partitioned import open_store
-    from training.backtest import run_backtest
-    from training.metrics import evaluate
+    from training.engine.backtest import run_backtest
+    from training.engine.metrics import evaluate
 
     start = time.perf_counter()
     store = open_store(store_path)
@@ -83,8 +83,8 @@ def _run_local(store_path: Path, out: Path) -> dict[str, object]:
 
 def _run_dask(store_path: Path, out: Path, workers: int, memory: str) -> dict[str, object]:
     from features.partitioned import open_store
-    from training.cluster import connect
-    from training.dask_backtest import run_backtest_dask
+    from training.dask.cluster import connect
+    from training.dask.backtest import run_backtest_dask
 
     with connect(f"local-cluster:{workers}", memory_limit=memory) as client:
         start = time.perf_counter()

@@ -13,14 +13,15 @@ from channelcast import (
     cmd_generate,
     cmd_keys,
     cmd_serve,
+    cmd_train,
     cmd_validate,
 )
-from training.progress import add_quiet_argument
+from channelcast.args import add_quiet_argument
 
 __all__ = ["main"]
 
-_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_decisions, cmd_demo,
-             cmd_serve, cmd_keys)
+_COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_train, cmd_decisions,
+             cmd_demo, cmd_serve, cmd_keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,58 +1,83 @@
-"""`channelcast backtest` and `channelcast forecast`: rolling-origin evaluation and forecasts."""
+"""`channelcast backtest` and `channelcast forecast`: rolling-origin evaluation and forecasts.
+
+Each has one parser and two paths: on a data folder, written to `--out` and printed
+(`--engine dask`: `channelcast.cmd_dask`); or tracked in MLflow (`backtest --track`,
+`forecast` without `--data` forecasts with a registered model: `channelcast.cmd_train`),
+which is what MLproject's entry points run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from channelcast import cmd_dask
+from channelcast import cmd_dask, cmd_train
+from channelcast.args import (
+    add_engine_arguments,
+    add_partial_arguments,
+    add_train_arguments,
+    config_from_args,
+    flag,
+)
+from features.config import DEFAULT_HORIZON, DEFAULT_MODELS, DEFAULT_QUANTILES
 from features.errors import DataContractError
 from features.partitioned import is_store, open_store
 from features.validation import load_validated, refused_note
-from models.zoo import MODEL_NAMES, check_models
-from training.backtest import MODEL, BacktestConfig, run_backtest
-from training.config import add_engine_arguments, add_partial_arguments, rejects_file
-from training.forecast import DEFAULT_MODELS, UnknownSeriesError, fit_forecaster
-from training.metrics import evaluate, format_table
+from models.zoo import MODEL_NAMES, check_models, primary_model
+from training.dask.cluster import EngineConfig
+from training.engine.backtest import MODEL, run_backtest
+from training.engine.forecast import UnknownSeriesError, fit_forecaster
+from training.engine.loading import rejects_file
+from training.engine.metrics import evaluate, format_table
 
 __all__ = ["add_parser"]
+
+_QUANTILES = ",".join(map(str, DEFAULT_QUANTILES))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register `backtest` and `forecast`."""
     b = sub.add_parser("backtest", help="rolling-origin backtest of every model, with metrics")
-    _common(b)
-    b.add_argument("--windows", type=int, default=4, help="scored cutoffs (default 4)")
-    b.add_argument("--step", type=int, default=None, help="periods between cutoffs "
-                   "(default: the horizon)")
-    b.add_argument("--warmup", type=int, default=3, help="earlier unscored windows that "
-                   "calibrate quantiles and the choice of `auto` (default 3)")
+    add_train_arguments(b)
+    b.add_argument("--quantiles", default=_QUANTILES, help=f"default {_QUANTILES}")
+    b.add_argument("--out", type=Path, default=None,
+                   help="predictions file (.parquet/.csv); required without --track")
     b.add_argument("--by", default="", help="also break metrics down by: step, series_class")
     b.add_argument("--outside-span", choices=("exclude", "zero"), default="exclude",
                    help="score target periods outside a series' span as 0 units, or not at "
                         "all (default exclude)")
+    b.add_argument("--track", type=flag, nargs="?", const=True, default=False,
+                   metavar="true|false",
+                   help="log the backtest as an MLflow run (metrics, tables, plots, "
+                        "predictions) instead of writing --out; MLproject's `backtest`")
     b.set_defaults(handler=_run_backtest)
-    f = sub.add_parser("forecast", help="fit on all history and forecast every series")
-    _common(f)
+    f = sub.add_parser("forecast", help="forecast every series: fit on --data, or with a "
+                       "registered model")
+    f.add_argument("--data", type=Path, default=None,
+                   help="validated data folder: fit on all its history and forecast; without "
+                        "it, forecast with the registered model --model-uri (an MLflow run)")
+    f.add_argument("--model-uri", default="", help="registered model to forecast with "
+                   "(default models:/channelcast-demand@champion); only without --data")
+    f.add_argument("--series", type=Path, default=None, help="CSV with node_id,sku to "
+                   "forecast with a registered model (default: every series)")
+    f.add_argument("--freq", default=None, help="W, D, M or W-MON... (default: inferred)")
+    f.add_argument("--horizon", type=int, default=None,
+                   help=f"periods ahead (default {DEFAULT_HORIZON}; a registered model's "
+                        "trained horizon; 0 = that)")
+    f.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help=f"comma-separated, from {','.join(MODEL_NAMES)}")
+    f.add_argument("--quantiles", default=_QUANTILES, help=f"default {_QUANTILES}")
+    f.add_argument("--out", type=Path, required=True, help="forecast file (.parquet/.csv)")
     f.add_argument("--calibration-windows", type=int, default=3, help="recent windows used "
                    "for quantiles and model choice (default 3)")
+    add_engine_arguments(f)
+    add_partial_arguments(f)
     f.set_defaults(handler=_run_forecast)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="validated data folder")
-    p.add_argument("--freq", default=None, help="W, D, M or W-MON... (default: inferred)")
-    p.add_argument("--horizon", type=int, default=8, help="periods ahead (default 8)")
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                   help=f"comma-separated, from {','.join(MODEL_NAMES)}")
-    p.add_argument("--quantiles", default="0.1,0.5,0.9", help="default 0.1,0.5,0.9")
-    p.add_argument("--out", type=Path, required=True, help="predictions file (.parquet/.csv)")
-    add_engine_arguments(p)
-    add_partial_arguments(p)
 
 
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
@@ -77,11 +102,11 @@ def _parse(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[float, ...]
     try:
         quantiles = tuple(sorted({float(q) for q in args.quantiles.split(",") if q.strip()}))
     except ValueError as exc:
-        raise ValueError(f"`--quantiles` must be numbers in (0, 1), e.g. 0.1,0.5,0.9; "
+        raise ValueError(f"`--quantiles` must be numbers in (0, 1), e.g. {_QUANTILES}; "
                          f"got {args.quantiles!r}.") from exc
     if not quantiles or not all(0 < q < 1 for q in quantiles):
         raise ValueError(f"`--quantiles` must be numbers in (0, 1); got {args.quantiles!r}.")
-    return models, tuple(sorted({*quantiles, 0.1, 0.5, 0.9}))
+    return models, tuple(sorted({*quantiles, *DEFAULT_QUANTILES}))
 
 
 def _write(frame: pd.DataFrame, out: Path) -> None:
@@ -90,10 +115,6 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-
-
-def _primary(models: tuple[str, ...]) -> str:
-    return "auto" if "auto" in models else models[0]
 
 
 def _inputs(args: argparse.Namespace
@@ -109,24 +130,28 @@ def _inputs(args: argparse.Namespace
 
 
 def _run_backtest(args: argparse.Namespace) -> int:
+    if args.track:
+        return cmd_train.track_backtest(args)
+    if args.out is None:
+        print("backtest: give `--out FILE` for the predictions, or `--track` to log an "
+              "MLflow run")
+        return 2
     if args.engine == "dask":
         return _on_dask(args, cmd_dask.run_backtest)
     inputs = _inputs(args)
     if inputs is None:
         return 2
     models, quantiles, history, nodes, freq = inputs
-    config = BacktestConfig(horizon=args.horizon, windows=args.windows,
-                            step=args.step or args.horizon, models=models,
-                            quantiles=quantiles, warmup=args.warmup)
     start = time.perf_counter()
     try:
+        config = replace(config_from_args(args).backtest_config(), quantiles=quantiles)
         result = run_backtest(history, freq=freq, config=config, nodes=nodes,
                               progress=not args.quiet)
     except ValueError as exc:
         print(f"cannot backtest {args.data}: {exc}")
         return 2
     wall = time.perf_counter() - start
-    primary = _primary(models)
+    primary = primary_model(models)
     _write(result.for_model(primary), args.out)
     every = args.out.with_name(args.out.stem + ".all_models" + args.out.suffix)
     _write(result.predictions, every)
@@ -150,8 +175,26 @@ def _on_dask(args: argparse.Namespace, run: Callable[..., int]) -> int:
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
+    try:
+        EngineConfig(args.engine, args.scheduler or "").validate()
+        quantiles = _parse(args)[1] if args.data is not None else tuple(
+            float(q) for q in args.quantiles.split(",") if q.strip())
+    except ValueError as exc:
+        print(f"forecast: {exc}")
+        return 2
+    if args.data is None:
+        return cmd_train.forecast_registered(args, quantiles)
+    if args.model_uri or args.series is not None:
+        print("forecast: `--model-uri` and `--series` forecast with a registered model; "
+              "drop `--data` (which fits a new one) or them")
+        return 2
+    args.horizon = args.horizon or DEFAULT_HORIZON
     if args.engine == "dask":
         return _on_dask(args, cmd_dask.run_forecast)
+    return _fit_and_forecast(args)
+
+
+def _fit_and_forecast(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     if inputs is None:
         return 2
@@ -162,7 +205,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
                                     models=models,
                                     calibration_windows=args.calibration_windows,
                                     progress=not args.quiet)
-        frame = forecaster.predict(quantiles=quantiles, model=_primary(models))
+        frame = forecaster.predict(quantiles=quantiles, model=primary_model(models))
     except (ValueError, UnknownSeriesError) as exc:
         print(f"cannot forecast {args.data}: {exc}")
         return 2

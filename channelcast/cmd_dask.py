@@ -12,12 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
+from features.config import BacktestConfig
 from features.partitioned import Store, open_store
-from training.backtest import MODEL, BacktestConfig
-from training.cluster import EngineConfig, cluster_size, connect
-from training.dask_backtest import run_backtest_dask
-from training.dask_forecast import fit_forecaster_dask
-from training.metrics import format_table
+from training.dask.backtest import run_backtest_dask
+from training.dask.cluster import EngineConfig, cluster_size, connect
+from training.dask.forecast import fit_forecaster_dask
+from training.engine.backtest import MODEL
+from training.engine.metrics import format_table
 
 __all__ = ["run_backtest", "run_forecast"]
 

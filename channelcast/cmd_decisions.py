@@ -26,13 +26,21 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from channelcast.args import add_partial_arguments
 from features.datasets import load_walmart
 from features.errors import DataContractError
+from features.periods import same_freq
 from features.report import ValidationReport
 from features.schema import AVAILABLE, DATE, ITEM, NODE, PACK_SIZE
 from features.validation import load_validated, refused_note
-from models.allocation import POLICIES, AllocationConfig, AllocationRequest, allocate_all
-from models.allocation_table import COLUMNS
+from models.allocation import (
+    COLUMNS,
+    POLICIES,
+    AllocationConfig,
+    AllocationRequest,
+    allocate_all,
+    recent_sales_rate,
+)
 from models.demand_interval import (
     DEFAULT_LEVELS,
     interval_demand,
@@ -40,12 +48,10 @@ from models.demand_interval import (
     protection_periods,
 )
 from models.errors import InfeasibleAllocationError, UnknownNodeError
-from models.fair_share import recent_sales_rate
 from models.risk import last_prices, stock_risk
-from training.config import add_partial_arguments, rejects_file
-from training.forecast import Forecaster, UnknownSeriesError, fit_forecaster
-from training.interval_check import check_intervals
-from training.policy_backtest import (
+from training.engine.forecast import Forecaster, UnknownSeriesError, fit_forecaster
+from training.engine.loading import rejects_file
+from training.policy.backtest import (
     CHEAP_MODELS,
     LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
@@ -54,9 +60,10 @@ from training.policy_backtest import (
     policy_forecasts,
     run_policy_backtest,
 )
-from training.pyfunc import served_model
-from training.registry import CHAMPION, alias_version, client_for
-from training.settings import StoreSettings, store_settings
+from training.policy.interval_check import check_intervals
+from training.tracking.pyfunc import served_model
+from training.tracking.registry import CHAMPION, alias_version, client_for
+from training.tracking.settings import StoreSettings, store_settings
 
 if TYPE_CHECKING:
     from serving.model_store import ServedModel
@@ -254,8 +261,7 @@ def _mismatch(forecaster: Forecaster, history: pd.DataFrame, freq: str, data: Pa
         first = unknown.iloc[0]
         return (f"{len(unknown):,} of the {len(keys):,} series are unknown to it (e.g. "
                 f"node_id {first[NODE]}, sku {first[ITEM]})")
-    if pd.tseries.frequencies.to_offset(forecaster.freq) != \
-            pd.tseries.frequencies.to_offset(freq):
+    if not same_freq(forecaster.freq, freq):
         return f"it forecasts on the {forecaster.freq} grid, {data} is on {freq}"
     last = pd.Timestamp(history[DATE].max())
     if last != forecaster.origin:

@@ -20,15 +20,17 @@ import pandas as pd
 
 from channelcast.cmd_decisions import demo_decisions
 from channelcast.cmd_features import summarise_training_set
+from features.config import DEFAULT_HORIZON, FAST_LGBM, GENERATOR, TrainConfig
 from features.synthetic import generate_channel_data, write_channel_data
 from features.training_set import build_training_set
 from features.validation import validate_folder
 from models.zoo import check_models
-from training.config import FAST_LGBM, TrainConfig
-from training.forecast import Forecaster
-from training.registry import CHAMPION
-from training.settings import StoreSettings, git_commit, store_settings
-from training.stages import Loaded, promote_stage, train_stage
+from training.engine.forecast import Forecaster
+from training.engine.loading import Loaded
+from training.tracking.promotion import promote_stage
+from training.tracking.registry import CHAMPION
+from training.tracking.settings import StoreSettings, git_commit, store_settings
+from training.tracking.stages import train_stage
 
 DEMO_MODELS = "lgbm,ets,snaive,croston,tsb,ma,auto"
 
@@ -38,11 +40,16 @@ __all__ = ["add_parser"]
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run the whole job on generated data and summarise it")
     p.add_argument("--out", type=Path, default=Path("demo_data"), help="folder for the data")
-    p.add_argument("--nodes", type=int, default=24, help="selling nodes (default 24)")
-    p.add_argument("--skus", type=int, default=60, help="items (default 60)")
-    p.add_argument("--periods", type=int, default=156, help="weeks of history (default 156)")
-    p.add_argument("--horizon", type=int, default=8, help="weeks ahead (default 8)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--nodes", type=int, default=GENERATOR.nodes,
+                   help=f"selling nodes (default {GENERATOR.nodes})")
+    p.add_argument("--skus", type=int, default=GENERATOR.skus,
+                   help=f"items (default {GENERATOR.skus})")
+    p.add_argument("--periods", type=int, default=GENERATOR.periods,
+                   help=f"weeks of history (default {GENERATOR.periods})")
+    p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
+                   help=f"weeks ahead (default {DEFAULT_HORIZON})")
+    p.add_argument("--seed", type=int, default=GENERATOR.seed,
+                   help=f"random seed (default {GENERATOR.seed})")
     p.add_argument("--models", default=DEMO_MODELS, help=f"models to train (default {DEMO_MODELS})")
     p.add_argument("--tracking-uri", default=None, help="MLflow store (default: "
                    "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project folder)")

@@ -11,9 +11,10 @@ import argparse
 from pathlib import Path
 
 from features.partitioned import write_partitioned
+from features.periods import parse_freq
 from features.report import ValidationReport
 from features.store import write_store
-from features.validation import parse_freq, validate_folder
+from features.validation import validate_folder
 
 __all__ = ["add_parser"]
 
@@ -53,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, metavar="DIR", help="the data folder")
     p.add_argument("--freq", type=_freq, default=None,
-                   help="W, D or M (also W-MON ... W-SUN); default: inferred from the dates")
+                   help="W, D or M (also W-MON ... W-SUN); default (or \"\"): inferred from the "
+                        "dates")
     p.add_argument("--date-format", default=None, metavar="FMT",
                    help="strptime format of dates, e.g. %%d/%%m/%%Y (default: YYYY-MM-DD)")
     p.add_argument("--rejects", type=Path, default=None, metavar="FILE",
@@ -62,7 +64,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="print at most N problems (default 200)")
 
 
-def _freq(value: str) -> str:
+def _freq(value: str) -> str | None:
+    if not value.strip():  # MLproject passes `--freq ""` for "infer it"
+        return None
     try:
         parse_freq(value)
     except ValueError as exc:

@@ -13,68 +13,20 @@ the model is then refitted on every row with the number of rounds found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Self
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
+from features.config import LGBMConfig
 from features.schema import DATE
 from features.training_set import ORIGIN, TrainingSet
 
 __all__ = ["LGBMConfig", "LGBMForecaster", "StackedRows"]
-
-
-@dataclass(frozen=True)
-class LGBMConfig:
-    """LightGBM knobs. Defaults were chosen on walmart_store_dept's earliest backtest windows.
-
-    Attributes:
-        objective: "tweedie" or "poisson" (count-like, non-negative targets).
-        tweedie_variance_power: 1 = Poisson, 2 = Gamma.
-        learning_rate, num_leaves, min_data_in_leaf, feature_fraction, lambda_l2: as LightGBM.
-        max_rounds: upper bound on boosting rounds.
-        early_stopping_rounds: patience on the validation periods.
-        valid_periods: target periods held out for early stopping (None = the horizon).
-        history_periods: only origins this many periods before the cutoff train (None = all).
-        refit: refit on all rows with the best round count after early stopping.
-        per_horizon: one booster per horizon step instead of one with the step as a feature.
-        num_threads: LightGBM threads. 1 by default: on a 2-core machine shared with other
-            work, 2 OpenMP threads measured up to 5x slower (spin-waiting), 1 never worse
-            than 2x.
-        seed: LightGBM seed (bagging, feature fraction).
-    """
-
-    objective: str = "tweedie"
-    tweedie_variance_power: float = 1.2
-    learning_rate: float = 0.15
-    num_leaves: int = 63
-    min_data_in_leaf: int = 100
-    feature_fraction: float = 0.8
-    lambda_l2: float = 1.0
-    max_rounds: int = 300
-    early_stopping_rounds: int = 40
-    valid_periods: int | None = None
-    history_periods: int | None = None
-    refit: bool = False
-    per_horizon: bool = False
-    num_threads: int = 1
-    seed: int = 0
-
-    def params(self) -> dict[str, Any]:
-        if self.objective not in ("tweedie", "poisson"):
-            raise ValueError(f"`objective` must be 'tweedie' or 'poisson'; got {self.objective!r}.")
-        out: dict[str, Any] = {
-            "objective": self.objective, "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": self.feature_fraction, "lambda_l2": self.lambda_l2,
-            "bagging_fraction": 0.8, "bagging_freq": 1, "num_threads": self.num_threads,
-            "seed": self.seed, "verbosity": -1, "max_bin": 255,
-        }
-        if self.objective == "tweedie":
-            out["tweedie_variance_power"] = self.tweedie_variance_power
-        return out
 
 
 @dataclass
@@ -109,19 +61,19 @@ class StackedRows:
                    date=keys[DATE].to_numpy()[keep], feature_names=list(X.columns))
 
 
-class LGBMForecaster:
+class LGBMForecaster(BaseEstimator):
     """Global LightGBM over all series; `fit` on a cutoff, `predict` the origin at that cutoff.
 
     Fitted attributes: `booster_`, `best_rounds_`, `cutoff_`, `feature_names_`.
     """
 
     def __init__(self, *, config: LGBMConfig | None = None) -> None:
-        self.config = config or LGBMConfig()
+        self.config = config
 
     def fit(self, rows: StackedRows, *, cutoff: pd.Timestamp, horizon: int,
             period: pd.DateOffset) -> Self:
         """Train on rows whose target period is <= `cutoff`."""
-        cfg = self.config
+        cfg = self.config or LGBMConfig()
         cut = np.datetime64(pd.Timestamp(cutoff))
         usable = rows.date <= cut
         if cfg.history_periods is not None:
@@ -154,8 +106,8 @@ class LGBMForecaster:
 
     def predict(self, ts: TrainingSet, *, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Mean forecast (len(rows) x horizon) for the training-set rows `rows` (origins)."""
-        if not hasattr(self, "booster_"):
-            raise RuntimeError("This LGBMForecaster is not fitted yet; call `fit` first.")
+        check_is_fitted(self, "booster_",
+                        msg="This LGBMForecaster is not fitted yet; call `fit` first.")
         out = np.empty((len(rows), ts.horizon))
         base = ts.features.iloc[rows].reset_index(drop=True)
         for k in range(1, ts.horizon + 1):
@@ -163,8 +115,8 @@ class LGBMForecaster:
             for name, values in ts.known.at(k).items():
                 X[f"{name}_target"] = values[rows]
             X["horizon"] = np.float32(k)
-            out[:, k - 1] = self._booster(k).predict(X[self.feature_names_],
-                                                  num_threads=self.config.num_threads)
+            out[:, k - 1] = self._booster(k).predict(
+                X[self.feature_names_], num_threads=(self.config or LGBMConfig()).num_threads)
         return np.clip(out, 0.0, None)
 
     def feature_importance(self) -> pd.Series:

@@ -11,16 +11,17 @@ import pytest
 
 from channelcast.cli import main
 from channelcast.cmd_decisions import demo_decisions
+from features.config import TrainConfig
 from features.synthetic import generate_channel_data, write_channel_data
-from models.allocation_table import COLUMNS
+from models.allocation.table import COLUMNS
 from serving.channel import load_folder
 from serving.decisions import allocation_lines, risk_rows
 from serving.model_store import load_model
 from serving.schemas import AllocationIn, RiskIn
-from training.config import TrainConfig
-from training.forecast import fit_forecaster
-from training.settings import StoreSettings
-from training.stages import promote_stage, train_stage
+from training.engine.forecast import fit_forecaster
+from training.tracking.promotion import promote_stage
+from training.tracking.settings import StoreSettings
+from training.tracking.stages import train_stage
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """The rolling-origin backtest on Dask, with the local engine's answers.
 
 Every per-series step runs per partition of whole series with the local code: the panel,
-each window's local models (`training.backtest._window`: batched ETS, baselines), the
-LightGBM forecasts at each cutoff (boosters fitted on all partitions, `training.dask_lgbm`),
+each window's local models (`training.engine.backtest._window`: batched ETS, baselines), the
+LightGBM forecasts at each cutoff (boosters fitted on all partitions, `training.dask.lgbm`),
 residual scales and demand classes. What is pooled over all series is combined on the
-client from small per-partition pieces (`training.dask_pooled`), in three rounds, so that
+client from small per-partition pieces (`training.dask.pooled`), in three rounds, so that
 it equals the local `_assemble`:
 
 1. residuals: each partition returns its scaled residuals per model, horizon step and class
@@ -34,25 +34,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import build_panel, season_length
+from features.config import DEFAULT_QUANTILES
+from features.history import build_panel
 from features.partitioned import Store, StoreSummary, summarize_history
+from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE, UNITS
-from features.training_set import _offset
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles
 from models.zoo import check_models
-from training.backtest import (
-    CUTOFF,
-    MODEL,
-    BacktestConfig,
-    _long,
-    _window,
-    quantiles_of_choice,
-)
-from training.cluster import placement
-from training.dask_lgbm import PartitionLGBM, fit_lgbm_dask, partition_inputs
-from training.dask_metrics import combine_scores, partial_scores
-from training.dask_pooled import (
+from training.dask.cluster import placement
+from training.dask.lgbm import PartitionLGBM, fit_lgbm_dask, partition_inputs
+from training.dask.metrics import combine_scores, partial_scores
+from training.dask.pooled import (
     Context,
     PartWindows,
     Table,
@@ -65,9 +58,17 @@ from training.dask_pooled import (
     schedule,
     window_quantiles,
 )
-from training.progress import bar
-from training.selection import SELECTION_QUANTILES, Selector
-from training.windows import cutoffs as rolling_cutoffs
+from training.engine.backtest import (
+    CUTOFF,
+    MODEL,
+    BacktestConfig,
+    _long,
+    _window,
+    quantiles_of_choice,
+)
+from training.engine.progress import bar
+from training.engine.selection import SELECTION_QUANTILES, Selector
+from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["DaskBacktest", "grid_of", "run_backtest_dask"]
 
@@ -87,7 +88,7 @@ class _Keep:
 
     tail_periods: int | None = None
     forecast_out: Path | None = None
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     tables: dict[str, Table] = field(default_factory=dict)
 
 
@@ -105,7 +106,7 @@ class DaskBacktest:
             select, assemble).
         lgbm: the booster of the last cutoff.
         calibrators: every model's pooled residuals after the last window (with `keep`).
-        parts: per partition, what `training.dask_forecast` assembles a Forecaster from.
+        parts: per partition, what `training.dask.forecast` assembles a Forecaster from.
         summary: the history's facts (date range, series, categories, hierarchy totals).
         n_rows: prediction rows written.
         client_peak_mib: the client process's peak memory (MiB) at the end of each phase
@@ -184,7 +185,7 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
     if keep.forecast_out is not None:
         _write(_forecast_rows(pw, chosen, keep, primary), keep.forecast_out, index)
     if keep.tail_periods is not None:
-        from training.dask_forecast import forecaster_piece
+        from training.dask.forecast import forecaster_piece
 
         events = [*(e for es in ctx.schedule for e in es), *ctx.final]
         result["auto_pools"] = (residual_pools(pw, ["auto"], events, ctx.horizon)
@@ -197,7 +198,7 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
 def _forecast_rows(pw: PartWindows, chosen: npt.NDArray[np.str_] | None, keep: _Keep,
                    primary: str) -> pd.DataFrame:
     """`Forecaster.predict` of the partition's series from the last window."""
-    from training.forecast import Forecaster, forecast_dates
+    from training.engine.forecast import Forecaster, forecast_dates
 
     last = pw.windows[-1]
     h = last.actual.shape[1]
@@ -289,7 +290,7 @@ def _fit_boosters(client: Any, parts: list[Any], where: list[str], summary_f: An
     boosters = {}
     for c in cuts:
         boosters[c] = fit_lgbm_dask(client, rows_f, cutoff=c, horizon=config.horizon,
-                                    period=_offset(freq), config=cfg, workers=where)
+                                    period=period_offset(freq), config=cfg, workers=where)
         lap.step(f"lgbm fit {c:%Y-%m-%d}")
     del rows_f
     lap("lgbm_fit")
@@ -302,14 +303,14 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                       score_by: Sequence[tuple[str, ...]] = (("model",),),
                       outside_span: str = "exclude", tail_periods: int | None = None,
                       forecast_out: Path | None = None,
-                      forecast_quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+                      forecast_quantiles: Sequence[float] = DEFAULT_QUANTILES,
                       summary: StoreSummary | None = None, progress: bool = False
                       ) -> DaskBacktest:
     """`run_backtest` on the store's partitions; writes predictions to `out` (the primary
     model, EVALUATION.md format) and `all_models` (every model) as one Parquet file per
     partition, and scores them by each of `score_by`. `progress`: phases on stderr.
 
-    `tail_periods`: also gather what a `Forecaster` holds (see `training.dask_forecast`);
+    `tail_periods`: also gather what a `Forecaster` holds (see `training.dask.forecast`);
     `forecast_out`: write the last window's forecasts (`Forecaster.predict` rows with
     `forecast_quantiles`) as one Parquet file per partition.
     """

@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ENGINES", "EngineConfig", "cluster_size", "connect", "placement"]
+from features.config import ENGINES
 
-ENGINES = ("local", "dask")
+__all__ = ["EngineConfig", "cluster_size", "connect", "placement"]
+
 LOCAL_CLUSTER = "local-cluster:"
 
 

@@ -5,7 +5,7 @@ period, exactly as `fit_forecaster` runs the local one. Forecasts can be written
 from the partitions (`forecast_out`, one Parquet file per partition, nothing collected);
 for a model to log, each partition sends its series' pieces (forecasts, choice, scale,
 class, ETS states, errors and the history tail) and the client puts them in the local
-engine's series order: the result is the same `training.forecast.Forecaster` that
+engine's series order: the result is the same `training.engine.forecast.Forecaster` that
 `fit_forecaster` returns, so MLflow logs the same pyfunc whichever engine trained it.
 """
 
@@ -18,18 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.history import season_length
+from features.config import DEFAULT_MODELS, DEFAULT_QUANTILES, BacktestConfig, FeatureSpec
 from features.partitioned import Store, summarize_history
+from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE
-from features.training_set import FeatureSpec, _offset
 from models.ets import ETSFit
 from models.lgbm import LGBMConfig
-from training.backtest import BacktestConfig
-from training.dask_backtest import DaskBacktest, grid_of, run_backtest_dask
-from training.dask_pooled import PartWindows
-from training.forecast import DEFAULT_MODELS, Forecaster, backtest_errors, forecast_dates
-from training.rolling import TAIL_COLUMNS, ForecastState, tail_periods
-from training.windows import cutoffs as rolling_cutoffs
+from training.dask.backtest import DaskBacktest, grid_of, run_backtest_dask
+from training.dask.pooled import PartWindows
+from training.engine.forecast import Forecaster, backtest_errors, forecast_dates
+from training.engine.rolling import TAIL_COLUMNS, ForecastState, tail_periods
+from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["fit_forecaster_dask", "forecaster_piece", "predict_dask"]
 
@@ -39,7 +38,7 @@ def forecaster_piece(pw: PartWindows, part: pd.DataFrame, chosen: np.ndarray | N
     """What one partition adds to a `Forecaster`: its series' last window and tail."""
     last = pw.windows[-1]
     served = "auto" if "auto" in last.means else primary
-    first = end - (periods - 1) * _offset(pw.freq)
+    first = end - (periods - 1) * period_offset(pw.freq)
     cols = [c for c in TAIL_COLUMNS if c in part]
     tail = part.loc[pd.to_datetime(part[DATE]) >= first, cols].copy()
     tail[DATE] = pd.to_datetime(tail[DATE])
@@ -90,7 +89,7 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
                         models: Sequence[str] = DEFAULT_MODELS, calibration_windows: int = 3,
                         spec: FeatureSpec | None = None, lgbm: LGBMConfig | None = None,
                         assemble: bool = True, forecast_out: Path | None = None,
-                        quantiles: Sequence[float] = (0.1, 0.5, 0.9), progress: bool = False
+                        quantiles: Sequence[float] = DEFAULT_QUANTILES, progress: bool = False
                         ) -> tuple[Forecaster | None, DaskBacktest]:
     """`fit_forecaster` on the store's partitions.
 
@@ -129,7 +128,7 @@ def _predict_chunk(forecaster: Forecaster, series: pd.DataFrame, index: int, *, 
 
 def predict_dask(client: Any, forecaster: Forecaster, out: Path, *,
                  series: pd.DataFrame | None = None, horizon: int | None = None,
-                 quantiles: Sequence[float] = (0.1, 0.5, 0.9), chunk: int = 50_000) -> int:
+                 quantiles: Sequence[float] = DEFAULT_QUANTILES, chunk: int = 50_000) -> int:
     """Forecast `series` (default all) with a trained forecaster on the cluster: chunks of
     series on the workers, one Parquet file each in `out`. Returns the rows written."""
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ whose target period is <= the cutoff, early stopping on the last `valid_periods`
 periods, then optionally a refit. LightGBM trains data-parallel over its own network, one
 rank per worker (each worker bins its share of the features from its own rows, histograms are
 summed over the network), as `lightgbm.dask` does, but with the ranks and the rows of each
-fixed by `training.cluster.placement`, so that a fit is repeatable. Early stopping cannot run
+fixed by `training.dask.cluster.placement`, so that a fit is repeatable. Early stopping cannot run
 inside it (each worker would stop on its own rows), so the model trains `max_rounds` rounds
 and the validation loss of every round is summed over the partitions afterwards, with the
 same patience rule as `lightgbm.early_stopping`.
@@ -28,9 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.config import FeatureSpec
 from features.partitioned import StoreSummary
+from features.periods import period_offset
 from features.schema import CHANNEL, ITEM, NODE
-from features.training_set import ORIGIN, FeatureSpec, TrainingSet, _offset, build_training_set
+from features.training_set import ORIGIN, TrainingSet, build_training_set
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
 
 __all__ = ["PartitionLGBM", "at_origins", "fit_lgbm_dask", "partition_inputs", "partition_rows",
@@ -65,7 +67,7 @@ def partition_rows(ts: TrainingSet, *, step_share: float, seed: int,
         return rows
     keep = rows.date <= np.datetime64(max(cutoffs))
     if config is not None and config.history_periods is not None:
-        period = _offset(ts.freq)
+        period = period_offset(ts.freq)
         first = min(cutoffs) - config.history_periods * period
         keep &= rows.origin > np.datetime64(first)
     return StackedRows(X=rows.X[keep].reset_index(drop=True), y=rows.y[keep],
@@ -212,7 +214,7 @@ def fit_lgbm_dask(client: Any, rows: Sequence[Any], *, cutoff: pd.Timestamp, hor
                   workers: Sequence[str]) -> LGBMForecaster:
     """`LGBMForecaster.fit` on the stacked rows of every partition (`rows`: futures).
 
-    `workers[i]`: the worker holding `rows[i]` (`training.cluster.placement`); the same
+    `workers[i]`: the worker holding `rows[i]` (`training.dask.cluster.placement`); the same
     placement gives the same model in every run.
     """
     cfg = config

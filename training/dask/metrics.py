@@ -1,4 +1,4 @@
-"""`training.metrics.evaluate` over partitions of whole series: sums per partition, combined.
+"""`training.engine.metrics.evaluate` over partitions of whole series: sums per partition, combined.
 
 Every metric of EVALUATION.md is a ratio of sums over rows, or a weighted mean over
 series whose weights are normalised per cutoff: each partition returns those sums
@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.history import build_panel
 from features.schema import DATE, ITEM, NODE, UNITS
-from training.metrics import _ALL, _CUT, _SERIES, METRICS, _row_frame
+from training.engine.metrics import _ALL, _CUT, _SERIES, METRICS, _row_frame
 
 __all__ = ["combine_scores", "partial_scores"]
 

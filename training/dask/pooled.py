@@ -1,6 +1,6 @@
 """Statistics pooled over all series for the Dask backtest, from per-partition pieces.
 
-`_assemble` (training.backtest) pools every series' residuals per model, horizon step and
+`_assemble` (training.engine.backtest) pools every series' residuals per model, horizon step and
 class into conformal calibrators, and every series' errors per class into the `Selector`'s
 class means. Here each partition computes its share for every release of `_assemble`'s
 schedule and the client adds the shares up in the same order:
@@ -24,8 +24,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from models.quantiles import ConformalQuantiles
-from training.backtest import WindowForecasts
-from training.selection import Selector
+from training.engine.backtest import WindowForecasts
+from training.engine.selection import Selector
 
 __all__ = ["Context", "PartWindows", "TableQuantiles", "calibrate", "class_states",
            "merge_pools", "quantile_table", "residual_pools", "schedule", "window_quantiles"]
@@ -71,7 +71,7 @@ class PartWindows:
     seconds: dict[str, float]
 
     def panel_view(self) -> SimpleNamespace:
-        """What `training.backtest._long` reads of a panel."""
+        """What `training.engine.backtest._long` reads of a panel."""
         return SimpleNamespace(keys=self.keys, dates=self.dates, freq=self.freq,
                                n_periods=len(self.dates))
 

@@ -1,6 +1,6 @@
 """The tracked `backtest`, `train` and `forecast` stages on the Dask engine.
 
-Same runs as `training.stages` (params, metrics per model, step and class, tables, plots,
+Same runs as `training.tracking.stages` (params, metrics per model, step and class, tables, plots,
 predictions, the pyfunc model and its registration), with the work done on a cluster:
 the history is the partitioned store `cfg.data`, predictions are written by the workers
 next to it (`STORE/_runs/<run id>/`, one Parquet file per partition, logged as artifact
@@ -16,17 +16,28 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from features.config import DEFAULT_QUANTILES, TrainConfig
 from features.partitioned import Store, open_store, part_fingerprint, store_fingerprint
-from training.cluster import cluster_size, connect
-from training.config import TrainConfig
-from training.dask_backtest import DaskBacktest, run_backtest_dask
-from training.dask_forecast import fit_forecaster_dask, predict_dask
-from training.forecast import Forecaster
-from training.pyfunc import log_forecast_model
-from training.settings import StoreSettings
-from training.tracking import BacktestScores, log_params, log_plots, log_scores, open_run
+from models.zoo import primary_model
+from training.dask.backtest import DaskBacktest, run_backtest_dask
+from training.dask.cluster import cluster_size, connect
+from training.dask.forecast import fit_forecaster_dask, predict_dask
+from training.engine.forecast import Forecaster
+from training.tracking.pyfunc import log_forecast_model
+from training.tracking.registry import client_for, register_challenger
+from training.tracking.runs import (
+    BacktestScores,
+    log_params,
+    log_plots,
+    log_scores,
+    open_run,
+    run_params,
+)
+from training.tracking.settings import StoreSettings
+from training.tracking.stages import TrainOutcome, version_record
 
-__all__ = ["backtest_dask", "backtest_stage_dask", "forecast_with_dask", "train_stage_dask"]
+__all__ = ["backtest_dask", "backtest_stage_dask", "forecast_stage_dask", "forecast_with_dask",
+           "train_stage_dask"]
 
 SCORE_BY = (("model",), ("model", "step"), ("model", "series_class"))
 
@@ -51,7 +62,7 @@ def _log_inputs(cfg: TrainConfig, store: Store, client: Any, *, commit: str | No
                 ) -> dict[str, str]:
     parts = client.gather(client.map(part_fingerprint, [str(f) for f in store.files], pure=False))
     fingerprint = store_fingerprint(store, parts)
-    log_params({**cfg.params(store.freq), **fingerprint, **cluster_size(client)})
+    log_params({**run_params(cfg, store.freq), **fingerprint, **cluster_size(client)})
     mlflow.set_tags({"data.sha256": fingerprint["data.sha256"], "data.folder": str(cfg.data),
                      "engine": cfg.engine})
     if commit:
@@ -76,40 +87,35 @@ def _log_backtest(result: DaskBacktest, scores: BacktestScores, store: Store, *,
 
 
 def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
-                        progress: bool = False) -> Any:
+                        progress: bool = False) -> TrainOutcome:
     """`stages.backtest_stage` on the Dask engine."""
-    from training.stages import TrainOutcome
-
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = open_store(cfg.data)
     with connect(cfg.scheduler) as client, open_run(store, run_name="backtest") as run:
         _log_inputs(cfg, data, client, commit=commit)
         folder = data.path / "_runs" / run.info.run_id
         result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
-        _log_backtest(result, scores, data, primary=cfg.primary)
+        _log_backtest(result, scores, data, primary=primary_model(cfg.models))
     return TrainOutcome(run_id=run.info.run_id, scores=scores)
 
 
 def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
-                     progress: bool = False) -> Any:
+                     progress: bool = False) -> TrainOutcome:
     """`stages.train_stage` on the Dask engine: the model logged is the same pyfunc."""
-    from training.registry import client_for, register_challenger
-    from training.stages import TrainOutcome, _version_record
-
     cfg = replace(cfg, data=Path(cfg.data).resolve())
     data = open_store(cfg.data)
     with connect(cfg.scheduler) as client, open_run(store, run_name="train") as run:
         fingerprint = _log_inputs(cfg, data, client, commit=commit)
         folder = data.path / "_runs" / run.info.run_id
         result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
-        _log_backtest(result, scores, data, primary=cfg.primary)
+        _log_backtest(result, scores, data, primary=primary_model(cfg.models))
         forecaster, _ = fit_forecaster_dask(client, data, horizon=cfg.horizon,
                                             models=cfg.models, calibration_windows=cfg.warmup,
                                             lgbm=cfg.lgbm, progress=progress)
         assert forecaster is not None
         info = log_forecast_model(forecaster)
         run_id = run.info.run_id
-        tags, description = _version_record(cfg, scores, fingerprint, commit=commit,
+        tags, description = version_record(cfg, scores, fingerprint, commit=commit,
                                             run_id=run_id)
         version = register_challenger(client_for(store.tracking_uri), name=store.model_name,
                                       model_uri=info.model_uri, run_id=run_id,
@@ -129,4 +135,20 @@ def forecast_with_dask(forecaster: Forecaster, out: Path, *, scheduler: str,
         rows = predict_dask(client, forecaster, out, series=series, horizon=horizon,
                             quantiles=quantiles)
     log_params({"engine": "dask", "scheduler": scheduler, **size})
+    return rows
+
+
+def forecast_stage_dask(*, store: StoreSettings, model_uri: str, out: Path, scheduler: str,
+                        horizon: int = 0, quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
+                        series: pd.DataFrame | None = None) -> int:
+    """`stages.forecast_stage` on the Dask engine: the workers write `out` as a folder of
+    Parquet files; returns the rows written."""
+    with open_run(store, run_name="forecast"):
+        model = mlflow.pyfunc.load_model(model_uri)
+        forecaster = model.unwrap_python_model().forecaster
+        rows = forecast_with_dask(forecaster, out, scheduler=scheduler, series=series,
+                                  horizon=horizon or None, quantiles=quantiles)
+        log_params({"model_uri": model_uri, "horizon": str(horizon or "trained"),
+                    "quantiles": ",".join(map(str, quantiles)), "out": str(out)})
+        mlflow.log_metric("forecast_rows", rows)
     return rows

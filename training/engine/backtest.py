@@ -19,45 +19,24 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import Panel, build_panel, season_length
+from features.config import BacktestConfig
+from features.history import Panel, build_panel
+from features.periods import is_monthly, season_length
 from features.schema import DATE, ITEM, NODE
-from features.training_set import FeatureSpec
 from models.classify import profile_series
 from models.ets import ETSFit, fit_ets
-from models.lgbm import LGBMConfig, LGBMForecaster
+from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
-from training.progress import bar
-from training.selection import SELECTION_QUANTILES, Selector, members
-from training.windows import cutoffs as rolling_cutoffs
+from training.engine.progress import bar
+from training.engine.selection import SELECTION_QUANTILES, Selector, members
+from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "quantiles_of_choice",
            "run_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """What to backtest. `models` may hold lgbm, ets, snaive, naive, ma, croston, tsb, auto.
-
-    `lgbm_refit_every`: LightGBM is refitted at a cutoff when at least this many periods
-    have passed since its last fit; the cutoffs in between forecast with the last booster
-    from their own, up-to-date features (a model retrained every quarter and run every
-    week). 1 = a fit at every cutoff.
-    """
-
-    horizon: int = 8
-    windows: int = 4
-    step: int = 8
-    models: tuple[str, ...] = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    warmup: int = 3
-    season: int | None = None
-    spec: FeatureSpec | None = None
-    lgbm: LGBMConfig | None = None
-    lgbm_refit_every: int = 1
 
 
 @dataclass
@@ -128,9 +107,9 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     glob = None
     if "lgbm" in models:
         start = time.perf_counter()
-        glob = GlobalModel(history, freq=freq, horizon=config.horizon, nodes=nodes,
-                           spec=config.spec, panel_keys=panel.keys, config=config.lgbm,
-                           refit_every=config.lgbm_refit_every)
+        glob = GlobalModel(freq=freq, horizon=config.horizon, spec=config.spec,
+                           config=config.lgbm, refit_every=config.lgbm_refit_every,
+                           ).fit(history, panel_keys=panel.keys, nodes=nodes)
         seconds["lgbm"] = time.perf_counter() - start
     windows = []
     fitted = [n for n in models if n in LOCAL_MODELS or (n == "lgbm" and glob is not None)]
@@ -152,7 +131,7 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     seconds["auto"] = seconds.get("auto", 0.0) + time.perf_counter() - start
     return BacktestResult(predictions=frame, seconds=seconds, windows=windows, choices=choices,
                           calibrators=calib, panel_keys=panel.keys, freq=freq,
-                          lgbm=glob.last_model if glob is not None else None)
+                          lgbm=glob.last_model_ if glob is not None else None)
 
 
 def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
@@ -296,17 +275,7 @@ def _long(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,
 
 def _target_dates(cutoff: pd.Timestamp, h: int, freq: str, step: pd.Timedelta
                   ) -> pd.DatetimeIndex:
-    if freq.split("-")[0].upper() in ("MS", "M", "ME"):
+    if is_monthly(freq):
         return pd.date_range(cutoff + pd.DateOffset(months=1), periods=h, freq="MS")
     return pd.DatetimeIndex([cutoff + step * k for k in range(1, h + 1)])
 
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m training.backtest`: the tracked backtest stage (see training.stages)."""
-    from training.stages import backtest_main
-
-    backtest_main(argv)
-
-
-if __name__ == "__main__":
-    main()

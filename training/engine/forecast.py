@@ -16,13 +16,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import build_panel, season_length
+from features.config import (
+    DEFAULT_MODELS,
+    DEFAULT_QUANTILES,
+    BacktestConfig,
+    FeatureSpec,
+    LGBMConfig,
+)
+from features.history import build_panel
+from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
-from features.training_set import FeatureSpec, _offset
-from models.lgbm import LGBMConfig, LGBMForecaster
+from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
-from training.backtest import BacktestConfig, WindowForecasts, run_backtest
-from training.rolling import (
+from training.engine.backtest import WindowForecasts, run_backtest
+from training.engine.rolling import (
     ForecastState,
     RollForwardError,
     auto_means,
@@ -32,13 +39,12 @@ from training.rolling import (
     tail_periods,
     trim_tail,
 )
-from training.selection import members
-from training.windows import cutoffs as rolling_cutoffs
+from training.engine.selection import members
+from training.engine.windows import cutoffs as rolling_cutoffs
 
-__all__ = ["DEFAULT_MODELS", "Forecaster", "RollForwardError", "UnknownSeriesError",
+__all__ = ["Forecaster", "RollForwardError", "UnknownSeriesError",
            "backtest_errors", "fit_forecaster", "forecast_dates"]
 
-DEFAULT_MODELS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -115,7 +121,7 @@ class Forecaster:
         return rows
 
     def predict(self, series: pd.DataFrame | None = None, *, horizon: int | None = None,
-                quantiles: Sequence[float] = (0.1, 0.5, 0.9), model: str = "auto",
+                quantiles: Sequence[float] = DEFAULT_QUANTILES, model: str = "auto",
                 future: pd.DataFrame | None = None) -> pd.DataFrame:
         """Long forecast rows: node_id, sku, date, step, model, mean, q... per series x step.
 
@@ -160,7 +166,7 @@ class Forecaster:
 
         Raises:
             RollForwardError: rows that cannot be appended, each named (see
-                `training.rolling.new_periods`).
+                `training.engine.rolling.new_periods`).
         """
         if self.state is None:
             raise RollForwardError("this forecaster keeps no history to roll forward; "
@@ -233,7 +239,7 @@ class Forecaster:
 
 def forecast_dates(origin: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
     """The `horizon` periods after `origin` on the `freq` grid."""
-    step = _offset(freq)
+    step = period_offset(freq)
     return pd.DatetimeIndex([origin + k * step for k in range(1, horizon + 1)])
 
 
@@ -294,13 +300,3 @@ def backtest_errors(windows: Sequence[WindowForecasts], model: str, *, scale: Fl
         })
     return out.replace([np.inf, -np.inf], np.nan)
 
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m training.forecast`: forecast with a registered model (see training.stages)."""
-    from training.stages import forecast_main
-
-    forecast_main(argv)
-
-
-if __name__ == "__main__":
-    main()

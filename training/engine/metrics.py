@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import Panel, build_panel, period_index
+from features.history import Panel, build_panel
+from features.periods import period_index
 from features.schema import DATE, ITEM, NODE, UNITS
 
 __all__ = ["CUTOFF", "METRICS", "QUANTILES", "evaluate", "format_table"]

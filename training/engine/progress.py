@@ -1,21 +1,20 @@
 """Progress of long steps (fits, backtest windows, policy replay, Dask phases) on stderr.
 
 Library functions take `progress: bool = False` and stay silent unless an entry point asks;
-the entry points turn it on unless `--quiet` is given (`add_quiet_argument`). On a terminal
+the entry points turn it on unless `--quiet` is given (`channelcast.args`). On a terminal
 a bar redraws twice a second; in a log or a pipe it writes a line at most every
 `LOG_INTERVAL` seconds (plus the first and the last), so CI logs are not flooded.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Iterator, Sized
 from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["LOG_INTERVAL", "add_quiet_argument", "bar", "steps"]
+__all__ = ["LOG_INTERVAL", "bar", "steps"]
 
 T = TypeVar("T")
 
@@ -47,8 +46,3 @@ def _shown(iterable: Iterable[T], shown: Any) -> Iterator[T]:
             yield item
             shown.update()
 
-
-def add_quiet_argument(parser: argparse.ArgumentParser, *, default: Any = False) -> None:
-    """`--quiet`: no progress bars on stderr (results on stdout are unchanged)."""
-    parser.add_argument("--quiet", "-q", action="store_true", default=default,
-                        help="do not show the progress of long steps on stderr")

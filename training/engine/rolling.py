@@ -27,13 +27,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import build_panel, period_index
+from features.config import FeatureSpec
+from features.history import build_panel
+from features.periods import period_index, period_offset
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, SELL_IN, UNITS
-from features.training_set import FeatureSpec, _offset, build_training_set
+from features.training_set import build_training_set
 from models.ets import ETSFit
 from models.lgbm import LGBMForecaster
 from models.zoo import LOCAL_MODELS
-from training.selection import members
+from training.engine.selection import members
 
 __all__ = ["ForecastState", "RollForwardError", "auto_means", "lgbm_means", "local_means",
            "new_periods", "roll_forward",
@@ -80,7 +82,7 @@ def trim_tail(history: pd.DataFrame, *, freq: str, periods: int) -> pd.DataFrame
     """The rows of `history`'s last `periods` periods (only the columns a forecast uses)."""
     cols = [c for c in TAIL_COLUMNS if c in history]
     dates = pd.to_datetime(history[DATE])
-    first = dates.max() - (periods - 1) * _offset(freq)
+    first = dates.max() - (periods - 1) * period_offset(freq)
     out = history.loc[dates >= first, cols].copy()
     out[DATE] = pd.to_datetime(out[DATE])
     out[NODE] = out[NODE].astype(str)

@@ -21,16 +21,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.config import DEFAULT_QUANTILES
 from models.classify import DEFAULT_ROUTES
 
 if TYPE_CHECKING:
-    from training.backtest import WindowForecasts
+    from training.engine.backtest import WindowForecasts
 
 __all__ = ["BLEND", "SELECTION_QUANTILES", "Selector", "members"]
 
 BLEND = ("lgbm", "ets")  # the candidate "blend" is the equal-weight mean of these models
 
-SELECTION_QUANTILES = (0.1, 0.5, 0.9)
+SELECTION_QUANTILES = DEFAULT_QUANTILES
 
 # routing names of models.classify -> model names of models.zoo
 _ZOO_NAME = {"croston_sba": "croston", "moving_average": "ma", "zero": "ma", "ets": "ets",

@@ -1,16 +1,16 @@
 """Policy backtest: replay history under scarce central supply, allocating with each policy.
 
-The central warehouse receives a share (`scarcity`: 70%, 85%, 100%) of the realised demand of
-each sku, either every period in step with that period's demand or as a flat weekly plan with
-the same total (`PolicyBacktestConfig.supply`); nodes sell min(demand, stock) and receive
-shipments after their lead time; every review period a policy splits the central stock using
-only forecasts made with data up to the period before (the rolling-origin backtest's
-predictions, one cutoff per period, `training.backtest.run_backtest`). Reported per policy and
-scarcity: fill rate, lost units, average stock held at the nodes, centrally and in total, stock
-left at the nodes at the end, stock-outs, and the supply cap: (initial + supplied units) /
-demand, the highest fill rate any policy could reach. Under scarcity every sensible policy
-sells nearly all it receives, so fill rates sit just under the cap and differ by the stock left
-at the nodes when the replay stops.
+The central warehouse receives a share (`scarcity`: 70%, 85%, 100%) of the realised demand
+of each sku, either every period in step with that period's demand or as a flat weekly plan
+with the same total (`PolicyBacktestConfig.supply`); nodes sell min(demand, stock) and
+receive shipments after their lead time; every review period a policy splits the central
+stock using only forecasts made with data up to the period before (the rolling-origin
+backtest's predictions, one cutoff per period, `training.engine.backtest.run_backtest`).
+Reported per policy and scarcity: fill rate, lost units, average stock held at the nodes,
+centrally and in total, stock left at the nodes at the end, stock-outs, and the supply cap:
+(initial + supplied units) / demand, the highest fill rate any policy could reach. Under
+scarcity every sensible policy sells nearly all it receives, so fill rates sit just under
+the cap and differ by the stock left at the nodes when the replay stops.
 
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
@@ -37,10 +37,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.config import BacktestConfig
 from features.history import Panel, build_panel
 from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRIORITY, UNITS
-from models.allocation import POLICIES, AllocationConfig, pack_problem
-from models.allocation_kernel import solve
+from models.allocation import POLICIES, AllocationConfig, fair_share_packs, pack_problem
+from models.allocation.kernel import solve
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
@@ -48,12 +49,11 @@ from models.demand_interval import (
     combine_steps,
     period_days,
 )
-from models.fair_share import fair_share_packs
 from models.quantiles import quantile_name
 from models.zoo import primary_model
-from training.backtest import BacktestConfig, run_backtest
-from training.policy_sim import Decide, SimInputs, SimOutcome, simulate
-from training.progress import bar
+from training.engine.backtest import run_backtest
+from training.engine.progress import bar
+from training.policy.sim import Decide, SimInputs, SimOutcome, simulate
 
 __all__ = ["CHEAP_MODELS", "LGBM_REFIT_EVERY", "PRODUCTION_MODELS", "SUPPLY_MODES",
            "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]

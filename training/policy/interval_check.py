@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.demand_interval import interval_coverage
-from training.policy_backtest import PolicyForecasts
+from training.policy.backtest import PolicyForecasts
 
 __all__ = ["CORRELATIONS", "IntervalCheck", "check_intervals"]
 

@@ -9,7 +9,7 @@ price / be on promotion"; LightGBM's forecasts of those series are rebuilt with 
 Output: one row per series x step with `node_id, sku, date, step, model, mean` and one
 `q<level>` column per quantile.
 
-The model directory holds `forecaster.pkl` (the fitted `training.forecast.Forecaster`:
+The model directory holds `forecaster.pkl` (the fitted `training.engine.forecast.Forecaster`:
 every model's forecasts from the last history period, the per-series model choice,
 conformal residual pools per model, horizon step and demand class, series scales and
 classes, and its `state`: the LightGBM booster, the ETS states and parameters, the feature
@@ -17,7 +17,7 @@ spec, the node table and the history tail the features need, so that the model c
 forward over new sell-through without refitting: `Forecaster.update`), `lgbm_booster.txt`
 (the booster as LightGBM text, when LightGBM was trained) and `model_card.json` (origin,
 horizon, models, feature spec, what the state holds).
-The model's code is `training/pyfunc_code.py` (MLflow models-from-code); the channelcast
+The model's code is `training/tracking/pyfunc_code.py` (MLflow models-from-code); the channelcast
 packages must be importable where the model is loaded (serve with `--env-manager local`
 from the project's environment).
 
@@ -45,15 +45,14 @@ from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from features.config import DEFAULT_QUANTILES, FeatureSpec
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
-from features.training_set import FeatureSpec
-from training.forecast import Forecaster, UnknownSeriesError
+from training.engine.forecast import Forecaster, UnknownSeriesError
 
-__all__ = ["DEFAULT_QUANTILES", "ForecastModel", "ForecastRequestError",
+__all__ = ["ForecastModel", "ForecastRequestError",
            "UnknownSeriesRequest", "answer", "input_example", "log_forecast_model", "model_card",
            "served_model"]
 
-DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 _MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 _REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn",
                  "statsmodels", "cloudpickle")

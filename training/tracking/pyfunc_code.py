@@ -1,4 +1,4 @@
-"""Model-from-code file logged with every `channelcast-demand` version (see training.pyfunc).
+"""Model-from-code file logged with every `channelcast-demand` version (training.tracking.pyfunc).
 
 MLflow runs this file when it loads the model; the fitted state comes from the model's
 `forecaster` artifact, so nothing here is pickled.
@@ -6,6 +6,6 @@ MLflow runs this file when it loads the model; the fitted state comes from the m
 
 import mlflow
 
-from training.pyfunc import ForecastModel
+from training.tracking.pyfunc import ForecastModel
 
 mlflow.models.set_model(ForecastModel())

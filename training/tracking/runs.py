@@ -1,7 +1,7 @@
 """What a tracked run records: data fingerprint, backtest metrics, tables, plots, predictions.
 
 The functions log into the active MLflow run; which store that is was decided by the entry
-point (`training.settings`). `score_backtest` is pure and also serves the notebooks.
+point (`training.tracking.settings`). `score_backtest` is pure and also serves the notebooks.
 """
 
 from __future__ import annotations
@@ -10,22 +10,24 @@ import hashlib
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureSpec, TrainConfig
 from features.schema import DATE, ITEM, NODE, UNITS
 from models.lgbm import LGBMForecaster
-from training import plots
-from training.backtest import BacktestResult
-from training.metrics import METRICS, evaluate, format_table
-from training.settings import StoreSettings
+from models.zoo import primary_model
+from training.engine.backtest import BacktestResult
+from training.engine.metrics import METRICS, evaluate, format_table
+from training.tracking import plots
+from training.tracking.settings import StoreSettings
 
 __all__ = ["BacktestScores", "data_fingerprint", "log_backtest", "log_params", "log_plots",
-           "log_scores", "open_run", "score_backtest"]
+           "log_scores", "open_run", "run_params", "score_backtest"]
 
 
 def data_fingerprint(history: pd.DataFrame, *, freq: str) -> dict[str, str]:
@@ -42,6 +44,24 @@ def data_fingerprint(history: pd.DataFrame, *, freq: str) -> dict[str, str]:
         "data.units": f"{history[UNITS].sum():.0f}",
         "data.sha256": digest.hexdigest()[:16],
     }
+
+
+def run_params(cfg: TrainConfig, freq: str) -> dict[str, str]:
+    """Flat parameters of a run: the config, the LightGBM knobs and the feature spec."""
+    out = {k: _text(v) for k, v in asdict(cfg).items() if k != "lgbm"}
+    out["freq"] = freq
+    out["step"] = str(cfg.step or cfg.horizon)
+    out["primary_model"] = primary_model(cfg.models)
+    out.update({f"lgbm.{k}": _text(v) for k, v in asdict(cfg.lgbm).items()})
+    spec = FeatureSpec.for_freq(freq)
+    out.update({f"features.{k}": _text(v) for k, v in asdict(spec).items()})
+    return out
+
+
+def _text(value: object) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 @dataclass

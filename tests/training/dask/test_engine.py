@@ -6,7 +6,7 @@ tolerance; the MLflow run records the engine and the cluster's size.
 LightGBM tolerance: distributed (data-parallel) training bins each feature from one
 worker's rows and bags per worker, and every partition samples its own horizon steps: the
 Dask model is another draw of the same recipe, not the local model. It is a repeatable draw:
-each partition's rows sit on the worker `training.cluster.placement` gives it, and the ranks
+each partition's rows sit on the worker `training.dask.cluster.placement` gives it, and the ranks
 follow that order, so two Dask runs give the same trees (checked below). Measured on the 300
 series of `medium`: backtest WAPE of LightGBM 5.1% below the local engine's, WRMSSE 4.0%
 below; the forecast total from the last period +12% (mean absolute difference 27% of the
@@ -25,22 +25,22 @@ import pandas as pd
 import pytest
 
 from channelcast.cli import main as cli
+from features.config import BacktestConfig, TrainConfig
 from features.partitioned import open_store, summarize_history, write_partitioned
 from features.schema import ITEM, NODE
 from features.synthetic import generate_channel_data, write_channel_data
 from features.training_set import build_training_set
 from features.validation import load_validated
 from models.lgbm import LGBMConfig, LGBMForecaster
-from training.backtest import BacktestConfig, run_backtest
-from training.cluster import EngineConfig, connect, placement
-from training.config import TrainConfig
-from training.dask_backtest import run_backtest_dask
-from training.dask_forecast import fit_forecaster_dask, predict_dask
-from training.dask_lgbm import partition_training_set
-from training.forecast import Forecaster, fit_forecaster
-from training.metrics import evaluate
-from training.settings import StoreSettings
-from training.stages import train_stage
+from training.dask.backtest import run_backtest_dask
+from training.dask.cluster import EngineConfig, connect, placement
+from training.dask.forecast import fit_forecaster_dask, predict_dask
+from training.dask.lgbm import partition_training_set
+from training.dask.stages import train_stage_dask
+from training.engine.backtest import run_backtest
+from training.engine.forecast import Forecaster, fit_forecaster
+from training.engine.metrics import evaluate
+from training.tracking.settings import StoreSettings
 
 LOCAL = ("ets", "snaive", "croston", "tsb", "ma", "auto")
 FAST = LGBMConfig(learning_rate=0.2, num_leaves=31, max_rounds=60, early_stopping_rounds=10,
@@ -188,7 +188,7 @@ def test_train_stage_on_dask_logs_engine_cluster_size_and_the_same_model(client,
                       scheduler=client.scheduler.address)
     saved = mlflow.get_tracking_uri()
     try:
-        outcome = train_stage(cfg, store=settings)
+        outcome = train_stage_dask(cfg, store=settings)
         run = mlflow.get_run(outcome.run_id)
         model = mlflow.pyfunc.load_model(f"runs:/{outcome.run_id}/model")
     finally:

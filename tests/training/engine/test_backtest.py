@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.config import BacktestConfig
 from features.schema import DATE, ITEM, NODE, UNITS
 from models.lgbm import LGBMConfig
 from tests.conftest import make_history, make_nodes
-from training.backtest import BacktestConfig, run_backtest
+from training.engine.backtest import run_backtest
 
 FAST_LGBM = LGBMConfig(max_rounds=30, num_leaves=7, min_data_in_leaf=5, num_threads=1)
 CONFIG = BacktestConfig(horizon=4, windows=2, step=4, warmup=1, season=4,

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.config import BacktestConfig
 from features.schema import DATE, UNITS
 from tests.conftest import make_history, make_nodes
-from training.backtest import BacktestConfig, WindowForecasts, run_backtest
-from training.selection import Selector
+from training.engine.backtest import WindowForecasts, run_backtest
+from training.engine.selection import Selector
 
 MODELS = ("snaive", "croston", "ma", "tsb", "auto")
 WEEKLY = BacktestConfig(horizon=4, windows=6, step=1, warmup=3, season=4, models=MODELS,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import METRICS, evaluate, format_table
+from training.engine.metrics import METRICS, evaluate, format_table
 
 MONTHS = pd.date_range("2024-01-01", periods=6, freq="MS")
 UNITS = {"A": [1, 3, 2, 4, 6, 5], "B": [0, 0, 0, 2, 0, 1]}

@@ -7,8 +7,9 @@ import argparse
 import numpy as np
 import pytest
 
-from training.policy_sim import SimInputs, simulate
-from training.progress import add_quiet_argument, bar, steps
+from channelcast.args import add_quiet_argument
+from training.engine.progress import bar, steps
+from training.policy.sim import SimInputs, simulate
 
 
 def test_steps_disabled_is_the_plain_iteration_and_silent(

@@ -12,8 +12,13 @@ from features.history import build_panel
 from features.synthetic import generate_channel_data
 from features.training_set import build_training_set
 from models.zoo import LOCAL_MODELS
-from training.forecast import Forecaster, RollForwardError, UnknownSeriesError, fit_forecaster
-from training.rolling import recompute_means
+from training.engine.forecast import (
+    Forecaster,
+    RollForwardError,
+    UnknownSeriesError,
+    fit_forecaster,
+)
+from training.engine.rolling import recompute_means
 
 FREQ, H, NEW = "W-MON", 4, 3
 MODELS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
@@ -161,7 +166,7 @@ def test_the_registered_model_takes_planned_prices_and_rolls_forward(trained, tm
     from fastapi.testclient import TestClient
     from mlflow.pyfunc import scoring_server
 
-    from training.pyfunc import log_forecast_model
+    from training.tracking.pyfunc import log_forecast_model
 
     forecaster, _, new = trained
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.windows import cutoffs
+from training.engine.windows import cutoffs
 
 GRID = pd.date_range("2024-01-01", periods=12, freq="MS")
 

@@ -12,15 +12,15 @@ import pytest
 from features.synthetic import generate_channel_data
 from models.allocation import POLICIES
 from tests.conftest import require
-from training.interval_check import CORRELATIONS, check_intervals
-from training.policy_backtest import (
+from training.policy.backtest import (
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
     PolicyForecasts,
     policy_forecasts,
     run_policy_backtest,
 )
-from training.policy_sim import SimInputs, simulate
+from training.policy.interval_check import CORRELATIONS, check_intervals
+from training.policy.sim import SimInputs, simulate
 
 WALMART = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "walmart_store_dept"
 

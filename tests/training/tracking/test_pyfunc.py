@@ -13,8 +13,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
 from features.synthetic import generate_channel_data
-from training.forecast import UnknownSeriesError, fit_forecaster
-from training.pyfunc import ForecastRequestError, UnknownSeriesRequest, log_forecast_model
+from training.engine.forecast import UnknownSeriesError, fit_forecaster
+from training.tracking.pyfunc import ForecastRequestError, UnknownSeriesRequest, log_forecast_model
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from training.config import FAST_LGBM, TrainConfig
-from training.registry import decide
-from training.settings import StoreSettings, git_commit, store_settings
+from features.config import FAST_LGBM, TrainConfig
+from training.tracking.registry import decide
+from training.tracking.runs import run_params
+from training.tracking.settings import StoreSettings, git_commit, store_settings
 
 
 def test_first_model_is_promoted():
@@ -56,7 +57,8 @@ def test_git_commit_reads_head_without_git(tmp_path):
 def test_config_round_trips_through_json():
     cfg = TrainConfig(data=Path("d"), windows=2, models=("ma", "auto"), lgbm=FAST_LGBM)
     assert TrainConfig.from_json(cfg.to_json()) == cfg
-    assert cfg.params("W-MON")["step"] == "8" and cfg.primary == "auto"
+    assert run_params(cfg, "W-MON")["step"] == "8"
+    assert run_params(cfg, "W-MON")["primary_model"] == "auto"
 
 
 def test_force_needs_no_comparable_score_but_a_plain_promotion_does():

@@ -16,13 +16,17 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from channelcast.args import add_train_arguments, config_from_args
+from channelcast.cmd_train import preload
+from features.config import TrainConfig
 from features.errors import DataContractError
 from features.synthetic import generate_channel_data, write_channel_data
 from serving.live import free_port
-from training.config import TrainConfig, add_train_arguments, config_from_args
-from training.registry import CHALLENGER, CHAMPION
-from training.settings import StoreSettings
-from training.stages import load_data, preload, promote_stage, train_stage
+from training.engine.loading import load_data
+from training.tracking.promotion import promote_stage
+from training.tracking.registry import CHALLENGER, CHAMPION
+from training.tracking.settings import StoreSettings
+from training.tracking.stages import train_stage
 
 FAST = ("snaive", "croston", "ma", "auto")
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,14 +121,12 @@ def test_promote_rescores_the_champion_on_the_challengers_windows(workspace, mon
     assert decision.champion_score == pytest.approx(other.scores.score("auto"))
     assert not decision.promote
     # the command line: a refusal is exit 0, or 3 with --strict (for pipelines)
-    from training.promote import main as promote_main
+    from channelcast.cli import main as cli_main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
-    promote_main([])
+    assert cli_main(["promote"]) == 0
     assert "NOT promoted" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as info:
-        promote_main(["--strict"])
-    assert info.value.code == 3
+    assert cli_main(["promote", "--strict"]) == 3
 
 
 def test_champion_loads_and_forecasts_in_a_fresh_process(workspace):
