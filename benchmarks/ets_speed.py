@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from features.periods import weekly_freq  # noqa: E402
 from models.ets import ETSFit, aicc, fit_ets, parse_forms  # noqa: E402
 
 SEASON = 52
@@ -56,7 +57,7 @@ def _synthetic_panel() -> tuple[np.ndarray, np.ndarray]:
 
         history = generate_channel_data(nodes=100, skus=300, periods=156, freq="W",
                                         seed=1).sell_through
-    freq = f"W-{pd.Timestamp(history['date'].iloc[0]).day_name()[:3].upper()}"
+    freq = weekly_freq(history['date'].iloc[0])
     panel = build_panel(history, freq=freq)
     return panel.units, panel.censored
 

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from features.periods import weekly_freq
+
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `features` package: put the project root first instead.
@@ -50,7 +52,7 @@ def _run_channelcast(folder: Path, spec_name: str) -> dict[str, float]:
 
     history = pd.read_parquet(folder / "sell_through.parquet")
     nodes = pd.read_csv(folder / "nodes.csv", dtype=str)
-    freq = f"W-{pd.Timestamp(history['date'].iloc[0]).day_name()[:3].upper()}"
+    freq = weekly_freq(history['date'].iloc[0])
     if spec_name == "short":
         spec = FeatureSpec(lags=SHORT_LAGS, windows=SHORT_WINDOWS, season=52)
     else:
@@ -78,7 +80,7 @@ def _run_mlforecast(folder: Path, spec_name: str) -> dict[str, float]:
     else:
         lags = FULL_LAGS
         transforms = {1: [t(w) for w in FULL_WINDOWS for t in (RollingMean, RollingStd)]}
-    freq = f"W-{df['ds'].iloc[0].day_name()[:3].upper()}"
+    freq = weekly_freq(df['ds'].iloc[0])
     fcst = MLForecast(models=[], freq=freq, lags=list(lags), lag_transforms=transforms,
                       date_features=["week", "month"], num_threads=1)
     start = time.perf_counter()

@@ -37,6 +37,7 @@ import urllib.request  # noqa: E402
 from collections import Counter  # noqa: E402
 from typing import Any  # noqa: E402
 
+from features.config import DEFAULT_HORIZON, DEFAULT_QUANTILES  # noqa: E402
 from serving.live import free_port  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "serving"
@@ -190,7 +191,8 @@ def train_champion(folder: Path) -> tuple[str, str, Path]:
     began = time.perf_counter()
     data = generate_channel_data(nodes=200, skus=8, periods=104, freq="W", seed=11)
     write_channel_data(data, data_dir)
-    forecaster = fit_forecaster(data.sell_through, freq="W-MON", horizon=8, nodes=data.nodes,
+    forecaster = fit_forecaster(data.sell_through, freq="W-MON", horizon=DEFAULT_HORIZON,
+                                nodes=data.nodes,
                                 models=("lgbm", "ets", "snaive", "ma", "croston", "auto"),
                                 calibration_windows=2, lgbm=FAST_LGBM)
     experiment = mlflow.set_experiment("bench-serving")
@@ -301,12 +303,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     try:
         _wait(f"http://127.0.0.1:{ours_port}/readyz", ours)
         _wait(f"http://127.0.0.1:{theirs_port}/ping", theirs)
-        body = {"series": [series], "horizon": 4, "quantiles": [0.1, 0.5, 0.9]}
+        body = {"series": [series], "horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}
         results = {"channelcast": run_load(f"http://127.0.0.1:{ours_port}", "/v1/forecasts",
                                            body, {"X-API-Key": keys["erp"]}, args)}
         _stop(ours)  # one server at a time gets the CPU
         mlflow_body = {"dataframe_records": [series],
-                       "params": {"horizon": 4, "quantiles": [0.1, 0.5, 0.9]}}
+                       "params": {"horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}}
         results["mlflow"] = run_load(f"http://127.0.0.1:{theirs_port}", "/invocations",
                                      mlflow_body, {}, args)
         _stop(theirs)

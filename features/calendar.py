@@ -11,6 +11,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from features.periods import freq_base, period_days
+
 __all__ = ["calendar_features", "holidays"]
 
 
@@ -45,11 +47,6 @@ def holidays(years: range) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted(days))
 
 
-def _period_days(freq: str) -> int:
-    base = freq.split("-")[0].upper()
-    return {"W": 7, "D": 1}.get(base, 31)
-
-
 def calendar_features(dates: pd.DatetimeIndex, *, freq: str) -> pd.DataFrame:
     """Calendar columns for each period start in `dates`.
 
@@ -60,17 +57,16 @@ def calendar_features(dates: pd.DatetimeIndex, *, freq: str) -> pd.DataFrame:
     out = pd.DataFrame(index=range(len(dates)))
     out["week_of_year"] = dates.isocalendar().week.to_numpy().astype(np.float64)
     out["month"] = dates.month.to_numpy().astype(np.float64)
-    if freq.upper() == "D":
+    if freq_base(freq) == "D":
         out["day_of_week"] = dates.day_of_week.to_numpy().astype(np.float64)
     if len(dates) == 0:
         out["holiday"] = np.zeros(0)
         return out
     hol = holidays(range(dates.min().year - 1, dates.max().year + 2)).to_numpy()
-    span = _period_days(freq)
     starts = dates.to_numpy()
-    if span == 31:
+    if freq_base(freq) not in ("W", "D"):
         ends = (dates + pd.offsets.MonthBegin(1)).to_numpy()
     else:
-        ends = starts + np.timedelta64(span, "D")
+        ends = starts + np.timedelta64(int(period_days(freq)), "D")
     out["holiday"] = (np.searchsorted(hol, ends) - np.searchsorted(hol, starts)).astype(np.float64)
     return out

@@ -13,36 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.periods import period_grid, period_index
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, SELL_IN, UNITS
 
-__all__ = ["Panel", "build_panel", "period_index"]
+__all__ = ["Panel", "build_panel"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-def period_index(dates: pd.Series | pd.DatetimeIndex, *, start: pd.Timestamp,
-                 freq: str) -> FloatArray:
-    """Integer position of each date on the `freq` grid that starts at `start`.
-
-    Dates off the grid (not a whole number of periods from `start`) give NaN positions, so a
-    caller that skipped validation sees them instead of having them silently rounded.
-    """
-    d = pd.DatetimeIndex(dates)
-    base = freq.split("-")[0].upper()
-    if base in ("MS", "M", "ME"):
-        pos = (d.year - start.year) * 12 + (d.month - start.month)
-        return np.where(d.day == 1, pos, np.nan).astype(np.float64)
-    step = 7 if base == "W" else 1
-    days = (d - start).days.to_numpy().astype(np.float64)
-    return np.where(days % step == 0, days / step, np.nan)
-
-
-def _grid(start: pd.Timestamp, periods: int, freq: str) -> pd.DatetimeIndex:
-    base = freq.split("-")[0].upper()
-    if base in ("MS", "M", "ME"):
-        return pd.date_range(start, periods=periods, freq="MS")
-    return pd.date_range(start, periods=periods, freq="7D" if base == "W" else "D")
 
 
 @dataclass(frozen=True)
@@ -166,7 +143,7 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
     censored = _censored(on_hand, filled)
     return Panel(
         keys=keys,
-        dates=_grid(start, n_periods, freq),
+        dates=period_grid(start, n_periods, freq),
         freq=freq,
         units=units,
         censored=censored,

@@ -23,8 +23,8 @@ from features import lags as L
 from features.calendar import calendar_features
 from features.config import FeatureSpec
 from features.hierarchy import hierarchy_totals
-from features.history import Panel, build_panel, period_index
-from features.periods import season_length
+from features.history import Panel, build_panel
+from features.periods import period_index, period_offset, season_length
 from features.schema import (
     CENSORED,
     CHANNEL,
@@ -159,7 +159,7 @@ class TrainingSet:
 
     def _iter_steps(self, horizons: Sequence[int] | range, observed_only: bool) -> Iterator[
             tuple[pd.DataFrame, npt.NDArray[np.float32], npt.NDArray[np.bool_], pd.DataFrame]]:
-        step = _offset(self.freq)
+        step = period_offset(self.freq)
         for k in horizons:
             X, y, cens = self.horizon_frame(k)
             keys = self.keys.assign(**{DATE: self.keys[ORIGIN] + k * step})
@@ -167,13 +167,6 @@ class TrainingSet:
                 keep = ~np.isnan(y)
                 X, y, cens, keys = X[keep], y[keep], cens[keep], keys[keep]
             yield X, y, cens, keys
-
-
-def _offset(freq: str) -> pd.DateOffset:
-    base = freq.split("-")[0].upper()
-    if base in ("MS", "M", "ME"):
-        return pd.DateOffset(months=1)
-    return pd.DateOffset(days=7 if base == "W" else 1)
 
 
 def build_training_set(
@@ -223,7 +216,7 @@ def build_training_set(
         dates = dates[dates <= pd.Timestamp(cutoff)]
     hist_end = dates.max() if cutoff is None else pd.Timestamp(cutoff)
     room = horizon if future is not None and len(future) else 0
-    panel = build_panel(history, freq=freq, end=hist_end + room * _offset(freq),
+    panel = build_panel(history, freq=freq, end=hist_end + room * period_offset(freq),
                         start=None if start is None else pd.Timestamp(start))
     n_periods = panel.n_periods - room
     if room:
@@ -414,7 +407,7 @@ def _known_values(panel: Panel, spec: FeatureSpec, cells: _Cells, horizon: int
     """Target-dated values an origin can know: calendar, planned price/promo, last season."""
     s, t, n_periods = cells.s, cells.t, cells.n_periods
     width = n_periods + horizon
-    grid = pd.date_range(panel.dates[0], periods=width, freq=_offset(panel.freq))
+    grid = pd.date_range(panel.dates[0], periods=width, freq=period_offset(panel.freq))
     cal = calendar_features(grid, freq=panel.freq)
     per_period = {col: cal[col].to_numpy(dtype=np.float32) for col in cal.columns}
     m = spec.season or season_length(panel.freq)

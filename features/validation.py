@@ -27,6 +27,7 @@ from features.cells import ParsedColumn, parse_column, text_at
 from features.errors import DataContractError
 from features.io import RawFolder, read_folder
 from features.node_rules import check_node_refs, check_nodes
+from features.periods import DAY_NAMES, freq_code, parse_freq
 from features.report import Problem, TableLog, ValidationReport
 from features.schema import (
     COLUMN_ALIASES,
@@ -37,11 +38,9 @@ from features.schema import (
     TableSpec,
 )
 
-__all__ = ["load_validated", "parse_freq", "refused_note", "validate_folder",
+__all__ = ["load_validated", "refused_note", "validate_folder",
            "validate_raw"]
 
-WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _KEY_FIX = {
     "sell_through": "keep one row per date, node_id and sku (add partial reports up into one row)",
     "nodes": "give each node exactly one row",
@@ -49,26 +48,6 @@ _KEY_FIX = {
     "central_stock": "keep one row per sku",
 }
 Parsed = dict[str, ParsedColumn]
-
-
-def parse_freq(freq: str | None) -> tuple[str | None, int | None]:
-    """Split a declared frequency into its kind (`W`, `D`, `M`) and weekly anchor (0 = Monday).
-
-    Accepts `W`, `D`, `M`, `MS` and `W-MON` ... `W-SUN` (case-insensitive); None means infer.
-
-    Raises:
-        ValueError: `freq` is none of those.
-    """
-    if freq is None:
-        return None, None
-    f = freq.strip().upper()
-    if f in ("D", "W"):
-        return f, None
-    if f in ("M", "MS"):
-        return "M", None
-    if f.startswith("W-") and f[2:] in WEEKDAYS:
-        return "W", WEEKDAYS.index(f[2:])
-    raise ValueError(f"`freq` must be W, D or M (or W-MON ... W-SUN, MS); got {freq!r}")
 
 
 def validate_folder(
@@ -313,8 +292,8 @@ def _check_grid(
                      if distinct.size > 1 else "it has a single date, so weekly is assumed")
     if kind == "W" and anchor is None:
         anchor = int(np.bincount(weekday[valid], minlength=7).argmax())
-        facts.append(f"most common weekday {_DAY_NAMES[anchor]}")
-    code = {"D": "D", "M": "MS"}.get(kind) or f"W-{WEEKDAYS[anchor or 0]}"
+        facts.append(f"most common weekday {DAY_NAMES[anchor]}")
+    code = freq_code(kind, anchor)
     if declared[0] is None:
         note = (f"frequency of {log.file}: {code}, inferred ({'; '.join(facts)}); "
                 "declare it with --freq if that is wrong")
@@ -342,8 +321,8 @@ def _off_grid_reason(day: np.datetime64, kind: str, anchor: int | None) -> str:
         return (f"{ts:%Y-%m-%d} is not the first day of a month but this file is monthly; "
                 f"use the period start date ({ts:%Y-%m-01})")
     start = ts - pd.Timedelta(days=(ts.weekday() - (anchor or 0)) % 7)
-    return (f"{ts:%Y-%m-%d} is a {_DAY_NAMES[ts.weekday()]} but this weekly file is anchored "
-            f"on {_DAY_NAMES[anchor or 0]}; use the period start date ({start:%Y-%m-%d})")
+    return (f"{ts:%Y-%m-%d} is a {DAY_NAMES[ts.weekday()]} but this weekly file is anchored "
+            f"on {DAY_NAMES[anchor or 0]}; use the period start date ({start:%Y-%m-%d})")
 
 
 # --- inventory limits, accepted frames ----------------------------------------------------

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.periods import period_days
 from features.schema import ITEM, LEAD_TIME, NODE, REVIEW_PERIOD
 
 __all__ = [
@@ -60,16 +61,6 @@ DEFAULT_CORRELATION = 1.0
 """Correlation of forecast errors across the steps of one interval. Calibrated on the
 walmart_store_dept and generated backtests (training/interval_check.py): 1.0 covered best on
 both (errors within an interval move together: they are mostly level errors)."""
-
-
-def period_days(freq: str) -> float:
-    """Days per period of a pandas frequency: W-* -> 7, D -> 1, MS/M -> 30.44."""
-    base = str(freq).split("-")[0].upper()
-    days = {"W": 7.0, "D": 1.0, "MS": 365.25 / 12, "M": 365.25 / 12, "ME": 365.25 / 12}
-    if base not in days:
-        raise ValueError(f"`freq` must be weekly (W, W-XXX), daily (D) or monthly (MS); "
-                         f"got {freq!r}.")
-    return days[base]
 
 
 def protection_periods(nodes: pd.DataFrame, *, freq: str) -> pd.Series:

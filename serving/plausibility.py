@@ -18,14 +18,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import period_index
+from features.periods import freq_word, period_index
 from serving.contract import RowProblem
 from training.forecast import forecast_dates
 
 __all__ = ["EARLIEST_AS_OF", "PeriodWindow", "as_of_problems", "period_problems"]
 
 EARLIEST_AS_OF = pd.Timestamp("1900-01-01")
-_WORDS = {"W": "weekly", "D": "daily", "MS": "monthly", "M": "monthly", "ME": "monthly"}
 _SHOWN = 1000  # problems listed in one answer (all are counted)
 
 
@@ -47,7 +46,7 @@ class PeriodWindow:
 
     @property
     def unit(self) -> str:
-        return _WORDS.get(self.freq.split("-")[0].upper(), self.freq)
+        return freq_word(self.freq)
 
     def allowed(self) -> str:
         """`allowed: 2025-12-29 .. 2026-01-19 (the 4 weekly periods after ...)`."""

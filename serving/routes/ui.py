@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from features.periods import is_monthly, period_word
 from features.schema import CHANNEL, DATE, ITEM, NODE, ON_HAND, PARENT, PROMO, UNITS
 from models.demand_interval import (
     DEFAULT_LEVELS,
@@ -169,7 +170,7 @@ def recent_sell_through(body: RecentIn, _who: ErpDep, model: ModelDep) -> dict[s
     _rows(model, body.series)
     grid = pd.DatetimeIndex([f.origin - k * (f.dates[0] - f.origin)
                              for k in range(body.periods - 1, -1, -1)]) \
-        if f.freq.split("-")[0].upper() not in ("MS", "M", "ME") else \
+        if not is_monthly(f.freq) else \
         pd.date_range(end=f.origin, periods=body.periods, freq="MS")
     tail = f.tail
     wanted = pd.MultiIndex.from_tuples([(s.node_id, s.sku) for s in body.series])
@@ -242,11 +243,10 @@ def one_series(node_id: Id, sku: Id, _who: ErpDep, model: ModelDep, service: Ser
         rec = f.errors.iloc[row].to_dict()
         errors = {k: (_num(v) if k != "model" else str(v)) for k, v in rec.items()}
     node_facts = _node_facts(service, node_id)
-    base = f.freq.split("-")[0].upper()
     return {"node_id": node_id, "sku": sku, **node_facts,
             "demand_class": str(f.classes[row]), "model": str(fc["model"].iloc[0]),
             "model_version": model.version, "origin": f"{f.origin:%Y-%m-%d}",
-            "period": {"W": "week", "D": "day"}.get(base, "month"), "backtest": errors,
+            "period": period_word(f.freq), "backtest": errors,
             "history": points, "forecast": forecast}
 
 

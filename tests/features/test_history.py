@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.history import build_panel, period_index
-from features.periods import season_length
+from features.history import build_panel
+from features.periods import period_index, season_length
 
 
 def test_gaps_inside_a_series_are_zero_and_flagged(history):

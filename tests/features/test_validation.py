@@ -12,8 +12,9 @@ import pytest
 
 from channelcast.cli import main as run_cli
 from features.errors import DataContractError
+from features.periods import parse_freq
 from features.schema import COLUMN_ALIASES, TABLES
-from features.validation import load_validated, parse_freq, validate_folder
+from features.validation import load_validated, validate_folder
 from tests.conftest import write_folder
 from tests.features.contract_cases import (
     DEPENDENT,
