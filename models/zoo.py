@@ -2,7 +2,8 @@
 
 Local models map a demand panel `y` (series x periods, NaN = not observed) to a mean
 forecast (series x horizon). The global LightGBM model needs the whole training set, so it
-lives in `GlobalModel`, which builds the set once and fits one booster per cutoff.
+lives in `GlobalModel`, an estimator whose `fit` builds the set once and whose
+`forecast` fits one booster per cutoff.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from features.config import FeatureSpec
 from features.periods import period_offset
@@ -66,50 +70,76 @@ def primary_model(models: Sequence[str]) -> str:
     return "auto" if "auto" in models else models[0]
 
 
-class GlobalModel:
-    """LightGBM over all series: the training set is built once, a booster fitted per cutoff
-    (or every `refit_every` periods, the cutoffs in between forecasting with the last one from
-    their own features: a model retrained quarterly and run weekly).
+class GlobalModel(BaseEstimator):
+    """LightGBM over all series: `fit` builds the training set once, `forecast` fits a booster
+    per cutoff (or every `refit_every` periods, the cutoffs in between forecasting with the
+    last one from their own features: a model retrained quarterly and run weekly).
 
-    Rows of the forecast follow `panel_keys` (the backtest's series order); series without an
-    origin row at the cutoff (not launched yet, or ended) take the `fallback` forecast.
+    The constructor only stores the hyper-parameters (scikit-learn's estimator contract:
+    `get_params`, `set_params` and `clone` work). Rows of the forecast follow `fit`'s
+    `panel_keys` (the backtest's series order); series without an origin row at the cutoff
+    (not launched yet, or ended) take the `fallback` forecast.
+
+    Fitted attributes: `training_set_`, `rows_` (the stacked training rows), `series_of_row_`
+    (panel row of each training-set row, -1 if none), `origins_`, `n_series_` and
+    `last_model_` (the booster of the latest `forecast`, None before it).
+
+    Example:
+        >>> model = GlobalModel(freq="W-MON", horizon=4, refit_every=4)
+        >>> sorted(model.get_params())[:3]
+        ['config', 'freq', 'horizon']
     """
 
-    def __init__(self, history: pd.DataFrame, *, freq: str, horizon: int,
-                 panel_keys: pd.DataFrame, nodes: pd.DataFrame | None = None,
-                 spec: FeatureSpec | None = None, config: LGBMConfig | None = None,
-                 step_share: float = 0.125, refit_every: int = 1) -> None:
-        self.freq, self.horizon, self.refit_every = freq, horizon, refit_every
-        self.config = config or LGBMConfig()
-        self.ts = build_training_set(history, horizon=horizon, freq=freq, spec=spec,
-                                     nodes=nodes)
-        self.rows = StackedRows.from_training_set(self.ts, step_share=step_share,
-                                                  seed=self.config.seed)
+    def __init__(self, *, freq: str, horizon: int, spec: FeatureSpec | None = None,
+                 config: LGBMConfig | None = None, step_share: float = 0.125,
+                 refit_every: int = 1) -> None:
+        self.freq = freq
+        self.horizon = horizon
+        self.spec = spec
+        self.config = config
+        self.step_share = step_share
+        self.refit_every = refit_every
+
+    def fit(self, history: pd.DataFrame, *, panel_keys: pd.DataFrame,
+            nodes: pd.DataFrame | None = None) -> Self:
+        """Build the training set of `history` (and `nodes`' hierarchy) once; forecasts
+        will have one row per row of `panel_keys` (node_id, sku)."""
+        self.training_set_ = build_training_set(history, horizon=self.horizon, freq=self.freq,
+                                                spec=self.spec, nodes=nodes)
+        self.rows_ = StackedRows.from_training_set(self.training_set_,
+                                                   step_share=self.step_share,
+                                                   seed=self._config().seed)
         key_index = pd.MultiIndex.from_frame(panel_keys[[NODE, ITEM]].astype(str))
-        ts_keys = pd.MultiIndex.from_frame(self.ts.keys[[NODE, ITEM]].astype(str))
-        self._series_of_row = key_index.get_indexer(ts_keys)
-        self._origins = self.ts.keys[ORIGIN].to_numpy()
-        self.n_series = len(panel_keys)
-        self.last_model: LGBMForecaster | None = None
+        ts_keys = pd.MultiIndex.from_frame(self.training_set_.keys[[NODE, ITEM]].astype(str))
+        self.series_of_row_ = key_index.get_indexer(ts_keys)
+        self.origins_ = self.training_set_.keys[ORIGIN].to_numpy()
+        self.n_series_ = len(panel_keys)
+        self.last_model_: LGBMForecaster | None = None
+        return self
+
+    def _config(self) -> LGBMConfig:
+        return self.config or LGBMConfig()
 
     def forecast(self, cutoff: pd.Timestamp, *, fallback: FloatArray) -> FloatArray:
         """Forecast from origin `cutoff` (series x horizon) with a booster fitted on targets
         <= `cutoff`: a new one unless the last was fitted fewer than `refit_every` periods
         before `cutoff` (never one fitted after it: it would have seen the future)."""
+        check_is_fitted(self, "training_set_")
         cut = pd.Timestamp(cutoff)
-        model = self.last_model
+        model = self.last_model_
+        period = period_offset(self.freq)
         if (model is None or model.cutoff_ > cut
-                or cut >= model.cutoff_ + self.refit_every * period_offset(self.freq)):
+                or cut >= model.cutoff_ + self.refit_every * period):
             start = time.perf_counter()
-            model = LGBMForecaster(config=self.config).fit(
-                self.rows, cutoff=cutoff, horizon=self.horizon, period=period_offset(self.freq))
+            model = LGBMForecaster(config=self._config()).fit(
+                self.rows_, cutoff=cutoff, horizon=self.horizon, period=period)
             log.info("lgbm at cutoff %s: %d rounds in %.1f s",
                      f"{pd.Timestamp(cutoff):%Y-%m-%d}", model.best_rounds_,
                      time.perf_counter() - start)
-        self.last_model = model
-        rows = np.flatnonzero(self._origins == np.datetime64(pd.Timestamp(cutoff)))
+        self.last_model_ = model
+        rows = np.flatnonzero(self.origins_ == np.datetime64(pd.Timestamp(cutoff)))
         out = fallback.copy()
-        series = self._series_of_row[rows]
+        series = self.series_of_row_[rows]
         known = series >= 0
-        out[series[known]] = model.predict(self.ts, rows=rows[known])
+        out[series[known]] = model.predict(self.training_set_, rows=rows[known])
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from features.periods import period_offset
 from features.schema import DATE, ON_HAND, UNITS
@@ -51,7 +52,7 @@ def test_stock_out_targets_are_not_learned_as_demand() -> None:
 
 def test_predict_before_fit_is_refused() -> None:
     ts = build_training_set(make_history(), horizon=2, freq="W-MON")
-    with pytest.raises(RuntimeError, match="call `fit` first"):
+    with pytest.raises(NotFittedError, match="call `fit` first"):
         LGBMForecaster().predict(ts, rows=np.arange(3))
 
 
