@@ -25,9 +25,9 @@ from channelcast.args import (
     flag,
 )
 from features.config import DEFAULT_HORIZON, DEFAULT_MODELS, DEFAULT_QUANTILES
-from features.errors import DataContractError
-from features.partitioned import is_store, open_store
-from features.validation import load_validated, refused_note
+from features.contract.errors import DataContractError
+from features.contract.partitioned import is_store, open_store
+from features.contract.validation import load_validated, refused_note
 from models.zoo import MODEL_NAMES, check_models, primary_model
 from training.dask.cluster import EngineConfig
 from training.engine.backtest import MODEL, run_backtest

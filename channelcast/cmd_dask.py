@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from features.config import BacktestConfig
-from features.partitioned import Store, open_store
+from features.contract.partitioned import Store, open_store
+from models.zoo import primary_model
 from training.dask.backtest import run_backtest_dask
 from training.dask.cluster import EngineConfig, cluster_size, connect
 from training.dask.forecast import fit_forecaster_dask
@@ -59,7 +60,7 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
     table = result.scores[by]
     table["seconds"] = table[MODEL].map(result.seconds).round(1)
     print(format_table(table))
-    primary = "auto" if "auto" in models else models[0]
+    primary = primary_model(models)
     print(f"\n{result.n_rows:,} prediction rows in {time.perf_counter() - start:.1f} s on "
           f"{size['engine.workers']} Dask workers; `{primary}` written to {out}/, every "
           f"model to {every}/")

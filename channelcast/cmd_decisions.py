@@ -27,12 +27,12 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from channelcast.args import add_partial_arguments
-from features.datasets import load_walmart
-from features.errors import DataContractError
+from features.contract.datasets import load_walmart
+from features.contract.errors import DataContractError
+from features.contract.report import ValidationReport
+from features.contract.validation import load_validated, refused_note
 from features.periods import same_freq
-from features.report import ValidationReport
 from features.schema import AVAILABLE, DATE, ITEM, NODE, PACK_SIZE
-from features.validation import load_validated, refused_note
 from models.allocation import (
     COLUMNS,
     POLICIES,
@@ -175,8 +175,7 @@ def _forecast(tables: dict[str, pd.DataFrame], freq: str, models: str,
     forecaster = fit_forecaster(sell, freq=freq, horizon=horizon, nodes=nodes,
                                 models=tuple(m.strip() for m in models.split(",")),
                                 progress=progress)
-    return forecaster.predict(quantiles=DEFAULT_LEVELS, model="auto" if "auto" in models
-                              else models.split(",")[0].strip())
+    return forecaster.predict(quantiles=DEFAULT_LEVELS, model=forecaster.primary)
 
 
 def model_forecast(forecaster: Forecaster, series: pd.DataFrame | None = None) -> pd.DataFrame:

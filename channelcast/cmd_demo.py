@@ -21,9 +21,9 @@ import pandas as pd
 from channelcast.cmd_decisions import demo_decisions
 from channelcast.cmd_features import summarise_training_set
 from features.config import DEFAULT_HORIZON, FAST_LGBM, GENERATOR, TrainConfig
+from features.contract.validation import validate_folder
+from features.engineering.training_set import build_training_set
 from features.synthetic import generate_channel_data, write_channel_data
-from features.training_set import build_training_set
-from features.validation import validate_folder
 from models.zoo import check_models
 from training.engine.forecast import Forecaster
 from training.engine.loading import Loaded

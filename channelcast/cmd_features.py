@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from features.config import DEFAULT_HORIZON
-from features.datasets import DATASETS
-from features.training_set import TrainingSet, build_training_set
-from features.validation import load_validated
+from features.contract.datasets import DATASETS
+from features.contract.validation import load_validated
+from features.engineering.training_set import TrainingSet, build_training_set
 
 __all__ = ["add_parser", "summarise_training_set"]
 

@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from channelcast.args import add_train_arguments, config_from_args, flag
 from features.config import TrainConfig
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
 from training.engine.forecast import UnknownSeriesError
 from training.engine.loading import Loaded, load_data
 from training.tracking.promotion import promote_stage

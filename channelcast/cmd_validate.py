@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from features.partitioned import write_partitioned
+from features.contract.partitioned import write_partitioned
+from features.contract.report import ValidationReport
+from features.contract.store import write_store
+from features.contract.validation import validate_folder
 from features.periods import parse_freq
-from features.report import ValidationReport
-from features.store import write_store
-from features.validation import validate_folder
 
 __all__ = ["add_parser"]
 

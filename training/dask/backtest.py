@@ -1,7 +1,8 @@
 """The rolling-origin backtest on Dask, with the local engine's answers.
 
 Every per-series step runs per partition of whole series with the local code: the panel,
-each window's local models (`training.engine.backtest._window`: batched ETS, baselines), the
+each window's local models (`training.engine.backtest.window_forecasts`: batched ETS,
+baselines), the
 LightGBM forecasts at each cutoff (boosters fitted on all partitions, `training.dask.lgbm`),
 residual scales and demand classes. What is pooled over all series is combined on the
 client from small per-partition pieces (`training.dask.pooled`), in three rounds, so that
@@ -35,21 +36,21 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.config import DEFAULT_QUANTILES
-from features.history import build_panel
-from features.partitioned import Store, StoreSummary, summarize_history
+from features.contract.partitioned import Store, StoreSummary, summarize_history
+from features.engineering.history import build_panel
 from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE, UNITS
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles
-from models.zoo import check_models
+from models.zoo import check_models, primary_model
 from training.dask.cluster import placement
 from training.dask.lgbm import PartitionLGBM, fit_lgbm_dask, partition_inputs
 from training.dask.metrics import combine_scores, partial_scores
+from training.dask.pieces import forecast_rows, forecaster_piece
 from training.dask.pooled import (
     Context,
     PartWindows,
     Table,
-    TableQuantiles,
     calibrate,
     class_states,
     merge_pools,
@@ -62,9 +63,9 @@ from training.engine.backtest import (
     CUTOFF,
     MODEL,
     BacktestConfig,
-    _long,
-    _window,
+    long_rows,
     quantiles_of_choice,
+    window_forecasts,
 )
 from training.engine.progress import bar
 from training.engine.selection import SELECTION_QUANTILES, Selector
@@ -134,11 +135,12 @@ def grid_of(summary: StoreSummary, freq: str) -> pd.DatetimeIndex:
 
 def _partition_windows(part: pd.DataFrame, ts: Any, boosters: dict[pd.Timestamp, Any] | None,
                        *, summary: StoreSummary, ctx: Context) -> PartWindows:
-    """Phase 0: every window's forecasts of the partition's series (`_window`, as local)."""
+    """Phase 0: every window's forecasts of the partition's series (`window_forecasts`, as
+    local)."""
     panel = build_panel(part, freq=ctx.freq, start=summary.start, end=summary.end)
     glob = PartitionLGBM(ts, boosters, panel.keys) if boosters else None
     seconds: dict[str, float] = {}
-    windows = [_window(panel, int(panel.dates.get_loc(cut)), cut, ctx.models, ctx.season,
+    windows = [window_forecasts(panel, int(panel.dates.get_loc(cut)), cut, ctx.models, ctx.season,
                        ctx.horizon, glob, seconds) for cut in ctx.cuts]  # type: ignore[arg-type]
     return PartWindows(keys=panel.keys, dates=panel.dates, freq=panel.freq, windows=windows,
                        seconds=seconds)
@@ -168,7 +170,7 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
         if i >= ctx.warmup:
             for name in ctx.models:
                 qs = {x: q[name][x] for x in ctx.quantiles}
-                parts.append(_long(view, w, name, w.means[name], qs))  # type: ignore[arg-type]
+                parts.append(long_rows(view, w, name, w.means[name], qs))  # type: ignore[arg-type]
         quants.append(q)
     result: dict[str, Any] = {"rows": 0, "seconds": pw.seconds}
     if parts:
@@ -183,33 +185,15 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
                                                outside_span=outside_span, start=summary.start,
                                                end=summary.end) for by in score_by}
     if keep.forecast_out is not None:
-        _write(_forecast_rows(pw, chosen, keep, primary), keep.forecast_out, index)
+        _write(forecast_rows(pw, chosen, tables=keep.tables, quantiles=keep.quantiles,
+                             primary=primary), keep.forecast_out, index)
     if keep.tail_periods is not None:
-        from training.dask.forecast import forecaster_piece
-
         events = [*(e for es in ctx.schedule for e in es), *ctx.final]
         result["auto_pools"] = (residual_pools(pw, ["auto"], events, ctx.horizon)
                                 if "auto" in ctx.models else [])
         result["piece"] = forecaster_piece(pw, part, chosen, primary=primary, end=summary.end,
                                            periods=keep.tail_periods)
     return result
-
-
-def _forecast_rows(pw: PartWindows, chosen: npt.NDArray[np.str_] | None, keep: _Keep,
-                   primary: str) -> pd.DataFrame:
-    """`Forecaster.predict` of the partition's series from the last window."""
-    from training.engine.forecast import Forecaster, forecast_dates
-
-    last = pw.windows[-1]
-    h = last.actual.shape[1]
-    calibrators = {n: TableQuantiles(h, t) for n, t in keep.tables.items()}
-    fc = Forecaster(keys=pw.keys.reset_index(drop=True), origin=last.cutoff, freq=pw.freq,
-                    dates=forecast_dates(last.cutoff, h, pw.freq), means=last.means,
-                    chosen=(chosen if chosen is not None else np.full(len(pw.keys), primary)
-                            ).astype(str),
-                    scale=last.scale, classes=last.classes,
-                    calibrators=calibrators)  # type: ignore[arg-type]
-    return fc.predict(quantiles=keep.quantiles, model=primary)
 
 
 def _write(frame: pd.DataFrame, folder: Path | None, index: int) -> None:
@@ -314,13 +298,7 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
     `forecast_out`: write the last window's forecasts (`Forecaster.predict` rows with
     `forecast_quantiles`) as one Parquet file per partition.
     """
-    models = check_models(config.models)
-    if config.warmup < 1:
-        raise ValueError(f"`warmup` must be >= 1 (quantiles are calibrated on earlier windows);"
-                         f" got {config.warmup}.")
-    if config.lgbm_refit_every != 1:
-        raise ValueError("`lgbm_refit_every` other than 1 is not supported on the Dask engine "
-                         "(it fits LightGBM at every cutoff); use the local engine.")
+    models = _checked(config)
     freq, nodes = store.freq, store.nodes()
     frame = store.dask_history()
     lap = _Laps(bar(desc="dask backtest", total=None, enabled=progress, unit="phase"))
@@ -333,23 +311,8 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
     # summary, windows, calibrate, select, assemble; lgbm inputs, one fit per cutoff, lgbm
     lap.shown.total = 5 + (len(cuts) + 2 if "lgbm" in models else 0)
     ctx = _context(models, config, freq, cuts, dates, warmup=len(cuts) - config.windows)
-    reads = frame.to_delayed()
-    where = placement(client, len(reads))
-    # each partition read where its LightGBM rows will be built (see `_fit_boosters`)
-    parts = [client.compute(d, workers=[w], allow_other_workers=True)
-             for d, w in zip(reads, where, strict=True)]
-    summary_f = client.scatter(summary, broadcast=True)
-    boosters: dict[pd.Timestamp, LGBMForecaster] = {}
-    ts_f: list[Any] = [None] * len(parts)
-    if "lgbm" in models:
-        ts_f, boosters = _fit_boosters(client, parts, where, summary_f, config, nodes, freq,
-                                       cuts, lap)
-    boosters_f = client.scatter(boosters, broadcast=True) if boosters else None
-    pw_f = client.map(_partition_windows, parts, ts_f, [boosters_f] * len(parts),
-                      summary=summary_f, ctx=ctx, pure=False)
-    client.gather(client.map(lambda p: len(p.windows), pw_f, pure=False))
-    del ts_f
-    lap("windows")
+    parts, pw_f, boosters, summary_f = _windows_phase(client, frame, summary, ctx, config,
+                                                      nodes, lap)
     calib, tables, groups = calibrate(client, pw_f, ctx)
     lap("calibrate")
     tables_f = client.scatter(tables, broadcast=True)
@@ -360,20 +323,14 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                        if not c.empty}
     states = class_states(client, pw_f, tables_f, ctx)
     lap("select")
-    primary = "auto" if "auto" in models else models[0]
     results = client.gather(client.map(
         _finish, pw_f, parts, list(range(len(parts))), tables=tables_f, states=states, ctx=ctx,
-        summary=summary_f, out=_prepare(out), all_models=_prepare(all_models), primary=primary,
-        score_by=list(score_by), outside_span=outside_span, keep=keep, pure=False))
+        summary=summary_f, out=_prepare(out), all_models=_prepare(all_models),
+        primary=primary_model(models), score_by=list(score_by), outside_span=outside_span,
+        keep=keep, pure=False))
     lap("assemble")
     lap.shown.close()
-    seconds = {f"wall/{k}": v for k, v in lap.laps.items()}
-    for r in results:
-        for name, sec in r["seconds"].items():
-            seconds[name] = seconds.get(name, 0.0) + sec
-    scored = [r["scores"] for r in results if "scores" in r]
-    scores = {by: combine_scores([s[by] for s in scored], by=by) for by in score_by} \
-        if scored else {}
+    scores, seconds = _totals(results, lap, score_by)
     if tail_periods is not None and "auto" in models:
         calib["auto"] = ConformalQuantiles(ctx.horizon)
         for r in results:
@@ -384,3 +341,52 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                         n_rows=sum(r["rows"] for r in results), calibrators=calib,
                         parts=results if tail_periods is not None else [],
                         client_peak_mib=dict(lap.peaks))
+
+
+def _checked(config: BacktestConfig) -> tuple[str, ...]:
+    """The backtest's models; raises ValueError on settings the Dask engine refuses."""
+    models = check_models(config.models)
+    if config.warmup < 1:
+        raise ValueError(f"`warmup` must be >= 1 (quantiles are calibrated on earlier windows);"
+                         f" got {config.warmup}.")
+    if config.lgbm_refit_every != 1:
+        raise ValueError("`lgbm_refit_every` other than 1 is not supported on the Dask engine "
+                         "(it fits LightGBM at every cutoff); use the local engine.")
+    return models
+
+
+def _windows_phase(client: Any, frame: Any, summary: StoreSummary, ctx: Context,
+                   config: BacktestConfig, nodes: pd.DataFrame | None, lap: _Laps
+                   ) -> tuple[list[Any], list[Any], dict[pd.Timestamp, LGBMForecaster], Any]:
+    """Phase 0 on the cluster: the partitions (futures), every window's forecasts of each
+    (futures), the LightGBM boosters per cutoff, and the scattered summary."""
+    reads = frame.to_delayed()
+    where = placement(client, len(reads))
+    # each partition read where its LightGBM rows will be built (see `_fit_boosters`)
+    parts = [client.compute(d, workers=[w], allow_other_workers=True)
+             for d, w in zip(reads, where, strict=True)]
+    summary_f = client.scatter(summary, broadcast=True)
+    boosters: dict[pd.Timestamp, LGBMForecaster] = {}
+    ts_f: list[Any] = [None] * len(parts)
+    if "lgbm" in ctx.models:
+        ts_f, boosters = _fit_boosters(client, parts, where, summary_f, config, nodes,
+                                       ctx.freq, ctx.cuts, lap)
+    boosters_f = client.scatter(boosters, broadcast=True) if boosters else None
+    pw_f = client.map(_partition_windows, parts, ts_f, [boosters_f] * len(parts),
+                      summary=summary_f, ctx=ctx, pure=False)
+    client.gather(client.map(lambda p: len(p.windows), pw_f, pure=False))
+    lap("windows")
+    return parts, pw_f, boosters, summary_f
+
+
+def _totals(results: list[dict[str, Any]], lap: _Laps, score_by: Sequence[tuple[str, ...]]
+            ) -> tuple[dict[tuple[str, ...], pd.DataFrame], dict[str, float]]:
+    """The metric tables from the partitions' sums, and the seconds per phase and model."""
+    seconds = {f"wall/{k}": v for k, v in lap.laps.items()}
+    for r in results:
+        for name, sec in r["seconds"].items():
+            seconds[name] = seconds.get(name, 0.0) + sec
+    scored = [r["scores"] for r in results if "scores" in r]
+    scores = {by: combine_scores([s[by] for s in scored], by=by) for by in score_by} \
+        if scored else {}
+    return scores, seconds

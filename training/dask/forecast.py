@@ -19,34 +19,18 @@ import numpy as np
 import pandas as pd
 
 from features.config import DEFAULT_MODELS, DEFAULT_QUANTILES, BacktestConfig, FeatureSpec
-from features.partitioned import Store, summarize_history
-from features.periods import period_offset, season_length
+from features.contract.partitioned import Store, summarize_history
+from features.periods import season_length
 from features.schema import DATE, ITEM, NODE
 from models.ets import ETSFit
 from models.lgbm import LGBMConfig
+from models.zoo import check_models
 from training.dask.backtest import DaskBacktest, grid_of, run_backtest_dask
-from training.dask.pooled import PartWindows
-from training.engine.forecast import Forecaster, backtest_errors, forecast_dates
-from training.engine.rolling import TAIL_COLUMNS, ForecastState, tail_periods
+from training.engine.forecast import Forecaster, forecast_dates
+from training.engine.rolling import ForecastState, tail_periods
 from training.engine.windows import cutoffs as rolling_cutoffs
 
-__all__ = ["fit_forecaster_dask", "forecaster_piece", "predict_dask"]
-
-
-def forecaster_piece(pw: PartWindows, part: pd.DataFrame, chosen: np.ndarray | None, *,
-                     primary: str, end: pd.Timestamp, periods: int) -> dict[str, Any]:
-    """What one partition adds to a `Forecaster`: its series' last window and tail."""
-    last = pw.windows[-1]
-    served = "auto" if "auto" in last.means else primary
-    first = end - (periods - 1) * period_offset(pw.freq)
-    cols = [c for c in TAIL_COLUMNS if c in part]
-    tail = part.loc[pd.to_datetime(part[DATE]) >= first, cols].copy()
-    tail[DATE] = pd.to_datetime(tail[DATE])
-    tail[NODE] = tail[NODE].astype(str)
-    tail[ITEM] = tail[ITEM].astype(str)
-    return {"keys": pw.keys, "last": last, "tail": tail,
-            "chosen": chosen if chosen is not None else np.full(len(pw.keys), primary),
-            "errors": backtest_errors(pw.windows[:-1], served, scale=last.scale)}
+__all__ = ["fit_forecaster_dask", "predict_dask"]
 
 
 def _concat_ets(fits: Sequence[ETSFit], order: np.ndarray) -> ETSFit:
@@ -58,14 +42,15 @@ def _concat_ets(fits: Sequence[ETSFit], order: np.ndarray) -> ETSFit:
                   cat([f.sigma2 for f in fits])[order], fits[0].season)
 
 
-def _assemble(result: DaskBacktest, *, freq: str, spec: FeatureSpec, nodes: pd.DataFrame | None
-              ) -> Forecaster:
-    """One `Forecaster` from the partitions' pieces, series sorted as the local panel."""
+def _assemble(result: DaskBacktest, *, freq: str, spec: FeatureSpec, nodes: pd.DataFrame | None,
+              models: Sequence[str]) -> Forecaster:
+    """One `Forecaster` from the partitions' pieces, series sorted as the local panel and
+    models in the order of `models`."""
     pieces = [r["piece"] for r in result.parts]
     keys = pd.concat([p["keys"] for p in pieces], ignore_index=True)
     order = np.lexsort((keys[ITEM].to_numpy(), keys[NODE].to_numpy()))
     lasts = [p["last"] for p in pieces]
-    means = {m: np.concatenate([w.means[m] for w in lasts])[order] for m in lasts[0].means}
+    means = {m: np.concatenate([w.means[m] for w in lasts])[order] for m in models}
     season = season_length(freq)
     periods = tail_periods(spec, season)
     tail = pd.concat([p["tail"] for p in pieces], ignore_index=True).sort_values(
@@ -107,7 +92,8 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
     summary = summarize_history(store.dask_history(), nodes)
     dates = grid_of(summary, freq)
     calib = rolling_cutoffs(dates, horizon=horizon, windows=calibration_windows, step=horizon)
-    config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=tuple(models),
+    names = check_models(models)
+    config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=names,
                             warmup=calibration_windows, spec=spec, lgbm=lgbm)
     spec = spec or FeatureSpec.for_freq(freq)
     result = run_backtest_dask(
@@ -116,7 +102,7 @@ def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,
         forecast_out=forecast_out, forecast_quantiles=quantiles, progress=progress)
     if not assemble:
         return None, result
-    return _assemble(result, freq=freq, spec=spec, nodes=nodes), result
+    return _assemble(result, freq=freq, spec=spec, nodes=nodes, models=names), result
 
 
 def _predict_chunk(forecaster: Forecaster, series: pd.DataFrame, index: int, *, out: Path,

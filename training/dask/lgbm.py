@@ -29,10 +29,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.config import FeatureSpec
-from features.partitioned import StoreSummary
+from features.contract.partitioned import StoreSummary
+from features.engineering.training_set import ORIGIN, TrainingSet, build_training_set
 from features.periods import period_offset
 from features.schema import CHANNEL, ITEM, NODE
-from features.training_set import ORIGIN, TrainingSet, build_training_set
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
 
 __all__ = ["PartitionLGBM", "at_origins", "fit_lgbm_dask", "partition_inputs", "partition_rows",

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.history import build_panel
+from features.engineering.history import build_panel
 from features.schema import DATE, ITEM, NODE, UNITS
-from training.engine.metrics import _ALL, _CUT, _SERIES, METRICS, _row_frame
+from training.engine.metrics import METRICS, ROW_ALL, ROW_CUTOFF, ROW_SERIES, row_frame
 
 __all__ = ["combine_scores", "partial_scores"]
 
@@ -31,12 +31,12 @@ def partial_scores(preds: pd.DataFrame, history: pd.DataFrame, *, freq: str,
     are the whole history's first and last period, so cutoffs index the same grid in
     every partition.
     """
-    keys = list(by) or [_ALL]
+    keys = list(by) or [ROW_ALL]
     panel = build_panel(history[[DATE, NODE, ITEM, UNITS]], freq=freq, start=start, end=end)
-    rows = _row_frame(preds, panel, list(by), outside_span=outside_span)
+    rows = row_frame(preds, panel, list(by), outside_span=outside_span)
     unscored = rows[keys].assign(n=rows["y"].isna()).groupby(keys)["n"].sum().to_frame()
     rows = rows[rows["y"].notna()]
-    per = rows.groupby([*keys, _CUT, _SERIES], sort=False).agg(
+    per = rows.groupby([*keys, ROW_CUTOFF, ROW_SERIES], sort=False).agg(
         se=("se", "mean"), ae=("ae", "mean"), pinball=("pinball", "mean"),
         scale_sq=("scale_sq", "first"), scale_abs=("scale_abs", "first"),
         weight=("weight", "first"),
@@ -49,9 +49,9 @@ def partial_scores(preds: pd.DataFrame, history: pd.DataFrame, *, freq: str,
     per["w"] = np.where(ok, per["weight"], 0.0)
     per["w_rmsse"] = per["w"] * np.nan_to_num(rmsse, nan=0.0)
     per["w_spl"] = per["w"] * np.nan_to_num(spl, nan=0.0)
-    by_cut = per.groupby([*keys, _CUT])[["w", "w_rmsse", "w_spl"]].sum()
+    by_cut = per.groupby([*keys, ROW_CUTOFF])[["w", "w_rmsse", "w_spl"]].sum()
     series = per.groupby(keys).agg(mase_sum=("mase", "sum"), mase_n=("mase", "count"),
-                                   n_series=(_SERIES, "nunique"))
+                                   n_series=(ROW_SERIES, "nunique"))
     sums = rows.assign(abs_y=rows["y"].abs(), over=-rows["err"],
                        inside=rows["inside"].astype(np.int64)).groupby(keys).agg(
         ae=("ae", "sum"), abs_y=("abs_y", "sum"), y=("y", "sum"), over=("over", "sum"),
@@ -61,7 +61,7 @@ def partial_scores(preds: pd.DataFrame, history: pd.DataFrame, *, freq: str,
 
 def combine_scores(parts: Sequence[Partial], *, by: Sequence[str]) -> pd.DataFrame:
     """`evaluate`'s table from the partitions' sums."""
-    keys = list(by) or [_ALL]
+    keys = list(by) or [ROW_ALL]
 
     def total(name: str) -> pd.DataFrame:
         frames = [p[name] for p in parts if len(p[name])]

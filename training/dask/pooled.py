@@ -71,7 +71,7 @@ class PartWindows:
     seconds: dict[str, float]
 
     def panel_view(self) -> SimpleNamespace:
-        """What `training.engine.backtest._long` reads of a panel."""
+        """What `training.engine.backtest.long_rows` reads of a panel."""
         return SimpleNamespace(keys=self.keys, dates=self.dates, freq=self.freq,
                                n_periods=len(self.dates))
 

@@ -17,7 +17,7 @@ import mlflow
 import pandas as pd
 
 from features.config import DEFAULT_QUANTILES, TrainConfig
-from features.partitioned import Store, open_store, part_fingerprint, store_fingerprint
+from features.contract.partitioned import Store, open_store, part_fingerprint, store_fingerprint
 from models.zoo import primary_model
 from training.dask.backtest import DaskBacktest, run_backtest_dask
 from training.dask.cluster import cluster_size, connect

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.config import BacktestConfig
-from features.history import Panel, build_panel
+from features.engineering.history import Panel, build_panel
 from features.periods import is_monthly, season_length
 from features.schema import DATE, ITEM, NODE
 from models.classify import profile_series
@@ -30,26 +30,14 @@ from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
 from training.engine.progress import bar
 from training.engine.selection import SELECTION_QUANTILES, Selector, members
+from training.engine.windows import WindowForecasts
 from training.engine.windows import cutoffs as rolling_cutoffs
 
-__all__ = ["BacktestConfig", "BacktestResult", "WindowForecasts", "quantiles_of_choice",
-           "run_backtest"]
+__all__ = ["BacktestResult", "WindowForecasts", "demand_view", "long_rows",
+           "quantiles_of_choice", "run_backtest", "window_forecasts"]
 
 FloatArray = npt.NDArray[np.float64]
 CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
-
-
-@dataclass
-class WindowForecasts:
-    """Every model's mean forecast at one cutoff, series x horizon, plus what `auto` needs."""
-
-    cutoff: pd.Timestamp
-    t: int  # grid index of the cutoff
-    means: dict[str, FloatArray]
-    actual: FloatArray
-    scale: FloatArray
-    classes: npt.NDArray[np.str_]
-    ets: ETSFit | None = field(default=None, repr=False)  # the fit behind means["ets"]
 
 
 @dataclass
@@ -122,7 +110,7 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
 
         for cut in cuts:
             t = int(panel.dates.get_loc(cut))
-            windows.append(_window(panel, t, cut, models, m, config.horizon, glob, seconds,
+            windows.append(window_forecasts(panel, t, cut, models, m, config.horizon, glob, seconds,
                                    on_fit=tick if progress else None))
     start = time.perf_counter()
     calib = {n: ConformalQuantiles(config.horizon) for n in models}
@@ -134,9 +122,12 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
                           lgbm=glob.last_model_ if glob is not None else None)
 
 
-def _window(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
-            horizon: int, glob: GlobalModel | None, seconds: dict[str, float], *,
-            on_fit: Callable[[pd.Timestamp, str], None] | None = None) -> WindowForecasts:
+def window_forecasts(panel: Panel, t: int, cut: pd.Timestamp, models: Sequence[str], m: int,
+                     horizon: int, glob: GlobalModel | None, seconds: dict[str, float], *,
+                     on_fit: Callable[[pd.Timestamp, str], None] | None = None
+                     ) -> WindowForecasts:
+    """Every model's forecasts at the cutoff `cut` (grid index `t`) of every series of
+    `panel`, with season `m`; fit seconds are added to `seconds` per model."""
     y = demand_view(panel, t)
     means: dict[str, FloatArray] = {}
     ets: ETSFit | None = None
@@ -199,7 +190,7 @@ def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str
         if i >= warmup:
             for name in models:
                 qs = {q: quants[name][q] for q in config.quantiles}
-                parts.append(_long(panel, w, name, w.means[name], qs))
+                parts.append(long_rows(panel, w, name, w.means[name], qs))
         pending.append(_Pending(w, quants))
     _release(pending, None, models, calib, selector)
     frame = pd.concat(parts, ignore_index=True)
@@ -253,8 +244,10 @@ def quantiles_of_choice(chosen: npt.NDArray[np.str_],
     return out
 
 
-def _long(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,
-          qs: dict[float, FloatArray]) -> pd.DataFrame:
+def long_rows(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,
+              qs: dict[float, FloatArray]) -> pd.DataFrame:
+    """One model's scored rows of window `w` in the predictions format (+ model, step,
+    series class): `mean` and the quantiles `qs`, series x step."""
     S, h = mean.shape
     step_offset = panel.dates[1] - panel.dates[0] if panel.n_periods > 1 else pd.Timedelta(0)
     dates = _target_dates(w.cutoff, h, panel.freq, step_offset)

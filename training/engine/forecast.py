@@ -23,11 +23,12 @@ from features.config import (
     FeatureSpec,
     LGBMConfig,
 )
-from features.history import build_panel
+from features.engineering.history import build_panel
 from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
 from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
+from models.zoo import check_models, primary_model
 from training.engine.backtest import WindowForecasts, run_backtest
 from training.engine.rolling import (
     ForecastState,
@@ -65,7 +66,8 @@ class Forecaster:
         origin: last period of the history; forecasts start one period after it.
         freq: the period grid.
         dates: the `horizon` target periods.
-        means: model -> series x horizon mean forecasts.
+        means: model -> series x horizon mean forecasts, in the order the models were given
+            (it decides the served model: `primary`).
         chosen: the model `auto` took per series.
         scale, classes: per-series residual scale and demand class (for quantiles).
         calibrators: model -> pooled out-of-sample residuals.
@@ -98,7 +100,13 @@ class Forecaster:
 
     @property
     def models(self) -> list[str]:
+        """The trained models, in the order they were given."""
         return list(self.means)
+
+    @property
+    def primary(self) -> str:
+        """The model served when a request names none (`models.zoo.primary_model`)."""
+        return primary_model(self.models)
 
     @property
     def tail(self) -> pd.DataFrame:
@@ -121,18 +129,19 @@ class Forecaster:
         return rows
 
     def predict(self, series: pd.DataFrame | None = None, *, horizon: int | None = None,
-                quantiles: Sequence[float] = DEFAULT_QUANTILES, model: str = "auto",
+                quantiles: Sequence[float] = DEFAULT_QUANTILES, model: str | None = None,
                 future: pd.DataFrame | None = None) -> pd.DataFrame:
         """Long forecast rows: node_id, sku, date, step, model, mean, q... per series x step.
 
         `future`: planned `price` and/or `promo` per (date, node_id, sku) of the forecast
         periods; LightGBM's forecasts of those series are rebuilt with them (other models
-        do not use prices or promotions).
+        do not use prices or promotions). `model`: default the served one (`primary`).
         """
         h = horizon or self.horizon
         if not 1 <= h <= self.horizon:
             raise ValueError(f"`horizon` must be in 1..{self.horizon} (the trained horizon); "
                              f"got {h}.")
+        model = self.primary if model is None else model
         if model not in self.means:
             raise ValueError(f"`model` must be one of {sorted(self.means)}; got {model!r}.")
         rows = np.arange(len(self.keys)) if series is None else self.rows_of(series)
@@ -254,30 +263,32 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
         ValueError: when the history is too short for `calibration_windows` windows of
             `horizon` periods before its end (lower either).
     """
+    names = check_models(models)
+    primary = primary_model(names)
     dates = build_panel(history[[DATE, NODE, ITEM, "units"]], freq=freq).dates
     calib = rolling_cutoffs(dates, horizon=horizon, windows=calibration_windows, step=horizon)
-    config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=tuple(models),
+    config = BacktestConfig(horizon=horizon, windows=1, step=horizon, models=names,
                             warmup=calibration_windows, spec=spec, lgbm=lgbm)
     result = run_backtest(history, freq=freq, config=config, nodes=nodes,
                           cutoffs=[*calib, dates[-1]], progress=progress,
                           progress_desc="fit (calibration windows, then all history)")
     last = result.windows[-1]
     assert result.panel_keys is not None
-    target = result.predictions.loc[result.predictions["model"] == config.models[0], DATE]
+    target = result.predictions.loc[result.predictions["model"] == primary, DATE]
     chosen = (result.choices[result.choices["cutoff"] == last.cutoff]["chosen"].to_numpy()
-              if result.choices is not None else np.full(len(result.panel_keys), models[0]))
+              if result.choices is not None else np.full(len(result.panel_keys), primary))
     spec = spec or FeatureSpec.for_freq(freq)
     season = season_length(freq)
-    served = "auto" if "auto" in last.means else config.models[0]
     state = ForecastState(tail=trim_tail(history, freq=freq, periods=tail_periods(spec, season)),
                           periods=tail_periods(spec, season), season=season, spec=spec,
                           nodes=nodes, ets=last.ets, lgbm=result.lgbm)
     return Forecaster(keys=result.panel_keys.reset_index(drop=True), origin=last.cutoff,
                       freq=freq, dates=pd.DatetimeIndex(sorted(target.unique())),
-                      means=last.means, chosen=chosen.astype(str), scale=last.scale,
+                      means={n: last.means[n] for n in names}, chosen=chosen.astype(str),
+                      scale=last.scale,
                       classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm,
                       state=state,
-                      errors=backtest_errors(result.windows[:-1], served, scale=last.scale))
+                      errors=backtest_errors(result.windows[:-1], primary, scale=last.scale))
 
 
 def backtest_errors(windows: Sequence[WindowForecasts], model: str, *, scale: FloatArray

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.config import TrainConfig
-from features.partitioned import is_store, open_store
+from features.contract.partitioned import is_store, open_store
+from features.contract.validation import load_validated, refused_note
 from features.schema import NODE
-from features.validation import load_validated, refused_note
 
 __all__ = ["Loaded", "load_data", "rejects_file"]
 

@@ -3,7 +3,7 @@
 `evaluate` scores a predictions frame (`node_id, sku, cutoff, date, mean, q0.1, q0.5, q0.9`)
 against the full history. Everything is array and groupby work; nothing loops per series.
 
-Actuals and scales come from `features.history.build_panel`: inside a series' span (its
+Actuals and scales come from `features.engineering.history.build_panel`: inside a series' span (its
 first to its last row in `history`) a missing period counts as 0 units. Outside the span:
 - with `outside_span="exclude"` target periods before a series' first row or after its last
   row are not scored (carparts: NA = the series ended, not zero sales);
@@ -22,19 +22,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.history import Panel, build_panel
+from features.engineering.history import Panel, build_panel
 from features.periods import period_index
 from features.schema import DATE, ITEM, NODE, UNITS
 
-__all__ = ["CUTOFF", "METRICS", "QUANTILES", "evaluate", "format_table"]
+__all__ = ["CUTOFF", "METRICS", "QUANTILES", "ROW_ALL", "ROW_CUTOFF", "ROW_SERIES", "evaluate",
+           "format_table", "row_frame"]
 
 CUTOFF = "cutoff"
 MEAN = "mean"
 QUANTILES = ("q0.1", "q0.5", "q0.9")
 METRICS = ("wape", "wrmsse", "mase", "scaled_pinball", "coverage", "bias")
-_SERIES = "_series"
-_CUT = "_cutoff"
-_ALL = "_all"
+#: Columns of `row_frame` besides the losses: series row, cutoff index, the one group of `by=()`.
+ROW_SERIES = "_series"
+ROW_CUTOFF = "_cutoff"
+ROW_ALL = "_all"
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,8 +66,8 @@ def evaluate(preds: pd.DataFrame, history: pd.DataFrame, *, freq: str,
     by = list(by)
     _check_columns(preds, by)
     panel = build_panel(history[[DATE, NODE, ITEM, UNITS]], freq=freq)
-    rows = _row_frame(preds, panel, by, outside_span=outside_span)
-    keys = by or [_ALL]
+    rows = row_frame(preds, panel, by, outside_span=outside_span)
+    keys = by or [ROW_ALL]
     unscored = rows[keys].assign(n=rows["y"].isna()).groupby(keys, sort=True)["n"].sum()
     rows = rows[rows["y"].notna()]
     out = _series_metrics(rows, keys).join(_row_metrics(rows, keys), how="outer")
@@ -120,18 +122,18 @@ def _scales(panel: Panel, s: np.ndarray, c: np.ndarray, h: int) -> dict[str, Flo
                 "weight": units[s, c + 1] - units[s, np.maximum(c + 1 - h, 0)]}
 
 
-def _row_frame(preds: pd.DataFrame, panel: Panel, by: list[str], *,
+def row_frame(preds: pd.DataFrame, panel: Panel, by: list[str], *,
                outside_span: str) -> pd.DataFrame:
     """One row per prediction with its actual (NaN = not scored), scales and losses."""
     s, c, t = _locate(preds, panel)
     actual = panel.units.copy()
     if outside_span == "zero":
         actual[~panel.in_span()] = 0.0
-    rows = pd.DataFrame({_CUT: c, _SERIES: s, "y": actual[s, t]}, index=preds.index)
+    rows = pd.DataFrame({ROW_CUTOFF: c, ROW_SERIES: s, "y": actual[s, t]}, index=preds.index)
     for col in by:
         rows[col] = preds[col] if col in preds else t - c
     if not by:
-        rows[_ALL] = "all"
+        rows[ROW_ALL] = "all"
     rows = rows.assign(**_scales(panel, s, c, h=int((t - c).max())))
     fcst = preds[MEAN].to_numpy(dtype=np.float64)
     err = rows["y"].to_numpy() - fcst
@@ -151,7 +153,7 @@ def _pinball(y: FloatArray, fcst: FloatArray, q: float) -> FloatArray:
 
 def _series_metrics(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """WRMSSE, MASE and scaled pinball: per series and cutoff, then weighted / averaged."""
-    per = rows.groupby([*keys, _CUT, _SERIES], sort=False).agg(
+    per = rows.groupby([*keys, ROW_CUTOFF, ROW_SERIES], sort=False).agg(
         se=("se", "mean"), ae=("ae", "mean"), pinball=("pinball", "mean"),
         scale_sq=("scale_sq", "first"), scale_abs=("scale_abs", "first"),
         weight=("weight", "first"),
@@ -162,18 +164,18 @@ def _series_metrics(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         per["mase"] = np.where(ok, per["ae"] / per["scale_abs"], np.nan)
         per["spl"] = np.where(ok, per["pinball"] / per["scale_abs"], np.nan)
     per["w"] = np.where(ok, per["weight"], 0.0)
-    total = per.groupby([*keys, _CUT], sort=False)["w"].transform("sum")
+    total = per.groupby([*keys, ROW_CUTOFF], sort=False)["w"].transform("sum")
     with np.errstate(invalid="ignore", divide="ignore"):
         per["w"] = per["w"] / total.where(total > 0)
     per["w_rmsse"] = per["w"] * per["rmsse"].fillna(0.0)
     per["w_spl"] = per["w"] * per["spl"].fillna(0.0)
-    by_cut = per.groupby([*keys, _CUT], sort=False).agg(
+    by_cut = per.groupby([*keys, ROW_CUTOFF], sort=False).agg(
         wrmsse=("w_rmsse", "sum"), scaled_pinball=("w_spl", "sum"), wsum=("w", "sum"))
     # a cutoff whose scored series sold nothing in the weight window has no weights
     by_cut.loc[~(by_cut["wsum"] > 0), ["wrmsse", "scaled_pinball"]] = np.nan
     out = by_cut.groupby(keys, sort=True)[["wrmsse", "scaled_pinball"]].mean()
     out["mase"] = per.groupby(keys, sort=True)["mase"].mean()
-    out["n_series"] = per.groupby(keys, sort=True)[_SERIES].nunique()
+    out["n_series"] = per.groupby(keys, sort=True)[ROW_SERIES].nunique()
     return out
 
 

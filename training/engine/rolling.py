@@ -28,10 +28,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.config import FeatureSpec
-from features.history import build_panel
+from features.engineering.history import build_panel
+from features.engineering.training_set import build_training_set
 from features.periods import period_index, period_offset
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, SELL_IN, UNITS
-from features.training_set import build_training_set
 from models.ets import ETSFit
 from models.lgbm import LGBMForecaster
 from models.zoo import LOCAL_MODELS
@@ -166,7 +166,7 @@ def recompute_means(state: ForecastState, *, keys: pd.DataFrame, freq: str, hori
     means = {m: v for m, v in means.items() if m in models}
     if "auto" in models:
         means["auto"] = auto_means(means, chosen)
-    return means
+    return {m: means[m] for m in models if m in means}  # the forecaster's order of models
 
 
 def new_periods(rows: pd.DataFrame, *, origin: pd.Timestamp, freq: str,

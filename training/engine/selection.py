@@ -25,7 +25,7 @@ from features.config import DEFAULT_QUANTILES
 from models.classify import DEFAULT_ROUTES
 
 if TYPE_CHECKING:
-    from training.engine.backtest import WindowForecasts
+    from training.engine.windows import WindowForecasts
 
 __all__ = ["BLEND", "SELECTION_QUANTILES", "Selector", "members"]
 

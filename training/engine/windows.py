@@ -1,10 +1,19 @@
-"""Rolling-origin cutoffs of the evaluation protocol (../shared/EVALUATION.md)."""
+"""Backtest windows: the rolling-origin cutoffs of the evaluation protocol and
+every model's forecasts at one of them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["cutoffs"]
+from models.ets import ETSFit
+
+__all__ = ["WindowForecasts", "cutoffs"]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def _check_positive(name: str, value: int) -> None:
@@ -44,3 +53,16 @@ def cutoffs(dates: pd.DatetimeIndex, *, horizon: int, windows: int,
         raise ValueError(f"`dates` has {len(grid)} periods; {windows} windows with "
                          f"`horizon`={horizon} and `step`={step} need at least {need}.")
     return [grid[i] for i in range(first, last + 1, step)]
+
+
+@dataclass
+class WindowForecasts:
+    """Every model's mean forecast at one cutoff, series x horizon, plus what `auto` needs."""
+
+    cutoff: pd.Timestamp
+    t: int  # grid index of the cutoff
+    means: dict[str, FloatArray]
+    actual: FloatArray
+    scale: FloatArray
+    classes: npt.NDArray[np.str_]
+    ets: ETSFit | None = field(default=None, repr=False)  # the fit behind means["ets"]

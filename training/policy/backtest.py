@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.config import BacktestConfig
-from features.history import Panel, build_panel
+from features.engineering.history import Panel, build_panel
 from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRIORITY, UNITS
 from models.allocation import POLICIES, AllocationConfig, fair_share_packs, pack_problem
 from models.allocation.kernel import solve

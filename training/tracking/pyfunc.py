@@ -2,7 +2,8 @@
 
 Input rows are series, (`node_id`, `sku`); params are `horizon` (1..the trained horizon),
 `quantiles` (any levels in (0, 1)) and `model` (default `auto` = the per-series choice of
-the backtest when it was trained, else the one model; or any trained model by name).
+the backtest when it was trained, else the first of the trained models: `served_model`; or
+any trained model by name).
 Optional input columns `date`, `price`, `promo` carry planned prices and promotions of the
 forecast periods: a row with a `date` says "this series, in this period, will sell at this
 price / be on promotion"; LightGBM's forecasts of those series are rebuilt with them.
@@ -112,8 +113,9 @@ def answer(forecaster: Forecaster, series: pd.DataFrame, params: dict[str, Any]
 
 
 def served_model(forecaster: Forecaster) -> str:
-    """The model answered when a request names none: `auto` when it was trained."""
-    return "auto" if "auto" in forecaster.means else sorted(forecaster.means)[0]
+    """The model answered when a request names none: `auto` when it was trained, else the
+    first of its models (`models.zoo.primary_model`, the model the registry scored)."""
+    return forecaster.primary
 
 
 def model_card(forecaster: Forecaster, *, spec: FeatureSpec | None = None) -> dict[str, Any]:
@@ -124,7 +126,8 @@ def model_card(forecaster: Forecaster, *, spec: FeatureSpec | None = None) -> di
         "freq": forecaster.freq,
         "horizon": forecaster.horizon,
         "dates": [f"{d:%Y-%m-%d}" for d in forecaster.dates],
-        "models": sorted(forecaster.means),
+        "models": forecaster.models,
+        "served_model": forecaster.primary,
         "series": len(forecaster.keys),
         "auto_choice_counts": {str(k): int(v) for k, v in chosen.items()},
         "feature_spec": asdict(spec or FeatureSpec.for_freq(forecaster.freq)),

@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
 from features.config import DEFAULT_QUANTILES, TrainConfig
-from features.partitioned import is_store, open_store, store_fingerprint
+from features.contract.partitioned import is_store, open_store, store_fingerprint
 from features.schema import ITEM, NODE
 from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest

@@ -26,11 +26,11 @@ import pytest
 
 from channelcast.cli import main as cli
 from features.config import BacktestConfig, TrainConfig
-from features.partitioned import open_store, summarize_history, write_partitioned
+from features.contract.partitioned import open_store, summarize_history, write_partitioned
+from features.contract.validation import load_validated
+from features.engineering.training_set import build_training_set
 from features.schema import ITEM, NODE
 from features.synthetic import generate_channel_data, write_channel_data
-from features.training_set import build_training_set
-from features.validation import load_validated
 from models.lgbm import LGBMConfig, LGBMForecaster
 from training.dask.backtest import run_backtest_dask
 from training.dask.cluster import EngineConfig, connect, placement

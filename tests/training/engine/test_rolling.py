@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.history import build_panel
+from features.engineering.history import build_panel
+from features.engineering.training_set import build_training_set
 from features.synthetic import generate_channel_data
-from features.training_set import build_training_set
 from models.zoo import LOCAL_MODELS
 from training.engine.forecast import (
     Forecaster,

@@ -163,7 +163,7 @@ def test_a_single_model_without_auto_is_the_one_replayed() -> None:
 @pytest.mark.slow
 def test_interval_coverage_on_walmart() -> None:
     require(WALMART.exists(), f"{WALMART} is absent: the real-data calibration check needs it")
-    from features.datasets import load_walmart
+    from features.contract.datasets import load_walmart
 
     data = load_walmart(WALMART)
     stores = {f"S{i}" for i in range(1, 9)}
