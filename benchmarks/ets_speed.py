@@ -48,7 +48,7 @@ def _synthetic_panel() -> tuple[np.ndarray, np.ndarray]:
     """(units, censored) of the 30,000-series channel (cached parquet if benchmarks made it)."""
     import pandas as pd
 
-    from features.history import build_panel
+    from features.engineering.history import build_panel
 
     if CHANNEL.exists():
         history = pd.read_parquet(CHANNEL)
@@ -65,8 +65,8 @@ def _synthetic_panel() -> tuple[np.ndarray, np.ndarray]:
 def _walmart_panel() -> np.ndarray | None:
     if not WALMART.exists():
         return None
-    from features.datasets import load_walmart
-    from features.history import build_panel
+    from features.contract.datasets import load_walmart
+    from features.engineering.history import build_panel
 
     data = load_walmart(WALMART)
     return build_panel(data.sell_through, freq=data.freq).units / 1000.0

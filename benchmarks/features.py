@@ -48,7 +48,7 @@ def _run_channelcast(folder: Path, spec_name: str) -> dict[str, float]:
     import pandas as pd
 
     from features.config import FeatureSpec
-    from features.training_set import build_training_set
+    from features.engineering.training_set import build_training_set
 
     history = pd.read_parquet(folder / "sell_through.parquet")
     nodes = pd.read_csv(folder / "nodes.csv", dtype=str)

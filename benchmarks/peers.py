@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from features.datasets import ContractData, load_carparts, load_walmart  # noqa: E402
-from features.history import Panel, build_panel  # noqa: E402
+from features.contract.datasets import ContractData, load_carparts, load_walmart  # noqa: E402
+from features.engineering.history import Panel, build_panel  # noqa: E402
 from features.schema import DATE, ITEM, NODE, UNITS  # noqa: E402
 from training.engine.metrics import evaluate, format_table  # noqa: E402
 from training.engine.windows import cutoffs  # noqa: E402

@@ -44,9 +44,8 @@ from dataclasses import replace  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from features.datasets import load_walmart  # noqa: E402
+from features.contract.datasets import load_walmart  # noqa: E402
 from features.synthetic import generate_channel_data  # noqa: E402
-from training.policy.interval_check import check_intervals  # noqa: E402
 from training.policy.backtest import (  # noqa: E402
     LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
@@ -54,6 +53,7 @@ from training.policy.backtest import (  # noqa: E402
     policy_forecasts,
     run_policy_backtest,
 )
+from training.policy.interval_check import check_intervals  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out" / "policy"

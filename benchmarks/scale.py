@@ -43,7 +43,7 @@ def _store(size: str) -> Path:
     nodes, skus = SIZES[size]
     folder = OUT / f"scale_{size}"
     if not (folder / "store" / "_meta.json").exists():
-        from features.partitioned import write_partitioned
+        from features.contract.partitioned import write_partitioned
         from features.synthetic import generate_channel_data
 
         start = time.perf_counter()
@@ -55,8 +55,7 @@ def _store(size: str) -> Path:
 
 
 def _config():  # -> BacktestConfig
-    from features.config import BacktestConfig
-    from features.config import FAST_LGBM
+    from features.config import FAST_LGBM, BacktestConfig
 
     return BacktestConfig(horizon=HORIZON, windows=WINDOWS, step=HORIZON, models=MODELS,
                           warmup=WARMUP, lgbm=FAST_LGBM)
@@ -67,7 +66,7 @@ def _peak_mib() -> float:
 
 
 def _run_local(store_path: Path, out: Path) -> dict[str, object]:
-    from features.partitioned import open_store
+    from features.contract.partitioned import open_store
     from training.engine.backtest import run_backtest
     from training.engine.metrics import evaluate
 
@@ -82,9 +81,9 @@ def _run_local(store_path: Path, out: Path) -> dict[str, object]:
 
 
 def _run_dask(store_path: Path, out: Path, workers: int, memory: str) -> dict[str, object]:
-    from features.partitioned import open_store
-    from training.dask.cluster import connect
+    from features.contract.partitioned import open_store
     from training.dask.backtest import run_backtest_dask
+    from training.dask.cluster import connect
 
     with connect(f"local-cluster:{workers}", memory_limit=memory) as client:
         start = time.perf_counter()

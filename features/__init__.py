@@ -4,11 +4,9 @@ The public entry points; everything else in the package is an implementation det
 """
 
 from features.config import FeatureSpec
-from features.errors import DataContractError
-from features.history import Panel, build_panel
+from features.contract import DataContractError, ValidationReport, load_validated, validate_folder
+from features.engineering import Panel, TrainingSet, build_panel, build_training_set
 from features.synthetic import ChannelData, generate_channel_data, write_channel_data
-from features.training_set import TrainingSet, build_training_set
-from features.validation import ValidationReport, load_validated, validate_folder
 
 __all__ = [
     "ChannelData",

@@ -211,6 +211,6 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Names people give contract columns, per contract column (lower case, `_` for spaces).
 
-`features.validation` matches a file's columns against these, case-insensitively, to say
+`features.contract.validation` matches a file's columns against these, case-insensitively, to say
 "rename it to `units`" when a contract column is missing. This is the only such table.
 """

@@ -23,8 +23,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.config import LGBMConfig
+from features.engineering.training_set import ORIGIN, TrainingSet
 from features.schema import DATE
-from features.training_set import ORIGIN, TrainingSet
 
 __all__ = ["LGBMConfig", "LGBMForecaster", "StackedRows"]
 

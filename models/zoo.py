@@ -20,9 +20,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.config import FeatureSpec
+from features.engineering.training_set import ORIGIN, build_training_set
 from features.periods import period_offset
 from features.schema import ITEM, NODE
-from features.training_set import ORIGIN, build_training_set
 from models.baselines import moving_average, naive, seasonal_naive
 from models.intermittent import croston_sba, tsb
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows

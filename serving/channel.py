@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.contract.validation import load_validated
 from features.schema import AS_OF, AVAILABLE, ITEM, NODE, PACK_SIZE
-from features.validation import load_validated
 
 __all__ = ["ChannelTables", "frame_of_rows", "load_folder"]
 

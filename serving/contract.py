@@ -1,9 +1,9 @@
 """The data contract applied to rows posted as JSON (inventory, central stock, sell-through).
 
-The rows go through the same validator as a data folder (`features.validation.validate_raw`),
-against the service's node table, so the ERP gets the rules and the reasons `channelcast
-validate` gives for files; each problem names its field path, e.g.
-`body.inventory[3].on_hand`, instead of a file row.
+The rows go through the same validator as a data folder
+(`features.contract.validation.validate_raw`), against the service's node table, so the ERP
+gets the rules and the reasons `channelcast validate` gives for files; each problem names its
+field path, e.g. `body.inventory[3].on_hand`, instead of a file row.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.io import RawFolder, RawTable
+from features.contract.io import RawFolder, RawTable
+from features.contract.validation import validate_raw
 from features.schema import NODE, TABLES
-from features.validation import validate_raw
 
 __all__ = ["RowProblem", "check_rows"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.date_formats import date_format_hint
+from features.contract.date_formats import date_format_hint
 from features.schema import ColumnSpec
 
 __all__ = ["ISO_DATE", "Issue", "ParsedColumn", "parse_column", "text_at"]

@@ -3,7 +3,7 @@
 A folder holds one file per contract table (`features.schema.TABLES`): `sell_through` and
 `nodes` are required, `inventory` and `central_stock` optional. Each may be `NAME.csv` or
 `NAME.parquet`. Nothing is parsed here beyond splitting cells: ids such as `007` stay `007`,
-and `features.validation` decides what each cell means.
+and `features.contract.validation` decides what each cell means.
 
 Row numbers are the ones the user sees: for CSV the file line (the header is line 1, so the
 first data row is row 2; a quoted cell spanning lines moves the next rows down accordingly);
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
 from features.schema import TABLES
 
 __all__ = ["EXTENSIONS", "FileError", "RawFolder", "RawTable", "read_folder", "read_table"]

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.cells import ParsedColumn
-from features.report import TableLog
+from features.contract.cells import ParsedColumn
+from features.contract.report import TableLog
 from features.schema import NODE, PARENT
 
 __all__ = ["NodeStatus", "check_node_refs", "check_nodes"]

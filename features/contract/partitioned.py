@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.hierarchy import group_labels
+from features.engineering.hierarchy import group_labels
 from features.schema import CHANNEL, DATE, ITEM, NODE, UNITS
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from features.cells import Issue, text_at
-from features.io import RawTable
+from features.contract.cells import Issue, text_at
+from features.contract.io import RawTable
 
 __all__ = ["FileCount", "Problem", "TableLog", "ValidationReport"]
 

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from features.report import ValidationReport
+from features.contract.report import ValidationReport
 from features.schema import TABLES
 
 __all__ = ["META_TABLE", "read_meta", "read_store", "write_store"]

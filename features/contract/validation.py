@@ -6,7 +6,8 @@ and the fix. The rules come from `features.schema.TABLES` (kinds, nullability, m
 plus the rules across rows and tables: unique keys, the date grid of `sell_through`, node ids
 known to `nodes`, a hierarchy without unknown parents or cycles, `min_qty <= max_qty`.
 A row that refers to a refused node is refused too, and says so (rules on nodes live in
-`features.node_rules`, cell parsing in `features.cells`, the report in `features.report`).
+`features.contract.node_rules`, cell parsing in `features.contract.cells`, the report in
+`features.contract.report`).
 
 All checks are vectorised; Python loops only run over distinct values (dates, node ids) or
 over nodes caught in a cycle, never over the rows of `sell_through`.
@@ -23,12 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.cells import ParsedColumn, parse_column, text_at
-from features.errors import DataContractError
-from features.io import RawFolder, read_folder
-from features.node_rules import check_node_refs, check_nodes
+from features.contract.cells import ParsedColumn, parse_column, text_at
+from features.contract.errors import DataContractError
+from features.contract.io import RawFolder, read_folder
+from features.contract.node_rules import check_node_refs, check_nodes
+from features.contract.report import Problem, TableLog, ValidationReport
 from features.periods import DAY_NAMES, freq_code, parse_freq
-from features.report import Problem, TableLog, ValidationReport
 from features.schema import (
     COLUMN_ALIASES,
     DATE,
@@ -132,7 +133,7 @@ def refused_note(report: ValidationReport, rejects: Path | str | None) -> str | 
 def validate_raw(
     folder: RawFolder, *, freq: str | None = None, date_format: str | None = None
 ) -> ValidationReport:
-    """Validate tables already read by `features.io.read_folder`."""
+    """Validate tables already read by `features.contract.io.read_folder`."""
     declared = parse_freq(freq)
     file_problems = [
         Problem(e.file, None, None, None, e.message, e.rule) for e in folder.errors.values()

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 
-from features.history import Panel
+from features.engineering.history import Panel
 from features.schema import ITEM, NODE, PARENT
 
 __all__ = ["group_labels", "group_totals", "hierarchy_totals"]

@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import lags as L
-from features.calendar import calendar_features
 from features.config import FeatureSpec
-from features.hierarchy import hierarchy_totals
-from features.history import Panel, build_panel
+from features.engineering import lags as L
+from features.engineering.calendar import calendar_features
+from features.engineering.hierarchy import hierarchy_totals
+from features.engineering.history import Panel, build_panel
 from features.periods import period_index, period_offset, season_length
 from features.schema import (
     CENSORED,
@@ -195,7 +195,7 @@ def build_training_set(
             used only as known-in-advance target values.
         origins: "all" = every period of every series (training), "last" = only the last
             period of the grid, for every series (forecasting).
-        totals: hierarchy totals of the whole history (see `features.hierarchy`), when
+        totals: hierarchy totals of the whole history (see `features.engineering.hierarchy`), when
             `history` holds only some of the series (a Dask partition); None = sum them here.
         start: first period of the grid (the whole history's first date for a partition);
             None = the first date in `history`.

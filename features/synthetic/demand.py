@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from features.synthetic_catalog import Calendar, Campaigns, Catalog
-from features.synthetic_network import Network
+from features.synthetic.catalog import Calendar, Campaigns, Catalog
+from features.synthetic.network import Network
 
 __all__ = ["DemandPanel", "simulate_demand"]
 

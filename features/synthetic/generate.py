@@ -42,7 +42,7 @@ from features.schema import (
     SELL_IN,
     UNITS,
 )
-from features.synthetic_catalog import (
+from features.synthetic.catalog import (
     Calendar,
     Campaigns,
     Catalog,
@@ -50,9 +50,9 @@ from features.synthetic_catalog import (
     build_campaigns,
     build_catalog,
 )
-from features.synthetic_demand import DemandPanel, simulate_demand
-from features.synthetic_network import Network, build_network
-from features.synthetic_stock import StockPanel, StockPolicy, simulate_stock, supply_fill
+from features.synthetic.demand import DemandPanel, simulate_demand
+from features.synthetic.network import Network, build_network
+from features.synthetic.stock import StockPanel, StockPolicy, simulate_stock, supply_fill
 
 __all__ = ["DEMAND", "ChannelData", "generate_channel_data", "summarize", "write_channel_data"]
 

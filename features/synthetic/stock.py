@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from features.synthetic_demand import DemandPanel
+from features.synthetic.demand import DemandPanel
 
 __all__ = ["StockPanel", "StockPolicy", "simulate_stock", "supply_fill"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from channelcast.cli import main as run_cli
 from tests.conftest import write_folder
-from tests.features.contract_cases import (
+from tests.features.contract.contract_cases import (
     DEPENDENT,
     NODES_HEADER,
     REFUSED,

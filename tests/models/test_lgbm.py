@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from features.engineering.training_set import ORIGIN, build_training_set
 from features.periods import period_offset
 from features.schema import DATE, ON_HAND, UNITS
-from features.training_set import ORIGIN, build_training_set
 from models.lgbm import LGBMConfig, LGBMForecaster, StackedRows
 from tests.conftest import make_history
 

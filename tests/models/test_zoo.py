@@ -10,9 +10,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.config import LGBMConfig
-from features.history import build_panel
+from features.engineering.history import build_panel
+from features.engineering.training_set import ORIGIN, build_training_set
 from features.periods import period_offset
-from features.training_set import ORIGIN, build_training_set
 from models.lgbm import LGBMForecaster, StackedRows
 from models.zoo import GlobalModel
 from tests.conftest import make_history, make_nodes

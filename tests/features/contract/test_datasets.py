@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.datasets import load_carparts, load_walmart
-from features.history import build_panel
-from features.training_set import ORIGIN, build_training_set
+from features.contract.datasets import load_carparts, load_walmart
+from features.engineering.history import build_panel
+from features.engineering.training_set import ORIGIN, build_training_set
 from tests.conftest import require
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.date_formats import date_format_hint, describe_format, guess_date_formats
+from features.contract.date_formats import date_format_hint, describe_format, guess_date_formats
 
 
 @pytest.mark.parametrize(("texts", "formats"), [

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.errors import DataContractError
-from features.io import read_folder, read_table
+from features.contract.errors import DataContractError
+from features.contract.io import read_folder, read_table
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -9,9 +9,7 @@ import pandas as pd
 import pytest
 
 from channelcast.cli import main as cli
-from features.hierarchy import hierarchy_totals
-from features.history import build_panel
-from features.partitioned import (
+from features.contract.partitioned import (
     is_store,
     open_store,
     part_fingerprint,
@@ -20,9 +18,11 @@ from features.partitioned import (
     summarize_history,
     write_partitioned,
 )
+from features.engineering.hierarchy import hierarchy_totals
+from features.engineering.history import build_panel
+from features.engineering.training_set import build_training_set
 from features.schema import DATE, ITEM, NODE, UNITS
 from features.synthetic import generate_channel_data, write_channel_data
-from features.training_set import build_training_set
 from tests.conftest import make_history, make_nodes
 
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from channelcast.cli import main as run_cli
-from features.store import read_meta, read_store, write_store
-from features.validation import validate_folder
+from features.contract.store import read_meta, read_store, write_store
+from features.contract.validation import validate_folder
 from tests.conftest import write_folder
 
 FILES = {

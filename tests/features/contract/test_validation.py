@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from channelcast.cli import main as run_cli
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
+from features.contract.validation import load_validated, validate_folder
 from features.periods import parse_freq
 from features.schema import COLUMN_ALIASES, TABLES
-from features.validation import load_validated, validate_folder
 from tests.conftest import write_folder
-from tests.features.contract_cases import (
+from tests.features.contract.contract_cases import (
     DEPENDENT,
     REFUSED,
     ROOT_LINE,

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from features.calendar import calendar_features, holidays
+from features.engineering.calendar import calendar_features, holidays
 
 
 def test_holiday_weeks_contain_christmas_and_black_friday():

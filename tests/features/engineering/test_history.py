@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.history import build_panel
+from features.engineering.history import build_panel
 from features.periods import period_index, season_length
 
 

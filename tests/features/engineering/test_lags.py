@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from features import lags as L
+from features.engineering import lags as L
 
 
 def test_lag_oracle_units_equal_period_index():

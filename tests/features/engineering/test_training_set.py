@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from features.config import FeatureSpec
-from features.training_set import ORIGIN, build_training_set
+from features.engineering.training_set import ORIGIN, build_training_set
 from tests.conftest import make_history, make_nodes
 
 FREQ = "W-MON"

@@ -252,8 +252,8 @@ def walmart_weekly() -> np.ndarray:
     """12 complete weekly Walmart store x department series (thousands of dollars)."""
     require(WALMART.exists(),
             f"{WALMART} is absent; the Walmart part of the statsmodels check is skipped.")
-    from features.datasets import load_walmart
-    from features.history import build_panel
+    from features.contract.datasets import load_walmart
+    from features.engineering.history import build_panel
 
     data = load_walmart(WALMART)
     panel = build_panel(data.sell_through, freq=data.freq)
