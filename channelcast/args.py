@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from features.config import ENGINES, FAST_LGBM, LGBMConfig, TrainConfig
+from features.contract.report import ValidationReport
+from features.contract.validation import load_validated, refused_note
 from models.zoo import MODEL_NAMES, check_models
 from training.dask.cluster import EngineConfig
+from training.engine.loading import rejects_file
 
 __all__ = ["add_engine_arguments", "add_partial_arguments", "add_quiet_argument",
-           "add_train_arguments", "config_from_args", "flag"]
+           "add_train_arguments", "config_from_args", "flag", "load_folder"]
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser, *, default: Any = False) -> None:
@@ -97,3 +100,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        models=models, lgbm=lgbm, engine=engine.engine,
                        scheduler=engine.scheduler,
                        accept_partial=bool(getattr(args, "accept_partial", False)))
+
+
+def load_folder(path: Path, args: argparse.Namespace, *, freq: str | None = None
+                ) -> ValidationReport:
+    """`path` validated with `--accept-partial`/`--rejects` (`add_partial_arguments`); prints
+    how many rows were left out and where they went."""
+    rejects = rejects_file(path, args.rejects)
+    report = load_validated(path, freq=freq, accept_partial=args.accept_partial,
+                            rejects=rejects)
+    note = refused_note(report, rejects)
+    if note:
+        print(note)
+    return report

@@ -1,4 +1,4 @@
-"""`channelcast allocate`, `channelcast risk`, `channelcast policy-backtest`: the decisions.
+"""`channelcast allocate` and `channelcast risk`: the decisions (`policy-backtest`: cmd_policy).
 
 Each prints a readable table (with the reason for every allocation line) and, with
 `--out FILE.csv`, writes the full table, one row per line and every column, for machines.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,9 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from channelcast.args import add_partial_arguments
-from features.contract.datasets import load_walmart
+from channelcast.args import add_partial_arguments, load_folder
 from features.contract.errors import DataContractError
-from features.contract.report import ValidationReport
-from features.contract.validation import load_validated, refused_note
+from features.contract.validation import load_validated
 from features.periods import same_freq
 from features.schema import AVAILABLE, DATE, ITEM, NODE, PACK_SIZE
 from models.allocation import (
@@ -50,17 +47,7 @@ from models.demand_interval import (
 from models.errors import InfeasibleAllocationError, UnknownNodeError
 from models.risk import last_prices, stock_risk
 from training.engine.forecast import Forecaster, UnknownSeriesError, fit_forecaster
-from training.engine.loading import rejects_file
-from training.policy.backtest import (
-    CHEAP_MODELS,
-    LGBM_REFIT_EVERY,
-    PRODUCTION_MODELS,
-    SUPPLY_MODES,
-    PolicyBacktestConfig,
-    policy_forecasts,
-    run_policy_backtest,
-)
-from training.policy.interval_check import check_intervals
+from training.policy.backtest import CHEAP_MODELS
 from training.tracking.pyfunc import served_model
 from training.tracking.registry import CHAMPION, alias_version, client_for
 from training.tracking.settings import StoreSettings, store_settings
@@ -80,7 +67,7 @@ _RISK_SHOWN = ["node_id", "sku", "position", "demand_mean", "p_stockout", "expec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register `allocate`, `risk` and `policy-backtest`."""
+    """Register `allocate` and `risk`."""
     a = sub.add_parser("allocate", help="split an sku's central stock across nodes, explained")
     _common(a)
     a.add_argument("--sku", required=True, help="the item to allocate")
@@ -101,28 +88,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     r.add_argument("--excess-weeks", type=float, default=8.0,
                    help="weeks of cover beyond which stock is excess (default 8)")
     r.set_defaults(handler=_run_risk)
-    p = sub.add_parser("policy-backtest",
-                       help="replay history under scarce supply with each allocation policy")
-    p.add_argument("--data", type=Path, required=True, help="validated data folder, or a raw "
-                   "walmart_store_dept folder (train.csv.zip)")
-    p.add_argument("--scarcity", default="0.7,0.85,1.0", help="supply / demand shares")
-    p.add_argument("--supply", choices=SUPPLY_MODES, default="demand",
-                   help="central supply each period: `demand` = share x that period's "
-                   "demand, `flat` = share x the mean over the replay (default demand)")
-    p.add_argument("--start", type=int, default=60, help="first replayed period (default 60)")
-    p.add_argument("--lead-periods", type=int, default=None,
-                   help="lead time in periods for all nodes (default: nodes.csv)")
-    p.add_argument("--review-periods", type=int, default=1, help="periods between allocations")
-    p.add_argument("--models", default=",".join(PRODUCTION_MODELS),
-                   help=f"backtest models (default: the production forecaster's, "
-                   f"{','.join(PRODUCTION_MODELS)}; {','.join(CHEAP_MODELS)} is the fast set)")
-    p.add_argument("--lgbm-refit-every", type=int, default=LGBM_REFIT_EVERY,
-                   help="periods between LightGBM refits when --models has lgbm; the periods "
-                   f"in between forecast with the last booster (default {LGBM_REFIT_EVERY})")
-    p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
-    p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
-    add_partial_arguments(p)
-    p.set_defaults(handler=_run_policy_backtest)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -144,21 +109,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_partial_arguments(p)
 
 
-def _validated(path: Path, args: argparse.Namespace, *, freq: str | None = None
-               ) -> ValidationReport:
-    """`path` validated with `--accept-partial`/`--rejects`; prints how many rows were left
-    out and where they went."""
-    rejects = rejects_file(path, args.rejects)
-    report = load_validated(path, freq=freq, accept_partial=args.accept_partial,
-                            rejects=rejects)
-    note = refused_note(report, rejects)
-    if note:
-        print(note)
-    return report
-
-
 def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
-    report = _validated(args.data, args, freq=args.freq)
+    report = load_folder(args.data, args, freq=args.freq)
     missing = [t for t in ("inventory",) if t not in report.tables]
     if missing:
         raise FileNotFoundError(f"{args.data} has no {missing[0]}.csv; decisions need each "
@@ -389,57 +341,6 @@ def _write(table: pd.DataFrame, out: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     print(f"full table ({len(table)} rows, {table.shape[1]} columns) written to {out}")
-
-
-def _run_policy_backtest(args: argparse.Namespace) -> int:
-    began = time.perf_counter()
-    try:
-        scarcity = tuple(float(s) for s in args.scarcity.split(",") if s.strip())
-        if not scarcity or not all(0 < s <= 2 for s in scarcity):
-            raise ValueError(f"`--scarcity` takes shares in (0, 2], e.g. 0.7,0.85,1.0; got "
-                             f"{args.scarcity!r}.")
-        history, nodes, freq, demand, packs = _policy_data(args.data, args)
-        config = PolicyBacktestConfig(start=args.start, review_periods=args.review_periods,
-                                      lead_periods=args.lead_periods, scarcity=scarcity,
-                                      models=tuple(m.strip() for m in args.models.split(",")),
-                                      tiers=args.tiers, supply=args.supply,
-                                      lgbm_refit_every=args.lgbm_refit_every)
-        forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
-                                     demand=demand, progress=not args.quiet)
-        check = check_intervals(forecasts)
-        table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs,
-                                    progress=not args.quiet)
-    except _BAD_INPUT as exc:
-        print(f"cannot run the policy backtest: {exc}")
-        return 2
-    print(f"protection-interval coverage (correlation chosen on the first half: "
-          f"{check.correlation:g}; the replay uses {config.correlation:g}):")
-    print(check.table.round(3).to_string(index=False))
-    print(f"\npolicy table ({forecasts.means.shape[0]} replayed periods, demand from "
-          f"{'truth.parquet' if demand is not None else 'recorded sales'}, backtest "
-          f"{forecasts.seconds:.0f} s, total {time.perf_counter() - began:.0f} s):")
-    print(table.round(4).to_string(index=False))
-    _write(table, args.out)
-    return 0
-
-
-def _policy_data(path: Path, args: argparse.Namespace
-                 ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame | None,
-                            pd.Series | None]:
-    """History, nodes, freq, true demand (truth.parquet, if any) and pack sizes of a folder."""
-    if (path / "train.csv.zip").exists():  # the raw walmart_store_dept folder
-        data = load_walmart(path)
-        return data.sell_through, data.nodes, data.freq, None, None
-    report = _validated(path, args)
-    tables = report.tables
-    demand = None
-    if (path / "truth.parquet").exists():
-        demand = pd.read_parquet(path / "truth.parquet")[["date", NODE, ITEM, "demand"]]
-        demand = demand.rename(columns={"demand": "units"})
-    central = tables.get("central_stock")
-    packs = (central.set_index(central[ITEM].astype(str))[PACK_SIZE].fillna(1)
-             if central is not None and PACK_SIZE in central else None)
-    return tables["sell_through"], tables["nodes"], str(report.freq), demand, packs
 
 
 def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> str:

@@ -17,7 +17,8 @@ from serving.errors import ERROR_RESPONSES, ApiError, documented
 from serving.model_store import FULL_CACHE_SERIES, ForecastTable, ServedModel
 from serving.schemas import ForecastIn, ForecastOut
 from serving.service import Service
-from training.forecast import UnknownSeriesError
+from training.engine.forecast import UnknownSeriesError
+from training.tracking.pyfunc import served_model
 
 __all__ = ["router"]
 
@@ -42,15 +43,17 @@ def _check(body: ForecastIn, model: ServedModel, service: Service) -> tuple[int,
                        f"got {horizon}.", errors=[{"loc": ["body", "horizon"], "type": "range",
                                                    "msg": f"must be in 1..{f.horizon}",
                                                    "value": str(horizon)}])
-    if body.model not in f.means:
+    # no `model` in the body: the served one (`auto` when trained, else the first model)
+    name = body.model if "model" in body.model_fields_set else served_model(f)
+    if name not in f.means:
         raise ApiError(422, f"body.model: must be one of {sorted(f.means)}; got "
-                       f"{body.model!r}.", errors=[{"loc": ["body", "model"], "type": "enum",
-                                                    "msg": f"one of {sorted(f.means)}",
-                                                    "value": body.model}])
+                       f"{name!r}.", errors=[{"loc": ["body", "model"], "type": "enum",
+                                              "msg": f"one of {sorted(f.means)}",
+                                              "value": name}])
     if len(body.series) > service.settings.max_series:
         raise ApiError(422, f"body.series: at most {service.settings.max_series} series per "
                        "request; split it.")
-    return horizon, body.model
+    return horizon, name
 
 
 @router.post("/forecasts", response_model=ForecastOut,
@@ -67,7 +70,7 @@ async def create_forecasts(body: ForecastIn, call: ErpCall) -> JSONResponse:
     table = None if body.planned else model.cache.peek(name, horizon, levels)  # type: ignore[union-attr]
     if table is None and (body.planned or len(model.index) > FULL_CACHE_SERIES):
         # planned values, or a model too big to forecast whole for one request: these series
-        frame = await run_in_threadpool(_predict, model, pairs, body, horizon, levels)
+        frame = await run_in_threadpool(_predict, model, pairs, body, horizon, levels, name)
         out = _rows_of_frame(frame, levels)
     else:
         if table is None:
@@ -82,7 +85,7 @@ async def create_forecasts(body: ForecastIn, call: ErpCall) -> JSONResponse:
 
 
 def _predict(model: ServedModel, pairs: list[tuple[str, str]], body: ForecastIn, horizon: int,
-             levels: tuple[float, ...]) -> pd.DataFrame:
+             levels: tuple[float, ...], name: str) -> pd.DataFrame:
     series = pd.DataFrame(pairs, columns=[NODE, ITEM])
     future = None
     if body.planned:
@@ -91,7 +94,7 @@ def _predict(model: ServedModel, pairs: list[tuple[str, str]], body: ForecastIn,
         future = future.dropna(axis=1, how="all")
     try:
         return model.forecaster.predict(series, horizon=horizon, quantiles=levels,
-                                        model=body.model, future=future)
+                                        model=name, future=future)
     except UnknownSeriesError as exc:
         raise ApiError(404, str(exc)) from exc
     except ValueError as exc:

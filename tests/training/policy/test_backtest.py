@@ -22,7 +22,7 @@ from training.policy.backtest import (
 from training.policy.interval_check import CORRELATIONS, check_intervals
 from training.policy.sim import SimInputs, simulate
 
-WALMART = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "walmart_store_dept"
+WALMART = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "walmart_store_dept"
 
 
 def one_node(demand: list[float], *, lead: int = 0, initial: float = 0.0,

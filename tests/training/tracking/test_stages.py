@@ -29,7 +29,7 @@ from training.tracking.settings import StoreSettings
 from training.tracking.stages import train_stage
 
 FAST = ("snaive", "croston", "ma", "auto")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
