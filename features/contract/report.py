@@ -12,7 +12,6 @@ refused row with its own reason.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -23,18 +22,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from features.contract.cells import Issue, text_at
+from features.contract.console import accounting_table, dependents_line
 from features.contract.io import RawTable
+from features.contract.rejects import REJECT_SCHEMA, rejects_table
 
 __all__ = ["FileCount", "Problem", "TableLog", "ValidationReport"]
 
 PROBLEM_COLUMNS = ["file", "row", "column", "value", "reason", "rule"]
 ROOT_COLUMNS = ["root_file", "root_row"]
-REJECT_SCHEMA = pa.schema([("file", pa.string()), ("row", pa.int64()), ("columns", pa.string()),
-                           ("reasons", pa.string()), ("record", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -336,7 +334,7 @@ class ValidationReport:
             deps = self.dependents()
             labels = {log.file: log.raw.name for log in self._logs.values()}
             summaries = {
-                (str(f), int(r)): _dependents_line(part, labels)
+                (str(f), int(r)): dependents_line(part, labels)
                 for (f, r), part in deps.groupby(["root_file", "root_row"], sort=False)
             }
             for i, p in enumerate(shown):
@@ -355,38 +353,9 @@ class ValidationReport:
                 lines.append(more + " (write them all with --rejects FILE)")
             lines.append("problems per rule:")
             lines += [f"  {rule:<20} {n:>10,}" for rule, n in self.rule_counts().items()]
-        lines.append(_accounting(self.counts))
+        lines.append(accounting_table(
+            (c.file, c.read, c.accepted, c.refused) for c in self.counts.values()))
         return "\n".join(lines)
-
-
-def _dependents_line(part: pd.DataFrame, labels: dict[str, str]) -> str:
-    """E.g. "... and 3 nodes below it; 1,204 sell-through rows of 4 nodes (refused because...)"."""
-    below, other = [], []
-    for file, rows, nodes, in_root_file in zip(part["file"], part["rows"], part["nodes"],
-                                               part["file"] == part["root_file"], strict=True):
-        if in_root_file:  # nodes refused because an ancestor was
-            below.append(f"{int(rows):,} {_plural(int(rows), 'node')} below it")
-        else:
-            label = labels.get(file, file).replace("_", "-")
-            other.append(f"{int(rows):,} {label} {_plural(int(rows), 'row')} of "
-                         f"{int(nodes):,} {_plural(int(nodes), 'node')}")
-    if not below and len(other) == len(part) and (part["nodes"] == 1).all():
-        other = [o.removesuffix(" of 1 node") + " of this node" for o in other]
-    segments = below + other
-    return f"... and {'; '.join(segments)}, refused because of this row"
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
-
-
-def _accounting(counts: dict[str, FileCount]) -> str:
-    width = max([len("file")] + [len(c.file) for c in counts.values()])
-    out = [f"{'file':<{width}} {'read':>12} {'accepted':>12} {'refused':>12}"]
-    for c in counts.values():
-        assert c.accepted + c.refused == c.read, c
-        out.append(f"{c.file:<{width}} {c.read:>12,} {c.accepted:>12,} {c.refused:>12,}")
-    return "\n".join(out)
 
 
 def _fill(template: str, values: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
@@ -406,78 +375,9 @@ def _rejects_of(log: TableLog) -> pa.Table:
     pos = np.flatnonzero(log.refused)
     if pos.size == 0:
         return REJECT_SCHEMA.empty_table()
-    problems = log.row_problems()
-    at = problems["pos"].to_numpy()
-    columns = np.full(pos.size, None, dtype=object)
-    reasons = np.full(pos.size, None, dtype=object)
-    # Most refused rows have one problem: place those directly; join only the others.
-    shared = np.zeros(at.size, dtype=bool)
-    if at.size > 1:
-        same = at[1:] == at[:-1]
-        shared[1:] |= same
-        shared[:-1] |= same
-    idx = np.searchsorted(pos, at[~shared])
-    columns[idx] = problems["column"].to_numpy(dtype=object)[~shared]
-    reasons[idx] = problems["reason"].to_numpy(dtype=object)[~shared]
-    if shared.any():
-        joined = problems[shared].groupby("pos", sort=True).agg(
-            columns=("column", "; ".join), reasons=("reason", "; ".join))
-        idx = np.searchsorted(pos, joined.index.to_numpy())
-        columns[idx] = joined["columns"].to_numpy(dtype=object)
-        reasons[idx] = joined["reasons"].to_numpy(dtype=object)
+    table_problems = None
     if log.table_problems:
-        t_cols = "; ".join(p.column or "" for p in log.table_problems)
-        t_reasons = "; ".join(p.reason for p in log.table_problems)
-        columns = _prefix(t_cols, columns)
-        reasons = _prefix(t_reasons, reasons)
-    assert not pd.isna(reasons).any(), f"{log.file}: a refused row has no reason"
-    return pa.table({
-        "file": pa.array(np.full(pos.size, log.file, dtype=object), pa.string()),
-        "row": pa.array(log.raw.row_numbers[pos], pa.int64()),
-        "columns": pa.array(columns, pa.string()),
-        "reasons": pa.array(reasons, pa.string()),
-        "record": _json_records(log.raw.data.take(pa.array(pos))),
-    }, schema=REJECT_SCHEMA)
-
-
-def _prefix(head: str, tails: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
-    series = pd.Series(tails, dtype=object)
-    return (head + "; " + series).where(series.notna(), head).to_numpy(dtype=object)
-
-
-def _json_records(table: pa.Table) -> pa.ChunkedArray:
-    """One JSON object per row with the row's raw cells as text (null when absent).
-
-    Built column-wise with Arrow string kernels; cells are escaped only in columns that
-    hold a quote, a backslash or a control character.
-    """
-    parts: list[object] = []
-    for i, name in enumerate(table.column_names):
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        if pa.types.is_timestamp(col.type):
-            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
-        elif not pa.types.is_string(col.type):
-            col = col.cast(pa.string())
-        if _needs_escape(col):
-            for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"),
-                             ("\t", "\\t")):
-                col = pc.replace_substring(col, old, new)
-            col = pc.replace_substring_regex(col, r"[\x00-\x1f]", " ")
-        quoted = pc.binary_join_element_wise('"', col, '"', "")
-        parts += [("{" if i == 0 else ",") + json.dumps(name) + ":",
-                  pc.fill_null(quoted, "null")]
-    if not parts:
-        return pa.chunked_array([pa.array(["{}"] * table.num_rows, pa.string())])
-    parts.append("}")
-    joined = pc.binary_join_element_wise(*parts, "")
-    return joined if isinstance(joined, pa.ChunkedArray) else pa.chunked_array([joined])
-
-
-def _needs_escape(col: pa.ChunkedArray) -> bool:
-    return bool(
-        pc.any(pc.match_substring(col, '"')).as_py()
-        or pc.any(pc.match_substring(col, "\\")).as_py()
-        or pc.all(pc.utf8_is_printable(col)).as_py() not in (True, None)
-    )
+        table_problems = ("; ".join(p.column or "" for p in log.table_problems),
+                          "; ".join(p.reason for p in log.table_problems))
+    return rejects_table(log.file, pos, log.row_problems(), row_numbers=log.raw.row_numbers[pos],
+                         records=log.raw.data.take(pa.array(pos)), table_problems=table_problems)

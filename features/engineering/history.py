@@ -112,17 +112,7 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
     """
     if history.empty:
         raise ValueError("`history` is empty; there is nothing to build a panel from.")
-    dates = pd.to_datetime(history[DATE])
-    start = dates.min() if start is None else min(pd.Timestamp(start), dates.min())
-    last_date = dates.max() if end is None else max(pd.Timestamp(end), dates.max())
-    pos = period_index(dates, start=start, freq=freq)
-    end_pos = period_index(pd.DatetimeIndex([last_date]), start=start, freq=freq)[0]
-    if np.isnan(pos).any() or np.isnan(end_pos):
-        bad = dates[np.isnan(pos)].iloc[0] if np.isnan(pos).any() else last_date
-        raise ValueError(f"date {bad.date()} is not on the {freq} grid starting {start.date()}; "
-                         "run `channelcast validate` to find every such row.")
-    n_periods = int(end_pos) + 1
-    t = pos.astype(np.int64)
+    start, t, n_periods = _grid_positions(history, freq=freq, start=start, end=end)
     s, keys = _series_codes(history)
     shape = (len(keys), n_periods)
     if np.bincount(s * n_periods + t, minlength=1).max() > 1:
@@ -155,6 +145,21 @@ def build_panel(history: pd.DataFrame, *, freq: str, end: pd.Timestamp | None = 
         first=first,
         last=last,
     )
+
+
+def _grid_positions(history: pd.DataFrame, *, freq: str, start: pd.Timestamp | None,
+                    end: pd.Timestamp | None) -> tuple[pd.Timestamp, npt.NDArray[np.int64], int]:
+    """The grid's first date, each row's period position on it and the number of periods."""
+    dates = pd.to_datetime(history[DATE])
+    start = dates.min() if start is None else min(pd.Timestamp(start), dates.min())
+    last_date = dates.max() if end is None else max(pd.Timestamp(end), dates.max())
+    pos = period_index(dates, start=start, freq=freq)
+    end_pos = period_index(pd.DatetimeIndex([last_date]), start=start, freq=freq)[0]
+    if np.isnan(pos).any() or np.isnan(end_pos):
+        bad = dates[np.isnan(pos)].iloc[0] if np.isnan(pos).any() else last_date
+        raise ValueError(f"date {bad.date()} is not on the {freq} grid starting {start.date()}; "
+                         "run `channelcast validate` to find every such row.")
+    return start, pos.astype(np.int64), int(end_pos) + 1
 
 
 def _series_codes(history: pd.DataFrame) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:

@@ -24,6 +24,7 @@ from features.engineering import lags as L
 from features.engineering.calendar import calendar_features
 from features.engineering.hierarchy import hierarchy_totals
 from features.engineering.history import Panel, build_panel
+from features.engineering.known import KnownValues
 from features.periods import period_index, period_offset, season_length
 from features.schema import (
     CENSORED,
@@ -40,57 +41,10 @@ from features.schema import (
     UNITS,
 )
 
-__all__ = ["ORIGIN", "FeatureSpec", "TrainingSet", "build_training_set"]
+__all__ = ["ORIGIN", "TrainingSet", "build_training_set"]
 
 ORIGIN = "origin"
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class KnownValues:
-    """Values of each row's target periods that are known at its origin.
-
-    Stored per series and period and looked up per horizon step on demand: materialising
-    rows x horizon arrays for every name would cost more memory than all origin features.
-
-    Attributes:
-        rows: (series, period) index of each training-set row's origin.
-        per_series: name -> (array series x periods, offset, future_ok); the value for step k
-            is array[s, t + k + offset]. With future_ok False (sales), steps whose period
-            lies after the origin are NaN: only planned values (price, promo) may look ahead.
-        per_period: name -> array over periods (calendar), value at t + k.
-        price_ref: each row's mean price over the window ending at the origin.
-    """
-
-    rows: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]
-    per_series: dict[str, tuple[npt.NDArray[np.float32], int, bool]]
-    per_period: dict[str, npt.NDArray[np.float32]]
-    price_ref: npt.NDArray[np.float32]
-
-    @property
-    def names(self) -> list[str]:
-        return [*self.per_period, *self.per_series, "price_ratio"]
-
-    def at(self, k: int) -> dict[str, npt.NDArray[np.float32]]:
-        """Every known value for horizon step `k` (1-based), one per row."""
-        s, t = self.rows
-        out: dict[str, npt.NDArray[np.float32]] = {}
-        for name, by_period in self.per_period.items():
-            out[name] = by_period[t + k]
-        for name, (values, offset, future_ok) in self.per_series.items():
-            idx = t + k + offset
-            ok = (idx >= 0) & (idx < values.shape[1])
-            if not future_ok and k + offset > 0:
-                ok[:] = False
-            out[name] = np.where(ok, values[s, np.clip(idx, 0, values.shape[1] - 1)], np.nan
-                                 ).astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["price_ratio"] = out["price"] / self.price_ref
-        return out
-
-    def matrix(self, name: str, horizon: int) -> npt.NDArray[np.float32]:
-        """One known value for every row and step 1..horizon (rows x horizon)."""
-        return np.stack([self.at(k)[name] for k in range(1, horizon + 1)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -207,6 +161,26 @@ def build_training_set(
         raise ValueError(f"`horizon` must be >= 1; got {horizon}.")
     spec = spec or FeatureSpec.for_freq(freq)
     spec.validate()
+    panel, n_periods = _history_panel(history, horizon=horizon, freq=freq, cutoff=cutoff,
+                                      future=future, start=start)
+    cells = _origin_cells(panel, origins, n_periods)
+    features = _origin_features(panel, spec, nodes, cells, totals=totals)
+    targets, censored = _targets(panel, cells, horizon)
+    known = _known_values(panel, spec, cells, horizon)
+    keys = pd.DataFrame({
+        NODE: panel.keys[NODE].to_numpy()[cells.s],
+        ITEM: panel.keys[ITEM].to_numpy()[cells.s],
+        ORIGIN: panel.dates[cells.t],
+    })
+    return TrainingSet(keys=keys, features=features, targets=targets, censored=censored,
+                       known=known, horizon=horizon, freq=freq, spec=spec)
+
+
+def _history_panel(history: pd.DataFrame, *, horizon: int, freq: str,
+                   cutoff: pd.Timestamp | str | None, future: pd.DataFrame | None,
+                   start: pd.Timestamp | str | None) -> tuple[Panel, int]:
+    """The panel of the history up to `cutoff`, with room for `future`'s planned values;
+    and the number of its periods that are history."""
     missing = [c for c in (DATE, NODE, ITEM, UNITS) if c not in history]
     if missing:
         raise KeyError(f"`history` lacks column(s) {missing}; validate the data folder first.")
@@ -221,17 +195,7 @@ def build_training_set(
     n_periods = panel.n_periods - room
     if room:
         _apply_future(panel, future, n_periods=n_periods)
-    cells = _origin_cells(panel, origins, n_periods)
-    features = _origin_features(panel, spec, nodes, cells, totals=totals)
-    targets, censored = _targets(panel, cells, horizon)
-    known = _known_values(panel, spec, cells, horizon)
-    keys = pd.DataFrame({
-        NODE: panel.keys[NODE].to_numpy()[cells.s],
-        ITEM: panel.keys[ITEM].to_numpy()[cells.s],
-        ORIGIN: panel.dates[cells.t],
-    })
-    return TrainingSet(keys=keys, features=features, targets=targets, censored=censored,
-                       known=known, horizon=horizon, freq=freq, spec=spec)
+    return panel, n_periods
 
 
 def _apply_future(panel: Panel, future: pd.DataFrame, *, n_periods: int) -> None:

@@ -163,12 +163,7 @@ def generate_channel_data(*, nodes: int, skus: int, periods: int, freq: str = GE
 
     node_of = np.repeat(np.arange(nodes), skus)
     item_of = np.tile(np.arange(skus), nodes)
-    lead = np.maximum(1, np.ceil(network.lead_days / calendar.period_days)).astype(np.int64)
-    review = np.maximum(1, np.round(network.review_days / calendar.period_days)).astype(np.int64)
-    offset = (network.review_offset // calendar.period_days) % review
-    policy = StockPolicy(lead=lead[node_of], review=review[node_of], offset=offset[node_of],
-                         pack=catalog.pack_size[item_of], safety_z=network.safety_z[node_of],
-                         item=item_of)
+    policy = _stock_policy(network, catalog, calendar, node_of, item_of)
     fill = supply_fill(rng, skus, periods, calendar.period_days)
     stock = simulate_stock(rng, panel, policy, fill, nodes)
 
@@ -186,18 +181,34 @@ def generate_channel_data(*, nodes: int, skus: int, periods: int, freq: str = GE
         inventory=_inventory(rng, network, catalog, panel, stock, calendar, node_of, item_of),
         central_stock=_central_stock(rng, catalog, panel, calendar),
         truth=truth,
-        items=pd.DataFrame({
-            ITEM: catalog.skus,
-            "category": [f"CAT-{c + 1:02d}" for c in catalog.category],
-            "launch": calendar.dates[catalog.launch],
-            "discontinued": pd.DatetimeIndex([calendar.dates[e] if e < periods else pd.NaT
-                                              for e in catalog.end]),
-            "list_price": catalog.list_price[:, 0],
-            "elasticity": catalog.elasticity,
-            PACK_SIZE: catalog.pack_size,
-        }),
+        items=_items(catalog, calendar, periods),
         freq=freq,
     )
+
+
+def _stock_policy(network: Network, catalog: Catalog, calendar: Calendar,
+                  node_of: npt.NDArray[np.int64], item_of: npt.NDArray[np.int64]) -> StockPolicy:
+    """Each series' replenishment: lead time and review cycle in periods, pack, safety."""
+    lead = np.maximum(1, np.ceil(network.lead_days / calendar.period_days)).astype(np.int64)
+    review = np.maximum(1, np.round(network.review_days / calendar.period_days)).astype(np.int64)
+    offset = (network.review_offset // calendar.period_days) % review
+    return StockPolicy(lead=lead[node_of], review=review[node_of], offset=offset[node_of],
+                       pack=catalog.pack_size[item_of], safety_z=network.safety_z[node_of],
+                       item=item_of)
+
+
+def _items(catalog: Catalog, calendar: Calendar, periods: int) -> pd.DataFrame:
+    """The item facts behind the data (category, launch, end, list price, elasticity, pack)."""
+    return pd.DataFrame({
+        ITEM: catalog.skus,
+        "category": [f"CAT-{c + 1:02d}" for c in catalog.category],
+        "launch": calendar.dates[catalog.launch],
+        "discontinued": pd.DatetimeIndex([calendar.dates[e] if e < periods else pd.NaT
+                                          for e in catalog.end]),
+        "list_price": catalog.list_price[:, 0],
+        "elasticity": catalog.elasticity,
+        PACK_SIZE: catalog.pack_size,
+    })
 
 
 def _history(panel: DemandPanel, stock: StockPanel, network: Network, catalog: Catalog,

@@ -139,15 +139,11 @@ def _spread(rng: np.random.Generator, n_children: int, n_parents: int) -> IntArr
     return rng.permutation(np.concatenate([first, rest]).astype(np.int64))
 
 
-def build_network(rng: np.random.Generator, n_selling: int) -> Network:
-    """Draw the hierarchy and node attributes for `n_selling` selling nodes."""
-    counts = _channel_counts(n_selling)
-    n_region = int(np.clip(np.ceil(n_selling / 40), 1, 8))
-    n_dist = int(np.ceil(counts["dealer"] / 12))
-    regions, dists = _ids("region", n_region), _ids("distributor", n_dist)
-    dist_region = _spread(rng, n_dist, n_region)
-    dealer_dist = _spread(rng, counts["dealer"], n_dist)
-
+def _selling_nodes(rng: np.random.Generator, counts: dict[str, int], regions: list[str],
+                   dists: list[str], dealer_dist: npt.NDArray[np.int64]
+                   ) -> tuple[list[str], list[str | None], list[str]]:
+    """Ids, parents and channels of the selling nodes: dealers under distributors, the rest
+    under a random region (the national web shop under nobody)."""
     selling_ids: list[str] = []
     parents: list[str | None] = []
     channel: list[str] = []
@@ -158,9 +154,22 @@ def build_network(rng: np.random.Generator, n_selling: int) -> Network:
         if kind == "dealer":
             parents += [dists[j] for j in dealer_dist]
         else:
-            parents += [regions[j] for j in rng.integers(0, n_region, len(ids))]
+            parents += [regions[j] for j in rng.integers(0, len(regions), len(ids))]
     if counts["ecommerce"]:
         parents[-counts["ecommerce"]] = None  # the national web shop reports to nobody
+    return selling_ids, parents, channel
+
+
+def build_network(rng: np.random.Generator, n_selling: int) -> Network:
+    """Draw the hierarchy and node attributes for `n_selling` selling nodes."""
+    counts = _channel_counts(n_selling)
+    n_region = int(np.clip(np.ceil(n_selling / 40), 1, 8))
+    n_dist = int(np.ceil(counts["dealer"] / 12))
+    regions, dists = _ids("region", n_region), _ids("distributor", n_dist)
+    dist_region = _spread(rng, n_dist, n_region)
+    dealer_dist = _spread(rng, counts["dealer"], n_dist)
+
+    selling_ids, parents, channel = _selling_nodes(rng, counts, regions, dists, dealer_dist)
     chan = np.array(channel)
     n = len(selling_ids)
 
