@@ -59,7 +59,7 @@ def test_train_run_records_data_params_metrics_and_artifacts(workspace):
     params, metrics = run.data.params, run.data.metrics
     assert params["data.series"] == "24" and len(params["data.sha256"]) == 16
     assert params["models"] == ",".join(FAST) and params["freq"].startswith("W-")
-    assert "features.engineering.lags" in params and "lgbm.num_leaves" in params
+    assert "features.lags" in params and "lgbm.num_leaves" in params
     assert run.data.tags["mlflow.source.git.commit"] == "abc123"
     assert metrics["wrmsse"] == pytest.approx(first.scores.score("auto"))
     assert {f"wrmsse/{m}" for m in FAST} <= set(metrics)
