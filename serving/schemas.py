@@ -156,8 +156,7 @@ class ForecastIn(_In):
         description="levels in (0, 1), each once, at most 6 significant digits; the column "
         "of level 0.9 is q0.9")
     model: Annotated[str, Field(max_length=50), TEXT_CHECK] = Field(
-        "auto", description="auto (each series' backtest choice) or a trained model; when "
-        "left out, the served model: auto when trained, else the first model trained")
+        "auto", description="auto (each series' choice) or a trained model; unset: the served one")
     planned: list[PlannedRow] | None = Field(
         None, max_length=100_000,
         description="planned price/promo of forecast periods (LightGBM uses them)")
