@@ -27,8 +27,8 @@ import pandas as pd  # noqa: E402
 
 from benchmarks.peers import DATA, PROTOCOLS, _peers, _run_dataset  # noqa: E402
 from benchmarks.peers import OUT as PEERS_OUT  # noqa: E402
-from training.engine.backtest import run_backtest  # noqa: E402
 from features.config import BacktestConfig  # noqa: E402
+from training.engine.backtest import run_backtest  # noqa: E402
 from training.engine.metrics import evaluate, format_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "accuracy"

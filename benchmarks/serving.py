@@ -172,11 +172,11 @@ def train_champion(folder: Path) -> tuple[str, str, Path]:
     import mlflow
     from mlflow import MlflowClient
 
+    from features.config import FAST_LGBM
     from features.synthetic import generate_channel_data, write_channel_data
-    from training.config import FAST_LGBM
-    from training.forecast import fit_forecaster
-    from training.pyfunc import log_forecast_model
-    from training.registry import CHAMPION, register_challenger
+    from training.engine.forecast import fit_forecaster
+    from training.tracking.pyfunc import log_forecast_model
+    from training.tracking.registry import CHAMPION, register_challenger
 
     data_dir, tracking = folder / "data", f"sqlite:///{folder / 'mlflow.db'}"
     uri = f"models:/{MODEL_NAME}@{CHAMPION}"

@@ -14,7 +14,7 @@ under an equicorrelation `correlation` to the comonotone one:
     f = sqrt(sum w_k^2 s_k^2 + rho [(sum w_k s_k)^2 - sum w_k^2 s_k^2]) / sum w_k s_k,
 with s_k the step's spread (q0.9 - q0.1) and w_k the share of step k inside the interval
 (the last step counts fractionally; an interval longer than the forecast repeats its last
-step). `correlation` is calibrated on backtest windows (training/interval_check.py); the
+step). `correlation` is calibrated on backtest windows (training/policy/interval_check.py); the
 default is the value measured on walmart_store_dept (BENCHMARKS.md, "Protection interval").
 
 The result is a piecewise-linear quantile function on a fixed grid of levels, extended to
@@ -59,7 +59,7 @@ DEFAULT_LEVELS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9
 """Per-step quantile levels to ask a forecaster for (they include the 80% and 95% bounds)."""
 DEFAULT_CORRELATION = 1.0
 """Correlation of forecast errors across the steps of one interval. Calibrated on the
-walmart_store_dept and generated backtests (training/interval_check.py): 1.0 covered best on
+walmart_store_dept and generated backtests (training/policy/interval_check.py): 1.0 covered best on
 both (errors within an interval move together: they are mostly level errors)."""
 
 

@@ -30,7 +30,7 @@ from mlflow import MlflowClient
 
 from features.schema import DATE, ITEM, NODE
 from models.quantiles import quantile_name
-from training.forecast import Forecaster
+from training.engine.forecast import Forecaster
 
 __all__ = ["FULL_CACHE_SERIES", "ForecastCache", "ForecastTable", "ModelHolder",
            "ModelUnavailableError", "ServedModel", "load_model"]

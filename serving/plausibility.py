@@ -20,7 +20,7 @@ import pandas as pd
 
 from features.periods import freq_word, period_index
 from serving.contract import RowProblem
-from training.forecast import forecast_dates
+from training.engine.forecast import forecast_dates
 
 __all__ = ["EARLIEST_AS_OF", "PeriodWindow", "as_of_problems", "period_problems"]
 

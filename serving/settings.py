@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.settings import store_settings
+from training.tracking.settings import store_settings
 
 __all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_MODEL_URI", "Settings"]
 

@@ -35,7 +35,7 @@ from serving.model_store import ServedModel
 from serving.schemas import Count, SeriesKey, Units
 from serving.schemas import Id as BodyId
 from serving.tables import AllocationRow
-from training.pyfunc import served_model
+from training.tracking.pyfunc import served_model
 
 __all__ = ["WEB_DIR", "mount_page", "router"]
 

@@ -32,9 +32,9 @@ from serving.service import Service
 from serving.settings import Settings
 from tests.conftest import require
 from tests.serving.pg_cluster import start_cluster
-from training.forecast import Forecaster, fit_forecaster
-from training.pyfunc import log_forecast_model
-from training.registry import CHAMPION, register_challenger
+from training.engine.forecast import Forecaster, fit_forecaster
+from training.tracking.pyfunc import log_forecast_model
+from training.tracking.registry import CHAMPION, register_challenger
 
 MODEL_NAME = "channelcast-demand"
 NEW = 2  # weeks held out of training, posted as new sell-through
