@@ -19,13 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from features.periods import weekly_freq
-
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # `features` package: put the project root first instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+
+from features.periods import weekly_freq  # noqa: E402
+
 OUT = ROOT / "benchmarks" / "out"
 HORIZON = 8
 SHORT_LAGS = (1, 2, 3, 4, 52)
