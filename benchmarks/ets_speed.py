@@ -40,7 +40,7 @@ from models.ets import ETSFit, aicc, fit_ets, parse_forms  # noqa: E402
 
 SEASON = 52
 CHANNEL = ROOT / "benchmarks" / "out" / "channel_100x300x156" / "sell_through.parquet"
-WALMART = Path("/work/shared/data/walmart_store_dept")
+WALMART = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "walmart_store_dept"
 TOL = 0.5  # AICc points (or 0.1 %, whichever is larger)
 
 

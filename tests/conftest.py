@@ -12,6 +12,8 @@ import pytest
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, UNITS
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""The real public datasets, in ../shared/data beside the project (never copied into it)."""
 
 
 def require(condition: object, reason: str) -> None:

@@ -9,9 +9,9 @@ import pytest
 from features.contract.datasets import load_carparts, load_walmart
 from features.engineering.history import build_panel
 from features.engineering.training_set import ORIGIN, build_training_set
-from tests.conftest import require
+from tests.conftest import SHARED_DATA, require
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = SHARED_DATA
 
 
 def _folder(name: str) -> Path:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from models.ets import ETSFit, aicc, end_states, fit_ets, forecast_ets, parse_forms
-from tests.conftest import require
+from tests.conftest import SHARED_DATA, require
 
-WALMART = Path("/work/shared/data/walmart_store_dept")
+WALMART = SHARED_DATA / "walmart_store_dept"
 
 
 def _seasonal_panel(n_series: int, periods: int, season: int, seed: int) -> np.ndarray:

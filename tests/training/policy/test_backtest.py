@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ import pytest
 
 from features.synthetic import generate_channel_data
 from models.allocation import POLICIES
-from tests.conftest import require
+from tests.conftest import SHARED_DATA, require
 from training.policy.backtest import (
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
@@ -22,7 +21,7 @@ from training.policy.backtest import (
 from training.policy.interval_check import CORRELATIONS, check_intervals
 from training.policy.sim import SimInputs, simulate
 
-WALMART = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "walmart_store_dept"
+WALMART = SHARED_DATA / "walmart_store_dept"
 
 
 def one_node(demand: list[float], *, lead: int = 0, initial: float = 0.0,
