@@ -22,14 +22,28 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serving.contract import RowProblem
 from serving.schemas import ErrorOut
 
-__all__ = ["ApiError", "ERROR_RESPONSES", "documented", "encodable", "error_body",
-           "install_handlers", "validation_items"]
+__all__ = ["ERROR_RESPONSES", "ApiError", "documented", "encodable", "error_body",
+           "install_handlers", "linked", "validation_items"]
 
 log = logging.getLogger("channelcast.serving")
 
 
 def _doc(text: str) -> dict[str, Any]:
     return {"model": ErrorOut, "description": text}
+
+
+def linked(status: int, field: str, **targets: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links of a `status` answer: each target (name=`METHOD /path/{param}`) takes its
+    one path parameter from the answer's `field`, so clients and stateful tests can chain calls
+    (POST /v1/allocations -> GET /v1/allocations/{allocation_id} with the answer's `id`)."""
+    links = {}
+    for name, target in targets.items():
+        method, path = target.split(" ", 1)
+        param = path[path.index("{") + 1: path.index("}")]
+        pointer = path.replace("~", "~0").replace("/", "~1")
+        links[name] = {"operationRef": f"#/paths/{pointer}/{method.lower()}",
+                       "parameters": {param: f"$response.body#/{field}"}}
+    return {status: {"links": links}}
 
 
 def documented(**texts: str) -> dict[int | str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from models.allocation import line_records, off_pack, over_available, override_l
 from serving import idempotency
 from serving.decisions import allocation_lines
 from serving.deps import ModelDep, PlannerDep, ServiceDep
-from serving.errors import ERROR_RESPONSES, ApiError, documented
+from serving.errors import ERROR_RESPONSES, ApiError, documented, linked
 from serving.keys import Principal
 from serving.schemas import (
     TEXT_CHECK,
@@ -54,7 +54,13 @@ def _out(row: AllocationRow) -> dict[str, Any]:
                       for d in row.decisions]}
 
 
-@router.post("/allocations", response_model=AllocationOut, status_code=201, responses=_404)
+_CREATED = linked(201, "id", ReadAllocation="GET /v1/allocations/{allocation_id}",
+                  DecideAllocation="POST /v1/allocations/{allocation_id}/decision",
+                  PreviewAllocation="POST /v1/allocations/{allocation_id}/preview")
+
+
+@router.post("/allocations", response_model=AllocationOut, status_code=201,
+             responses={**_404, **_CREATED})
 def create_allocation(body: AllocationIn, who: PlannerDep, model: ModelDep,
                       service: ServiceDep, request: Request) -> JSONResponse:
     """Split an sku's central stock across nodes, explained line by line; recorded."""

@@ -19,7 +19,7 @@ from features.schema import ITEM, NODE
 from serving.contract import RowProblem, check_rows, nodes_of_model
 from serving.decisions import risk_rows
 from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
-from serving.errors import ERROR_RESPONSES, ApiError, documented, summary
+from serving.errors import ERROR_RESPONSES, ApiError, documented, linked, summary
 from serving.model_store import ModelUnavailableError, ServedModel
 from serving.plausibility import PeriodWindow, as_of_problems, period_problems
 from serving.schemas import (
@@ -151,7 +151,8 @@ def _why_old(service: ServiceDep, model: ServedModel) -> Callable[[date], str]:
 
 
 @router.post("/sell-through", response_model=SellThroughOut, status_code=201,
-             responses={**_404, **_409})
+             responses={**_404, **_409, **linked(
+                 201, "batch_id", RevertBatch="POST /v1/sell-through/{batch_id}/revert")})
 async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
                             service: ServiceDep, request: Request) -> dict[str, Any]:
     """New periods of sell-through: validated (row-level errors, all or nothing), then the

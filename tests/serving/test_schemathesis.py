@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import pandas as pd
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -80,3 +82,53 @@ def test_api_conforms_to_its_schema_and_never_answers_5xx(server: tuple[str, str
                 failures.append(f"{operation.label} [{mode}]: {exc}")
     assert ran >= 2 * 15
     assert not failures, "\n\n".join(failures)
+
+
+def test_stateful_sequences_never_answer_5xx(server: tuple[str, str]):
+    """Chains of calls along the schema's OpenAPI links (POST /v1/allocations -> read, decide,
+    preview that allocation; POST /v1/sell-through -> revert that batch; plus the links
+    schemathesis infers). Requests that create are given a real sku, and sell-through the
+    model's next period for a real series, so that chains start from a created resource
+    (random ids would all be 404). Key deletion is excluded: it would revoke the key the
+    machine itself uses."""
+    base, key = server
+    auth = {"X-API-Key": key}
+    skus = httpx.get(f"{base}/v1/skus", headers=auth, timeout=30).json()["skus"]
+    sku = next(s["sku"] for s in skus if s["available"])
+    risk = httpx.post(f"{base}/v1/stock-risk", headers=auth, json={"skus": [sku], "top": 1},
+                      timeout=60).json()
+    node = risk["rows"][0]["node_id"]  # a series of that sku the model forecasts
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json").exclude(
+        method="DELETE", path_regex="^/v1/keys")
+    calls: list[tuple[str, int]] = []
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case) -> None:  # noqa: ANN001
+            if case.method == "POST" and case.path == "/v1/allocations" and \
+                    isinstance(case.body, dict):
+                case.body = {**case.body, "sku": sku}
+            if case.method == "POST" and case.path == "/v1/sell-through":
+                model = httpx.get(f"{base}/v1/models/current", headers=auth, timeout=30).json()
+                day = pd.Timestamp(model["origin"]) + pd.tseries.frequencies.to_offset(
+                    model["freq"])
+                case.body = {"rows": [{"date": f"{day:%Y-%m-%d}", "node_id": node,
+                                       "sku": sku, "units": 1}]}
+
+        def get_call_kwargs(self, _case) -> dict[str, object]:  # noqa: ANN001
+            return {"base_url": base, "headers": auth}
+
+        def after_call(self, response, case) -> None:  # noqa: ANN001
+            calls.append((f"{case.method} {case.path}", response.status_code))
+
+        def validate_response(self, response, case, _additional_checks=None,  # noqa: ANN001
+                              **kwargs) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+
+    Machine.run(settings=settings(max_examples=30, stateful_step_count=6, deadline=None,
+                                  derandomize=True, database=None,
+                                  suppress_health_check=list(HealthCheck)))
+    assert calls and not [c for c in calls if c[1] >= 500]
+    linked = {path for path, status in calls if "{" in path and status < 400}
+    # both links were followed to a resource that exists (an allocation, a batch)
+    assert any("/v1/allocations/{allocation_id}" in p for p in linked), sorted(set(calls))
+    assert "POST /v1/sell-through/{batch_id}/revert" in linked, sorted(set(calls))
