@@ -18,9 +18,13 @@ spec, the node table and the history tail the features need, so that the model c
 forward over new sell-through without refitting: `Forecaster.update`), `lgbm_booster.txt`
 (the booster as LightGBM text, when LightGBM was trained) and `model_card.json` (origin,
 horizon, models, feature spec, what the state holds).
-The model's code is `training/tracking/pyfunc_code.py` (MLflow models-from-code); the channelcast
-packages must be importable where the model is loaded (serve with `--env-manager local`
-from the project's environment).
+The model's code is `training/tracking/pyfunc_code.py` (MLflow models-from-code) and the
+packages it imports, `features`, `models` and `training`, logged in the model's `code/`
+folder (MLflow puts it on `sys.path` when it loads the model); `requirements.txt` pins the
+third-party packages they need with the versions that trained the model (`mlflow-skinny`,
+not `mlflow`: no tracking server or UI). So the model loads, and `mlflow models serve`
+answers, in a virtualenv built from the model's own environment on a machine that never
+had the repository (tests/training/tracking/test_model_env.py).
 
 Series that were not in the training data are refused with `UnknownSeriesRequest`, an
 `MlflowException` (HTTP 400 when served) that is also a `UnknownSeriesError`; the message
@@ -46,17 +50,23 @@ from mlflow.models.model import ModelInfo
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+import features
+import models
+import training
 from features.config import DEFAULT_QUANTILES, FeatureSpec
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
 from training.engine.forecast import Forecaster, UnknownSeriesError
 
-__all__ = ["ForecastModel", "ForecastRequestError",
-           "UnknownSeriesRequest", "answer", "input_example", "log_forecast_model", "model_card",
-           "served_model"]
+__all__ = ["CODE_PACKAGES", "REQUIREMENTS", "ForecastModel", "ForecastRequestError",
+           "UnknownSeriesRequest", "answer", "code_paths", "input_example", "log_forecast_model",
+           "model_card", "pinned_requirements", "served_model"]
 
 _MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
-_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn",
-                 "statsmodels", "cloudpickle")
+#: The packages logged with the model (its `code/` folder): all the model imports of ours.
+CODE_PACKAGES = (features, models, training)
+#: What the model's code imports when it loads and predicts, pinned to the installed versions.
+REQUIREMENTS = ("mlflow-skinny", "cloudpickle", "numpy", "pandas", "pyarrow", "scipy",
+                "scikit-learn", "lightgbm", "matplotlib", "tqdm")
 
 
 class ForecastRequestError(MlflowException):
@@ -182,14 +192,20 @@ def log_forecast_model(forecaster: Forecaster, *, name: str = "model",
         return mlflow.pyfunc.log_model(
             name=name, python_model=str(_MODEL_CODE), artifacts=artifacts,
             signature=signature, input_example=(keys, params),
-            pip_requirements=_pinned_requirements())
+            pip_requirements=pinned_requirements(), code_paths=code_paths())
 
 
-def _pinned_requirements() -> list[str]:
+def code_paths() -> list[str]:
+    """The folders of `CODE_PACKAGES`, wherever they are installed (checkout or wheel)."""
+    return [package.__path__[0] for package in CODE_PACKAGES]
+
+
+def pinned_requirements() -> list[str]:
+    """`REQUIREMENTS` as `name==installed version` (unpinned when not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for package in _REQUIREMENTS:
+    for package in REQUIREMENTS:
         try:
             out.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
