@@ -3,10 +3,11 @@
 Settings come from the environment (`serving.settings`), flags override them. The database
 is migrated once here, before the workers start; each worker then loads the model (and
 replays recorded sell-through over it). With several workers, `/metrics` of any of them sums
-all (`serving.metrics.multiprocess_dir`). Slow clients are cut off: request headers over
-`HEADER_BYTES` are refused (h11), an idle keep-alive connection is closed after
-`KEEP_ALIVE_SECONDS`, and a body not received in full within
-`Settings.body_timeout_seconds` is answered 408 (`serving.middleware.BodyGuard`).
+all (`serving.metrics.multiprocess_dir`). Slow clients are cut off
+(`serving.http_protocol`): a request head (line and headers) not in full within 10 s closes
+the connection, one over 16 KiB is 431, an idle keep-alive connection is closed after 5 s,
+and a body not received in full within `Settings.body_timeout_seconds` is answered 408
+(`serving.middleware.BodyGuard`).
 Exit codes: 0 after a clean shutdown, 2 bad input.
 """
 
@@ -18,10 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-__all__ = ["HEADER_BYTES", "KEEP_ALIVE_SECONDS", "add_parser", "settings_from"]
-
-HEADER_BYTES = 16 * 1024  # request line and headers; larger is refused with 400
-KEEP_ALIVE_SECONDS = 5  # an idle connection between requests is closed after this
+__all__ = ["add_parser", "settings_from"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serving.db import migrate
+    from serving.http_protocol import UVICORN_OPTIONS
     from serving.metrics import multiprocess_dir
 
     if args.workers < 1 or not 0 < args.port < 65536:
@@ -86,6 +85,5 @@ def _run(args: argparse.Namespace) -> int:
     with multiprocess_dir(args.workers):
         uvicorn.run("serving.app:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=args.log_level,
-                    timeout_worker_healthcheck=180, timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                    h11_max_incomplete_event_size=HEADER_BYTES)
+                    timeout_worker_healthcheck=180, **UVICORN_OPTIONS)
     return 0

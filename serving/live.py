@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from serving.app import create_app
+from serving.http_protocol import UVICORN_OPTIONS
 from serving.service import Service
 
 __all__ = ["ServerStartError", "free_port", "served_at"]
@@ -36,7 +37,8 @@ def served_at(service: Service, *, timeout: float = 60) -> Iterator[str]:
     """
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="on"))
+                                           port=port, log_level="warning", lifespan="on",
+                                           **UVICORN_OPTIONS))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
