@@ -183,3 +183,4 @@ def test_mlflow_models_serve_builds_the_model_env_and_answers(registered, tmp_pa
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        shutil.rmtree(tmp_path / "envs", ignore_errors=True)  # 765 MB; pytest keeps tmp dirs
