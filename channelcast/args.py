@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from features.config import ENGINES, FAST_LGBM, LGBMConfig, TrainConfig
 from features.contract.report import ValidationReport
 from features.contract.validation import load_validated, refused_note
@@ -19,7 +21,7 @@ from training.dask.cluster import EngineConfig
 from training.engine.loading import rejects_file
 
 __all__ = ["add_engine_arguments", "add_partial_arguments", "add_quiet_argument",
-           "add_train_arguments", "config_from_args", "flag", "load_folder"]
+           "add_train_arguments", "config_from_args", "flag", "load_folder", "write_table"]
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser, *, default: Any = False) -> None:
@@ -113,3 +115,12 @@ def load_folder(path: Path, args: argparse.Namespace, *, freq: str | None = None
     if note:
         print(note)
     return report
+
+
+def write_table(table: pd.DataFrame, out: Path | None) -> None:
+    """Write a command's full table to `out` as CSV (nothing when None) and say where."""
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    print(f"full table ({len(table)} rows, {table.shape[1]} columns) written to {out}")

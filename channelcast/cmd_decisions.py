@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from channelcast.args import add_partial_arguments, load_folder
+from channelcast.args import add_partial_arguments, load_folder, write_table
 from features.contract.errors import DataContractError
 from features.contract.validation import load_validated
 from features.periods import same_freq
@@ -300,7 +300,7 @@ def _run_allocate(args: argparse.Namespace) -> int:
         return 2
     print(model_line)
     print(format_allocation(table, request))
-    _write(table[[*COLUMNS, "policy"]], args.out)
+    write_table(table[[*COLUMNS, "policy"]], args.out)
     return 0
 
 
@@ -319,7 +319,7 @@ def _run_risk(args: argparse.Namespace) -> int:
         return 2
     print(model_line)
     print(format_risk(table, top=args.top))
-    _write(table, args.out)
+    write_table(table, args.out)
     return 0
 
 
@@ -333,14 +333,6 @@ def format_risk(table: pd.DataFrame, *, top: int) -> str:
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     return (f"{shown.round(1).to_string(index=False)}\n\n{len(table)} stocked node x sku "
             f"lines: {summary}; {int(table['excess'].sum())} with excess stock.")
-
-
-def _write(table: pd.DataFrame, out: Path | None) -> None:
-    if out is None:
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    print(f"full table ({len(table)} rows, {table.shape[1]} columns) written to {out}")
 
 
 def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> str:

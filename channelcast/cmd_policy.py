@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from channelcast.args import add_partial_arguments, load_folder
+from channelcast.args import add_partial_arguments, load_folder, write_table
 from features.contract.datasets import load_walmart
 from features.contract.errors import DataContractError
 from features.schema import ITEM, NODE, PACK_SIZE
@@ -90,7 +90,7 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
           f"{'truth.parquet' if demand is not None else 'recorded sales'}, backtest "
           f"{forecasts.seconds:.0f} s, total {time.perf_counter() - began:.0f} s):")
     print(table.round(4).to_string(index=False))
-    _write(table, args.out)
+    write_table(table, args.out)
     return 0
 
 
@@ -111,11 +111,3 @@ def _policy_data(path: Path, args: argparse.Namespace
     packs = (central.set_index(central[ITEM].astype(str))[PACK_SIZE].fillna(1)
              if central is not None and PACK_SIZE in central else None)
     return tables["sell_through"], tables["nodes"], str(report.freq), demand, packs
-
-
-def _write(table: pd.DataFrame, out: Path | None) -> None:
-    if out is None:
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    print(f"full table ({len(table)} rows, {table.shape[1]} columns) written to {out}")
