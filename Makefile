@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo_data
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test test-fast install install-dev bench clean
 .DELETE_ON_ERROR:
 
 $(VENV)/.venv-ready:
@@ -38,7 +38,16 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy features models training serving channelcast
 	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# The inner loop: as `test`, without the tests marked slow (browser, Dask, notebooks,
+# schemathesis, real-data backtests, crash and load tests).
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy features models training serving channelcast
+	$(BIN)/python -m pytest -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.installed-dev

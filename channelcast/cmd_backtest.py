@@ -40,7 +40,7 @@ __all__ = ["add_parser"]
 _QUANTILES = ",".join(map(str, DEFAULT_QUANTILES))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `backtest` and `forecast`."""
     b = sub.add_parser("backtest", help="rolling-origin backtest of every model, with metrics")
     add_train_arguments(b)

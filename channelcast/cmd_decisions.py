@@ -66,7 +66,7 @@ _RISK_SHOWN = ["node_id", "sku", "position", "demand_mean", "p_stockout", "expec
                "expected_lost_value", "weeks_of_cover", "p_excess", "risk_class"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `allocate` and `risk`."""
     a = sub.add_parser("allocate", help="split an sku's central stock across nodes, explained")
     _common(a)

@@ -37,7 +37,7 @@ DEMO_MODELS = "lgbm,ets,snaive,croston,tsb,ma,auto"
 __all__ = ["add_parser"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the whole job on generated data and summarise it")
     p.add_argument("--out", type=Path, default=Path("demo_data"), help="folder for the data")
     p.add_argument("--nodes", type=int, default=GENERATOR.nodes,
@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     _step(2, "validate the data contract")
     report = validate_folder(args.out)
     print(report.format(max_print=20))
-    if not report.ok:
+    if not report.ok or report.freq is None:
         print("the generated data did not validate: this is a bug, please report it")
         return 1
 
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     print(summarise_training_set(ts, time.perf_counter() - start))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     store = store_settings(os.environ, tracking_uri=args.tracking_uri)
-    loaded = Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq))
+    loaded = Loaded(report.tables["sell_through"], report.tables["nodes"], report.freq)
     version = _train_and_promote(args, loaded, store)
     champion = _forecast_and_point(store)
     decider = _decision_forecaster(champion, store, version, loaded.history)
@@ -148,7 +148,7 @@ def _forecast_and_point(store: StoreSettings) -> Forecaster:
     print("serve the champion over REST (/invocations), from the project's environment:")
     print(f"  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={store.tracking_uri} mlflow models serve "
           f"-m {uri} --env-manager local -p 5001")
-    return model.unwrap_python_model().forecaster  # type: ignore[no-any-return]
+    return model.unwrap_python_model().forecaster
 
 
 def _decision_forecaster(champion: Forecaster, store: StoreSettings, version: str | None,
@@ -162,7 +162,7 @@ def _decision_forecaster(champion: Forecaster, store: StoreSettings, version: st
     uri = f"models:/{store.model_name}/{version}"
     print(f"\n(the champion was trained on other series: decisions use {uri})")
     model = mlflow.pyfunc.load_model(uri)
-    return model.unwrap_python_model().forecaster  # type: ignore[no-any-return]
+    return model.unwrap_python_model().forecaster
 
 
 def _decide(data_dir: Path, forecaster: Forecaster) -> None:

@@ -18,7 +18,7 @@ from features.engineering.training_set import TrainingSet, build_training_set
 __all__ = ["add_parser", "summarise_training_set"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("features", help="build the direct multi-horizon training set")
     p.add_argument("--data", type=Path, required=True, help="contract data folder")
     p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
@@ -66,6 +66,10 @@ def _run_features(args: argparse.Namespace) -> int:
         report = load_validated(args.data, freq=args.freq)
     except (ValueError, FileNotFoundError) as exc:
         print(exc)
+        return 2
+    if report.freq is None:  # no date read: load_validated refuses such a folder already
+        print(f"{args.data}: no date in sell_through could be read, so its frequency is "
+              "unknown; run `channelcast validate` on it")
         return 2
     start = time.perf_counter()
     try:

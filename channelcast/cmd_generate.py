@@ -13,7 +13,7 @@ from features.synthetic import generate_channel_data, summarize, write_channel_d
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `generate` sub-command."""
     parser = sub.add_parser(
         "generate",

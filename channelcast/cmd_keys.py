@@ -14,7 +14,7 @@ import sys
 __all__ = ["add_parser"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `keys` with its actions."""
     p = sub.add_parser("keys", help="create, list and revoke the service's API keys")
     common = argparse.ArgumentParser(add_help=False)

@@ -36,7 +36,7 @@ _BAD_INPUT = (ValueError, KeyError, DataContractError, OSError, InfeasibleAlloca
               UnknownNodeError, UnknownSeriesError)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `policy-backtest`."""
     p = sub.add_parser("policy-backtest",
                        help="replay history under scarce supply with each allocation policy")

@@ -18,11 +18,15 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when the command runs: `channelcast --help` stays light
+    from serving.settings import Settings
 
 __all__ = ["add_parser", "settings_from"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `serve` sub-command."""
     p = sub.add_parser("serve", help="start the HTTP service (forecasts, allocations, risk)",
                        description="Serve API v1 with uvicorn. Keys: `channelcast keys`.")
@@ -46,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(handler=_run)
 
 
-def settings_from(args: argparse.Namespace, environ: dict[str, str]):  # type: ignore[no-untyped-def]
+def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
     """Settings from the environment with the flags given on top."""
     from serving.settings import Settings
 

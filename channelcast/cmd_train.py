@@ -30,7 +30,7 @@ from training.tracking.stages import TrainOutcome, backtest_stage, forecast_stag
 __all__ = ["add_parser", "forecast_registered", "preload", "track_backtest"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `train` and `promote`."""
     t = sub.add_parser("train", help="backtest, fit on all history, register a challenger",
                        description=train_stage.__doc__)

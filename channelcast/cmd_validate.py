@@ -22,7 +22,7 @@ _ROWS = ("rows are CSV line numbers (header = line 1, first data row = 2) or 1-b
          "row indexes")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `validate` and `ingest` sub-commands."""
     v = sub.add_parser(
         "validate", help="check a data folder against the data contract",

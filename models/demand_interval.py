@@ -185,7 +185,8 @@ class IntervalDemand:
         at = np.arange(n) * k + j
         lo = self.levels[j]
         v0 = flat[at]
-        return v0 + (u - lo) / (self.levels[j + 1] - lo) * (flat[at + 1] - v0)
+        out: FloatArray = v0 + (u - lo) / (self.levels[j + 1] - lo) * (flat[at + 1] - v0)
+        return out
 
     def _locate(self, y: FloatArray, rows: IntArray | None
                 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -242,7 +243,8 @@ def _step_weights(periods: FloatArray, horizon: int, start: FloatArray | float =
     return w
 
 
-def combine_steps(step_values: FloatArray, step_means: FloatArray, *, levels: Sequence[float],
+def combine_steps(step_values: FloatArray, step_means: FloatArray, *,
+                  levels: Sequence[float] | FloatArray,
                   periods: FloatArray, correlation: float = DEFAULT_CORRELATION,
                   start: FloatArray | float = 0.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Demand over [start, start + periods) from per-step quantiles (series x steps x levels)
@@ -331,7 +333,7 @@ def _periods_of(keys: pd.DataFrame, periods: pd.Series | float) -> FloatArray:
         missing = keys.loc[per.isna(), NODE].unique()[:5].tolist()
         raise ValueError(f"`periods` has no interval length for node(s) {missing}; add them to "
                          "`nodes` (lead_time_days, review_period_days).")
-    return per.to_numpy(np.float64)
+    return np.asarray(per, dtype=np.float64)
 
 
 def interval_coverage(demand: IntervalDemand, actual: npt.ArrayLike, *,

@@ -61,7 +61,7 @@ class StackedRows:
                    date=keys[DATE].to_numpy()[keep], feature_names=list(X.columns))
 
 
-class LGBMForecaster(BaseEstimator):
+class LGBMForecaster(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
     """Global LightGBM over all series; `fit` on a cutoff, `predict` the origin at that cutoff.
 
     Fitted attributes: `booster_`, `best_rounds_`, `cutoff_`, `feature_names_`.
@@ -99,7 +99,7 @@ class LGBMForecaster(BaseEstimator):
         return self
 
     def _booster(self, k: int) -> lgb.Booster:
-        boosters = getattr(self, "boosters_", None)
+        boosters: dict[int, lgb.Booster] | None = getattr(self, "boosters_", None)
         if boosters:
             return boosters.get(k, boosters[max(boosters)])
         return self.booster_

@@ -130,7 +130,8 @@ def _weekly_mean(forecast: pd.DataFrame, keys: pd.MultiIndex, freq: str) -> Floa
     """Mean forecast demand per week of each series (over the forecast's steps)."""
     per_period = forecast.groupby([forecast[NODE].astype(str), forecast[ITEM].astype(str)])[
         "mean"].mean()
-    return per_period.reindex(keys).fillna(0.0).to_numpy() * 7.0 / period_days(freq)
+    weekly = per_period.reindex(keys).fillna(0.0).to_numpy(np.float64) * 7.0 / period_days(freq)
+    return np.asarray(weekly, dtype=np.float64)
 
 
 def _lookup(prices: pd.Series | None, inv: pd.DataFrame) -> FloatArray:

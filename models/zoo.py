@@ -70,7 +70,7 @@ def primary_model(models: Sequence[str]) -> str:
     return "auto" if "auto" in models else models[0]
 
 
-class GlobalModel(BaseEstimator):
+class GlobalModel(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
     """LightGBM over all series: `fit` builds the training set once, `forecast` fits a booster
     per cutoff (or every `refit_every` periods, the cutoffs in between forecasting with the
     last one from their own features: a model retrained quarterly and run weekly).

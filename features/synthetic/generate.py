@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +55,9 @@ from features.synthetic.demand import DemandPanel, simulate_demand
 from features.synthetic.network import Network, build_network
 from features.synthetic.stock import StockPanel, StockPolicy, simulate_stock, supply_fill
 
-__all__ = ["DEMAND", "ChannelData", "generate_channel_data", "summarize", "write_channel_data"]
+__all__ = [
+    "DEMAND", "ChannelData", "Summary", "generate_channel_data", "summarize", "write_channel_data",
+]
 
 DEMAND = "demand"
 """True (uncensored) demand column of `ChannelData.truth`; not part of the contract."""
@@ -295,15 +298,29 @@ def _central_stock(rng: np.random.Generator, catalog: Catalog, panel: DemandPane
                          PACK_SIZE: catalog.pack_size})
 
 
-def summarize(data: ChannelData) -> dict[str, object]:
+class Summary(TypedDict):
+    """Headline numbers of generated data (see `summarize`)."""
+
+    rows: int
+    series: int
+    periods: int
+    nodes_by_channel: dict[str, int]
+    zero_share: float
+    stockout_share: float
+    promo_share: float
+    lost_share: float
+
+
+def summarize(data: ChannelData) -> Summary:
     """Headline numbers of generated data: sizes, nodes by channel and the realism shares."""
     sell = data.sell_through
     units = sell[UNITS].to_numpy()
+    by_channel = data.nodes[CHANNEL].value_counts()
     return {
         "rows": len(sell),
         "series": int(sell[[NODE, ITEM]].drop_duplicates().shape[0]),
         "periods": int(sell[DATE].nunique()),
-        "nodes_by_channel": data.nodes[CHANNEL].value_counts().to_dict(),
+        "nodes_by_channel": {str(name): int(n) for name, n in by_channel.items()},
         "zero_share": float((units == 0).mean()),
         "stockout_share": float((sell[ON_HAND].to_numpy() == 0).mean()),
         "promo_share": float(sell[PROMO].to_numpy().mean()),

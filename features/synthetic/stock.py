@@ -89,7 +89,7 @@ def supply_fill(rng: np.random.Generator, n_items: int, periods: int, period_day
 def simulate_stock(rng: np.random.Generator, panel: DemandPanel, policy: StockPolicy,
                    fill: FloatArray, n_nodes: int) -> StockPanel:
     """Run the order-up-to policy of every series over all periods."""
-    n_series, periods = panel.demand.shape
+    n_series, periods = int(panel.demand.shape[0]), int(panel.demand.shape[1])
     horizon = policy.lead + policy.review
     # cumulative expected demand, padded past the end so every look-ahead window exists
     padded = np.concatenate(

@@ -75,7 +75,7 @@ class PackProblem:
     def per_group(self, values: npt.ArrayLike) -> FloatArray:
         """Sum of a per-row quantity within each group."""
         return np.bincount(self.group, weights=np.asarray(values, float),
-                           minlength=self.n_groups)
+                           minlength=self.n_groups).astype(np.float64, copy=False)
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class _View:
 
     def sums(self, values: npt.ArrayLike) -> FloatArray:
         return np.bincount(self.group, weights=np.asarray(values, float),
-                           minlength=self.n_groups)
+                           minlength=self.n_groups).astype(np.float64, copy=False)
 
     def threshold(self, lam: FloatArray) -> FloatArray:
         """Least unweighted pack value per class at group thresholds `lam`."""
@@ -263,8 +263,9 @@ def _cut_to_budget(v: _View, left: FloatArray, full: IntArray,
     k_hi = _exact_counts(v, v.threshold(hi), v.start, v.cap)
     k_lo = _exact_counts(v, v.threshold(lo), v.start, v.cap)
     bad = v.sums(k_hi - v.start) > left + 0.5  # even the upper end takes too much
-    r = bad[v.group]
-    lo, hi, k_lo[r], k_hi[r] = np.where(bad, hi, lo), np.where(bad, top, hi), k_hi[r], v.start[r]
+    over = bad[v.group]
+    lo, hi, k_lo[over], k_hi[over] = (np.where(bad, hi, lo), np.where(bad, top, hi), k_hi[over],
+                                      v.start[over])
     bad = v.sums(k_lo - v.start) <= left + 0.5  # even the lower end fits
     r = np.flatnonzero(bad[v.group])
     if r.size:  # search [0, lo): the useful counts are the lower end's counts

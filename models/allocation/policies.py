@@ -182,7 +182,7 @@ def pack_problem(demand: IntervalDemand, *, group: npt.NDArray[np.int64], positi
 
 def _basis(demand: IntervalDemand, lim: pd.DataFrame, policy: str,
            recent_sales: pd.Series | None) -> FloatArray:
-    rows = lim["row"].to_numpy()
+    rows: npt.NDArray[np.int64] = lim["row"].to_numpy(np.int64)
     if policy == "fair_share_forecast":
         return demand.mean[rows]
     if recent_sales is None:
@@ -192,6 +192,6 @@ def _basis(demand: IntervalDemand, lim: pd.DataFrame, policy: str,
     rate = recent_sales.copy()
     rate.index = pd.MultiIndex.from_arrays([rate.index.get_level_values(0).astype(str),
                                             rate.index.get_level_values(1).astype(str)])
-    per = rate.reindex(index).fillna(0.0).to_numpy(np.float64)
+    per: FloatArray = rate.reindex(index).fillna(0.0).to_numpy(np.float64)
     return per * demand.periods[rows]
 

@@ -16,6 +16,7 @@ Internal conventions (the public layout is documented in `models.ets.model`):
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from models.ets._forms import FloatArray, Form, smoothing
 
@@ -206,7 +207,7 @@ def profile_full(y0: FloatArray, obs: FloatArray, u: FloatArray, form: Form,
 
 
 def end_states(y0: FloatArray, obs: FloatArray, u: FloatArray, form: Form, season: int,
-               x0: FloatArray, n_steps: FloatArray) -> tuple[FloatArray, FloatArray]:
+               x0: FloatArray, n_steps: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
     """Filter each series from x0 for its own `n_steps` periods.
 
     Returns:

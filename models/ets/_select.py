@@ -15,6 +15,7 @@ likelihood is exact even where a stage approximated (series with interior gaps).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,7 @@ from models.ets._forms import FloatArray, Form
 from models.ets._kernels import end_states
 from models.ets._search import coarse_search, polish, refine
 
-__all__ = ["Prepared", "fit_forms", "prepare"]
+__all__ = ["FormFits", "Prepared", "fit_forms", "prepare"]
 
 IntArray = npt.NDArray[np.int64]
 PRUNE_MARGIN = 20.0
@@ -38,6 +39,19 @@ NM_ITERS = {"ANN": 4, "AAN": 6, "AAdN": 10, "ANA": 18, "AAA": 24, "AAdA": 30}
 non-seasonal forms; the seasonal ones start further away and are refined for fewer series."""
 
 _REL_FLOOR = 1e-10  # SSE floor per observation (standardised units): perfect fits tie
+
+
+class FormFits(TypedDict):
+    """Per-series arrays of the chosen fits (standardised units), see `fit_forms`."""
+
+    form: npt.NDArray[np.str_]
+    sse: FloatArray
+    n_params: FloatArray
+    alpha: FloatArray
+    beta: FloatArray
+    gamma: FloatArray
+    phi: FloatArray
+    states: FloatArray
 
 
 @dataclass(frozen=True)
@@ -169,7 +183,7 @@ def _refine_all(data: Prepared, forms: list[Form], scores: dict[str, _Scores],
         s.aicc[rows] = _aicc(sse, data.n_obs[rows], form, season)
 
 
-def fit_forms(data: Prepared, forms: tuple[Form, ...], season: int) -> dict[str, FloatArray]:
+def fit_forms(data: Prepared, forms: tuple[Form, ...], season: int) -> FormFits:
     """Choose and fit the AICc-best form of every series.
 
     Returns:
@@ -190,7 +204,7 @@ def fit_forms(data: Prepared, forms: tuple[Form, ...], season: int) -> dict[str,
     return out
 
 
-def _fallback(data: Prepared, season: int) -> dict[str, FloatArray]:
+def _fallback(data: Prepared, season: int) -> FormFits:
     """The mean model for every series (overwritten where a form is fitted)."""
     n_series = len(data.n_obs)
     nan = np.full(n_series, np.nan)
@@ -215,7 +229,7 @@ def _second_round(y0: FloatArray, obs: FloatArray, form: Form, season: int, u: F
 
 
 def _finish(data: Prepared, form: Form, s: _Scores, season: int, rows: IntArray,
-            out: dict[str, FloatArray]) -> None:
+            out: FormFits) -> None:
     """Polish the winners of `form`, filter them to the panel end and write their outputs."""
     y0, obs = data.y0[rows], data.obs[rows]
     u, sse, x0 = s.u[rows], s.sse[rows], s.x0[rows]

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.ets._forms import FloatArray, parse_forms
-from models.ets._select import Prepared, fit_forms, prepare
+from models.ets._select import FormFits, Prepared, fit_forms, prepare
 
 __all__ = ["ETSFit", "aicc", "fit_ets", "forecast_ets"]
 
@@ -191,7 +191,7 @@ def fit_ets(y: npt.ArrayLike, *, season: int, forms: Sequence[str] | None = None
     return _to_fit(data, result, season, width)
 
 
-def _to_fit(data: Prepared, result: dict[str, FloatArray], season: int, width: int) -> ETSFit:
+def _to_fit(data: Prepared, result: FormFits, season: int, width: int) -> ETSFit:
     """Undo the per-series standardisation and pack the arrays into an ETSFit."""
     scale, centre = data.scale, data.centre
     states = result["states"][:, :width] * scale[:, None]
@@ -202,7 +202,8 @@ def _to_fit(data: Prepared, result: dict[str, FloatArray], season: int, width: i
         sigma2 = np.where(n >= 2, sse / n, np.nan)
         loglik = np.where(np.isfinite(result["n_params"]),
                           -n / 2 * (np.log(2 * np.pi * sigma2) + 1), np.nan)
-    params = {k: result[k] for k in ("alpha", "beta", "gamma", "phi")}
+    params = {"alpha": result["alpha"], "beta": result["beta"], "gamma": result["gamma"],
+              "phi": result["phi"]}
     return ETSFit(result["form"], aicc(loglik, n, result["n_params"]), loglik,
                   data.n_obs, params, states, sigma2, season)
 

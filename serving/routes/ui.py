@@ -104,9 +104,10 @@ def _root(node: str, parent: dict[str, str | None]) -> str | None:
     up = parent.get(node)
     if up is None:
         return None
-    while parent.get(up) is not None and up not in seen:
+    above = parent.get(up)
+    while above is not None and up not in seen:
         seen.add(up)
-        up = parent[up]  # type: ignore[assignment]
+        up, above = above, parent.get(above)
     return up
 
 

@@ -254,9 +254,10 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     demand = f.demand[:, f.start:]
     first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
     per_sku = np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
-                         for t in range(demand.shape[1])]).T
+                         for t in range(demand.shape[1])]).T.astype(np.float64, copy=False)
     if config.supply == "flat":
-        per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True), per_sku.shape[1], axis=1)
+        per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True, dtype=np.float64),
+                            per_sku.shape[1], axis=1)
     rows = []
     runs = len(config.scarcity) * len(config.policies)
     with bar(desc="policy replay", total=runs * demand.shape[1], enabled=progress,
