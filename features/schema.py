@@ -1,4 +1,4 @@
-"""Column names and table specs of the data contract (DESIGN.md, "The data contract").
+"""Column names and table specs of the data contract: the files of a data folder and their columns.
 
 Every frame that crosses a package boundary uses these names. The specs here are the single
 source of truth for what the loader and validator accept.

@@ -1,7 +1,7 @@
 """Demand over the protection interval: what a node will sell before the next shipment lands.
 
 A shipment decided now must cover demand until the shipment after it can arrive: the node's
-lead time plus its review period (DESIGN.md, "Decisions"). Forecasts give a distribution per
+lead time plus its review period. Forecasts give a distribution per
 period (quantiles per step); this module adds the steps up into one distribution per
 node x sku and answers the questions allocation and risk ask of it: P(demand > stock),
 E[min(demand, stock)] (expected units sold), E[(demand - stock)+] (expected lost units).

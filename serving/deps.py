@@ -1,4 +1,4 @@
-"""Route dependencies as `Annotated` aliases (H13): the service, the served model, and the
+"""Route dependencies as `Annotated` aliases: the service, the served model, and the
 caller's key and role.
 
 Keys arrive as `X-API-Key: <key>` or `Authorization: Bearer <key>`. A missing, unknown or

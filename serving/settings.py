@@ -1,4 +1,4 @@
-"""The service's settings: read from the environment at the entry point only (H7).
+"""The service's settings: read from the environment at the entry point only.
 
 `Settings.from_env(os.environ)` is called by `channelcast serve` and by the uvicorn factory
 `serving.app:app_from_env`; library code and tests build `Settings(...)` directly.

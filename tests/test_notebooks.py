@@ -38,6 +38,7 @@ def test_notebook_is_stored_without_outputs(path: Path):
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow
 def test_notebooks_run_on_small_generated_data(tmp_path: Path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     quick = _run(QUICKSTART, f'DATA = r"{tmp_path / "data"}"\nNODES, SKUS, PERIODS = 3, 4, 60\n'

@@ -6,7 +6,7 @@ __all__ = ["DataContractError"]
 
 
 class DataContractError(ValueError):
-    """Input data breaks the data contract (DESIGN.md, "The data contract").
+    """Input data breaks the data contract (the files and columns of `features.schema`).
 
     The message names the file, the row and the column where it can, and what to do.
     """

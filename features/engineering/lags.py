@@ -2,7 +2,7 @@
 
 Every function returns, at position t, a statistic of values at positions <= t - lag + 1
 only, so with lag >= 1 the value at the origin is the newest one used. Names spell out the
-recipe (STYLE.md H5): `units_rollmean_lag1_w4` is the mean of the 4 periods ending at lag 1.
+recipe: `units_rollmean_lag1_w4` is the mean of the 4 periods ending at lag 1.
 NaN marks "not observed" and is skipped, never counted as a zero.
 """
 

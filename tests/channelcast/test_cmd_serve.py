@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from channelcast.cli import build_parser
 from channelcast.cmd_serve import settings_from
@@ -27,6 +28,7 @@ def test_flags_override_the_environment():
     assert settings.model_uri == "models:/m/3" and settings.database_url == "x://"
 
 
+@pytest.mark.slow
 def test_serve_starts_workers_that_answer(workspace: Workspace, tmp_path):  # noqa: F811
     db = f"sqlite:///{tmp_path / 'svc.db'}"
     env = {**os.environ, "CHANNELCAST_DATABASE_URL": db, "PYTHONPATH": str(ROOT)}

@@ -95,6 +95,7 @@ def two_workers(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[str, Pat
     assert not list(temp.glob("channelcast-metrics-*")), "the metrics folder was left behind"
 
 
+@pytest.mark.slow
 def test_two_workers_are_summed_and_never_go_backwards(two_workers: tuple[str, Path],
                                                         tmp_path: Path):
     url, temp = two_workers

@@ -21,6 +21,7 @@ from serving.service import Service
 from tests.conftest import require
 from tests.serving.conftest import Workspace, make_settings, served_at
 
+pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "figures"
 require(importlib.util.find_spec("playwright") is not None,

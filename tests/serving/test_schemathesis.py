@@ -28,6 +28,7 @@ from serving.service import Service
 from tests.conftest import require
 from tests.serving.conftest import Workspace, make_settings, served_at
 
+pytestmark = pytest.mark.slow  # property-based runs against live servers
 EXAMPLES = 8
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]

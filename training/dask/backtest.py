@@ -291,7 +291,7 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
                       summary: StoreSummary | None = None, progress: bool = False
                       ) -> DaskBacktest:
     """`run_backtest` on the store's partitions; writes predictions to `out` (the primary
-    model, EVALUATION.md format) and `all_models` (every model) as one Parquet file per
+    model, predictions-file format) and `all_models` (every model) as one Parquet file per
     partition, and scores them by each of `score_by`. `progress`: phases on stderr.
 
     `tail_periods`: also gather what a `Forecaster` holds (see `training.dask.forecast`);

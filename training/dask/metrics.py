@@ -1,6 +1,6 @@
 """`training.engine.metrics.evaluate` over partitions of whole series: sums per partition, combined.
 
-Every metric of EVALUATION.md is a ratio of sums over rows, or a weighted mean over
+Every metric of the evaluation protocol is a ratio of sums over rows, or a weighted mean over
 series whose weights are normalised per cutoff: each partition returns those sums
 (`partial_scores`) and `combine_scores` adds them up and divides. The result equals
 `evaluate` on all predictions at once up to the order of floating-point additions.

@@ -1,7 +1,7 @@
 """Rolling-origin backtest of every model, per-series choice (`auto`) and calibrated quantiles.
 
-The protocol is ../shared/EVALUATION.md's: at each cutoff every model sees data up to and
-including the cutoff only, then forecasts the next `horizon` periods of every series.
+The protocol is BENCHMARKS.md's "Evaluation protocol": at each cutoff every model sees data
+up to and including the cutoff only, then forecasts the next `horizon` periods of every series.
 
 `warmup` extra windows run before the scored ones. They exist so that the first scored
 window, too, has earlier out-of-sample errors to learn from: quantiles (conformal residuals
@@ -42,7 +42,7 @@ CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
 
 @dataclass
 class BacktestResult:
-    """Predictions of every model (long, EVALUATION.md format + `model`, `step`, class)."""
+    """Predictions of every model (long, the predictions-file format + `model`, `step`, class)."""
 
     predictions: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
@@ -54,7 +54,7 @@ class BacktestResult:
     lgbm: LGBMForecaster | None = field(default=None, repr=False)  # booster of the last cutoff
 
     def for_model(self, name: str) -> pd.DataFrame:
-        """One model's rows in exactly EVALUATION.md's predictions-file format."""
+        """One model's rows in exactly the predictions-file format (see `metrics.evaluate`)."""
         rows = self.predictions[self.predictions[MODEL] == name]
         cols = [NODE, ITEM, CUTOFF, DATE, "mean", *[c for c in rows if c.startswith("q")]]
         return rows[cols].reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Forecast accuracy exactly as ../shared/EVALUATION.md defines it.
+"""Forecast accuracy exactly as the evaluation protocol defines it (BENCHMARKS.md, "Evaluation
+protocol": WAPE, WRMSSE, MASE, scaled pinball, 80% coverage, bias).
 
 `evaluate` scores a predictions frame (`node_id, sku, cutoff, date, mean, q0.1, q0.5, q0.9`)
 against the full history. Everything is array and groupby work; nothing loops per series.
@@ -81,7 +82,7 @@ def _check_columns(preds: pd.DataFrame, by: list[str]) -> None:
     need = [NODE, ITEM, CUTOFF, DATE, MEAN, *QUANTILES]
     missing = [c for c in need if c not in preds]
     if missing:
-        raise ValueError(f"`preds` lacks columns {missing}; EVALUATION.md's format is {need}.")
+        raise ValueError(f"`preds` lacks columns {missing}; a predictions file has {need}.")
     absent = [c for c in by if c not in preds and c != "step"]
     if absent:
         raise ValueError(f"`by` names columns {absent} that `preds` does not have.")

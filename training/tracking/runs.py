@@ -83,7 +83,7 @@ class BacktestScores:
 
 def score_backtest(result: BacktestResult, history: pd.DataFrame, *, freq: str,
                    outside_span: str = "exclude") -> BacktestScores:
-    """Score a backtest as EVALUATION.md does, overall, by horizon step and by series class."""
+    """Score a backtest as `metrics.evaluate` does, overall, by horizon step and by series class."""
     def table(by: list[str]) -> pd.DataFrame:
         return evaluate(result.predictions, history, freq=freq, by=by,
                         outside_span=outside_span)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ from training.engine.forecast import Forecaster, fit_forecaster
 from training.engine.metrics import evaluate
 from training.tracking.settings import StoreSettings
 
+pytestmark = pytest.mark.slow  # a Dask cluster per module: `make test-fast` leaves it out
 LOCAL = ("ets", "snaive", "croston", "tsb", "ma", "auto")
 FAST = LGBMConfig(learning_rate=0.2, num_leaves=31, max_rounds=60, early_stopping_rounds=10,
                   history_periods=52)

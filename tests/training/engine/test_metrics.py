@@ -1,4 +1,4 @@
-"""Tiny hand-computed cases for every metric of EVALUATION.md.
+"""Tiny hand-computed cases for every metric of the evaluation protocol (BENCHMARKS.md).
 
 Grid: 6 months. Series A = 1 3 2 4 6 5, series B = 0 0 0 2 0 1. Cutoffs March (index 2) and
 April (index 3), horizon 2. The comments give each number as computed by hand.
