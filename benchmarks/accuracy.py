@@ -1,10 +1,10 @@
-"""Accuracy on real data: channelcast's models vs the peers of EVALUATION.md, same harness.
+"""Accuracy on real data: channelcast's models vs the protocol's peers, same harness.
 
 Usage:
     .venv/bin/python benchmarks/accuracy.py [--dataset walmart|carparts|all] [--models ...]
 
 Runs channelcast's rolling-origin backtest (training.engine.backtest) on walmart_store_dept and
-carparts exactly as ../shared/EVALUATION.md says, reuses (or computes) the peers'
+carparts exactly as BENCHMARKS.md's "Evaluation protocol" says, reuses (or computes) the peers'
 predictions of benchmarks/peers.py, and prints one table per dataset: WAPE, WRMSSE, MASE,
 scaled pinball, 80% coverage, bias and wall seconds, with our `auto` against the best peer.
 Skips with a message when ../shared/data is absent.

@@ -1,11 +1,11 @@
-"""The peers of ../shared/EVALUATION.md, run in the project's rolling-origin harness.
+"""The peers of BENCHMARKS.md's "Evaluation protocol", run in the project's rolling-origin harness.
 
 Usage:
     .venv/bin/python benchmarks/peers.py [--dataset walmart|carparts|all] [--peers ...] [--force]
 
 Each peer is fitted once per cutoff on data up to and including the cutoff and forecasts the
 next h periods for every series. Predictions go to benchmarks/out/peers/<dataset>/<peer>.parquet
-in EVALUATION.md's format (plus a `filled` flag), wall seconds to timings.json next to them;
+in the predictions-file format (plus a `filled` flag), wall seconds to timings.json next to them;
 an existing file is reused unless --force. Each cutoff is also cached while a peer runs, so
 a run that is stopped (e.g. by a time limit) resumes at the next cutoff; the peer's seconds
 are the sum over its cutoffs. Then one metric table per dataset is printed.
@@ -53,7 +53,7 @@ PREDICTION_COLUMNS = [NODE, ITEM, "cutoff", DATE, "mean", "q0.1", "q0.5", "q0.9"
 
 @dataclass(frozen=True)
 class Protocol:
-    """One dataset's row of EVALUATION.md, plus how its missing rows are read."""
+    """One dataset's row of the evaluation protocol, plus how its missing rows are read."""
 
     folder: str
     load: Callable[[Path], ContractData]
