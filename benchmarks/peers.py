@@ -3,6 +3,17 @@
 Usage:
     .venv/bin/python benchmarks/peers.py [--dataset walmart|carparts|all] [--peers ...] [--force]
 
+Peers and how their 80% interval (q0.1, q0.9) is made: seasonal naive, naive, AutoETS and
+AutoTheta use statsforecast's own model intervals; Croston SBA, TSB and both LightGBMs
+(mlforecast) use conformal intervals from 2 windows of h periods (statsforecast
+ConformalIntervals, mlforecast PredictionIntervals). q0.5 is the mean for every peer.
+`lgbm_exog` is `lgbm` given the data's exogenous columns a planner knows ahead, future values
+through `X_df` (walmart: the holiday flag and MarkDown1-5 of features.csv, NA = no markdown
+= 0; carparts has none, so the peer is skipped there). `median_ensemble` is the per-series,
+per-step median of the means and of each quantile of AutoETS, AutoTheta, Croston SBA,
+LightGBM and (where the data has exogenous columns) LightGBM with them; its seconds are the
+sum of its members'.
+
 Each peer is fitted once per cutoff on data up to and including the cutoff and forecasts the
 next h periods for every series. Predictions go to benchmarks/out/peers/<dataset>/<peer>.parquet
 in the predictions-file format (plus a `filled` flag), wall seconds to timings.json next to them;
@@ -26,7 +37,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +60,23 @@ OUT = ROOT / "benchmarks" / "out" / "peers"
 LEVEL = 80
 N_JOBS = 2
 PREDICTION_COLUMNS = [NODE, ITEM, "cutoff", DATE, "mean", "q0.1", "q0.5", "q0.9", "filled"]
+VALUES = ["mean", "q0.1", "q0.5", "q0.9"]
+ENSEMBLE = "median_ensemble"
+ENSEMBLE_MEMBERS = ("auto_ets", "auto_theta", "croston_sba", "lgbm", "lgbm_exog")
+NEEDS_EXOGENOUS = ("lgbm_exog",)
+MARKDOWNS = [f"MarkDown{i}" for i in range(1, 6)]
+
+
+def _walmart_exogenous(path: Path) -> pd.DataFrame:
+    """Store x week columns a planner knows ahead (features.csv): the holiday flag and the
+    five promotional markdowns (NA = no markdown = 0). Temperature, fuel price, CPI and
+    unemployment are left out: nobody knows their future values."""
+    raw = pd.read_csv(path / "features.csv", parse_dates=["Date"], na_values="NA")
+    out = pd.DataFrame({NODE: "S" + raw["Store"].astype(str), DATE: raw["Date"],
+                        "holiday": raw["IsHoliday"].astype(bool).astype(np.float64)})
+    for col in MARKDOWNS:
+        out[col.lower()] = raw[col].fillna(0.0).astype(np.float64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -64,10 +92,13 @@ class Protocol:
     # walmart: a missing week is a week without sales, also after a series' last row;
     # carparts: NA = the series ended, so nothing after its last row is filled or scored
     outside_span: str
+    # dynamic columns known ahead, keyed by node_id and/or sku and date (None: the data has none)
+    exogenous: Callable[[Path], pd.DataFrame] | None = None
 
 
 PROTOCOLS = {
-    "walmart": Protocol("walmart_store_dept", load_walmart, 8, 4, 8, 52, "zero"),
+    "walmart": Protocol("walmart_store_dept", load_walmart, 8, 4, 8, 52, "zero",
+                        _walmart_exogenous),
     "carparts": Protocol("carparts", load_carparts, 6, 3, 6, 12, "exclude"),
 }
 
@@ -80,6 +111,8 @@ class Task:
     horizon: int
     season: int
     freq: str
+    # unique_id, ds and the dynamic columns for every series and period (None: no such columns)
+    exogenous: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _statsforecast(model_factory: Callable[[Task], object]) -> Callable[[Task], pd.DataFrame]:
@@ -103,7 +136,15 @@ def _week(dates: pd.DatetimeIndex) -> np.ndarray:
     return pd.DatetimeIndex(dates).isocalendar().week.to_numpy(dtype=np.int64)
 
 
-def _lightgbm(task: Task) -> pd.DataFrame:
+def _future_exogenous(train: pd.DataFrame, exogenous: pd.DataFrame, h: int) -> pd.DataFrame:
+    """The dynamic columns of the h periods after each training series' last period."""
+    last = train.groupby("unique_id")["ds"].max()
+    rows = exogenous[exogenous["unique_id"].isin(last.index)]
+    rows = rows[rows["ds"] > rows["unique_id"].map(last)]
+    return rows.groupby("unique_id").head(h).reset_index(drop=True)
+
+
+def _lightgbm(task: Task, *, exogenous: bool = False) -> pd.DataFrame:
     import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
@@ -116,15 +157,23 @@ def _lightgbm(task: Task) -> pd.DataFrame:
                     lags=[1, 2, 3, 4, task.season],
                     lag_transforms={1: [RollingMean(window_size=4), RollingMean(window_size=13)]},
                     date_features=["month"] if monthly else [_week, "month"])
-    mf.fit(task.train, prediction_intervals=PredictionIntervals(n_windows=2, h=task.horizon))
-    out = mf.predict(task.horizon, level=[LEVEL])
+    train, future = task.train, None
+    if exogenous:
+        if task.exogenous is None:
+            raise ValueError("peer lgbm_exog needs the data's exogenous columns; this dataset "
+                             "has none (Protocol.exogenous is None): run `lgbm` instead.")
+        train = train.merge(task.exogenous, on=["unique_id", "ds"], how="left").fillna(0.0)
+        future = _future_exogenous(task.train, task.exogenous, task.horizon)
+    mf.fit(train, static_features=[],
+           prediction_intervals=PredictionIntervals(n_windows=2, h=task.horizon))
+    out = mf.predict(task.horizon, level=[LEVEL], X_df=future)
     return out.rename(columns={"model": "mean", f"model-lo-{LEVEL}": "lo",
                                f"model-hi-{LEVEL}": "hi"})
 
 
 def _peers() -> dict[str, tuple[Callable[[Task], pd.DataFrame], Callable[[Task], int]]]:
     """Peer name -> (runner, fewest training periods a series needs for it)."""
-    from statsforecast.models import TSB, AutoETS, CrostonSBA, Naive, SeasonalNaive
+    from statsforecast.models import TSB, AutoETS, AutoTheta, CrostonSBA, Naive, SeasonalNaive
 
     conformal_min = lambda t: 2 * t.horizon + 1  # noqa: E731 (2 windows + 1 training period)
     return {
@@ -134,6 +183,9 @@ def _peers() -> dict[str, tuple[Callable[[Task], pd.DataFrame], Callable[[Task],
         # AutoETS refuses 'tiny datasets' (n <= parameters + 4) below 7 periods
         "auto_ets": (_statsforecast(lambda t: AutoETS(season_length=t.season, alias="model")),
                      lambda _: 7),
+        # AutoTheta refuses 'tiny datasets' below 4 periods
+        "auto_theta": (_statsforecast(lambda t: AutoTheta(season_length=t.season,
+                                                          alias="model")), lambda _: 4),
         "croston_sba": (_statsforecast(lambda t: CrostonSBA(
             alias="model", prediction_intervals=_conformal(t))), conformal_min),
         # statsforecast gives TSB no default smoothing; 0.1 / 0.1 as in its docs' examples
@@ -141,6 +193,7 @@ def _peers() -> dict[str, tuple[Callable[[Task], pd.DataFrame], Callable[[Task],
             alpha_d=0.1, alpha_p=0.1, alias="model", prediction_intervals=_conformal(t))),
             conformal_min),
         "lgbm": (_lightgbm, conformal_min),
+        "lgbm_exog": (lambda t: _lightgbm(t, exogenous=True), conformal_min),
     }
 
 
@@ -163,7 +216,8 @@ def _one_cutoff(run: Callable[[Task], pd.DataFrame], min_obs: Callable[[Task], i
     fit_on = train[counts >= min_obs(task)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fcst = run(Task(fit_on, task.horizon, task.season, task.freq)) if len(fit_on) else None
+        fcst = (run(Task(fit_on, task.horizon, task.season, task.freq, task.exogenous))
+                if len(fit_on) else None)
     dates = panel.dates[cut + 1: cut + 1 + task.horizon]
     grid = pd.DataFrame({"unique_id": np.repeat(np.arange(panel.n_series), len(dates)),
                          "ds": np.tile(dates, panel.n_series)})
@@ -180,22 +234,44 @@ def _one_cutoff(run: Callable[[Task], pd.DataFrame], min_obs: Callable[[Task], i
     return grid
 
 
-def _run_peer(name: str, panel: Panel, cuts: list[pd.Timestamp], proto: Protocol,
-              folder: Path) -> tuple[pd.DataFrame, float]:
+@dataclass
+class _Run:
+    """One dataset's peer run: the panel, cutoffs, cache folder and timings."""
+
+    panel: Panel
+    cuts: list[pd.Timestamp]
+    proto: Protocol
+    folder: Path
+    exogenous: pd.DataFrame | None
+    force: bool
+    done: set[str] = field(default_factory=set)  # recomputed in this run (--force once)
+
+    def timings(self) -> dict[str, float]:
+        path = self.folder / "timings.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def record(self, name: str, seconds: float) -> None:
+        """Store a peer's seconds (re-read first: another run may have added peers)."""
+        timings = self.timings() | {name: round(seconds, 1)}
+        (self.folder / "timings.json").write_text(json.dumps(timings, indent=2, sort_keys=True))
+
+
+def _run_peer(name: str, run: _Run) -> tuple[pd.DataFrame, float]:
     """All cutoffs of one peer and its wall seconds. Each cutoff is cached on its own in
     `folder`/partial, so a slow peer can finish over several runs (seconds are summed)."""
-    run, min_obs = _peers()[name]
-    partial = folder / "partial"
+    fit, min_obs = _peers()[name]
+    panel, proto = run.panel, run.proto
+    partial = run.folder / "partial"
     partial.mkdir(exist_ok=True)
     frames, seconds = [], 0.0
-    for cutoff in cuts:
+    for cutoff in run.cuts:
         path = partial / f"{name}_{cutoff:%Y%m%d}.parquet"
         if not path.exists():
             start = time.perf_counter()
             cut = panel.dates.get_loc(cutoff)
             train = _training_frame(panel, cut, to_cutoff=proto.outside_span == "zero")
-            task = Task(train, proto.horizon, proto.season, panel.freq)
-            grid = _one_cutoff(run, min_obs, task, panel, cut)
+            task = Task(train, proto.horizon, proto.season, panel.freq, run.exogenous)
+            grid = _one_cutoff(fit, min_obs, task, panel, cut)
             grid.assign(cutoff=cutoff, seconds=time.perf_counter() - start).to_parquet(path)
         frames.append(pd.read_parquet(path))
         seconds += float(frames[-1]["seconds"].iloc[0])
@@ -212,6 +288,59 @@ def _run_peer(name: str, panel: Panel, cuts: list[pd.Timestamp], proto: Protocol
     return preds, seconds
 
 
+def _members(run: _Run) -> list[str]:
+    """The ensemble's members on this dataset (LightGBM with exogenous columns where any)."""
+    return [m for m in ENSEMBLE_MEMBERS if run.exogenous is not None or m not in NEEDS_EXOGENOUS]
+
+
+def _median_ensemble(run: _Run) -> tuple[pd.DataFrame, float]:
+    """Per series, cutoff and date: the median of the members' means and of each quantile;
+    `filled` where any member was filled. Seconds: the sum of the members'."""
+    members = _members(run)
+    both = pd.concat([_predictions(m, run) for m in members], ignore_index=True)
+    keys = [NODE, ITEM, "cutoff", DATE]
+    out = both.groupby(keys, sort=False).agg(
+        **{v: (v, "median") for v in VALUES}, filled=("filled", "any")).reset_index()
+    timings = run.timings()
+    return out[PREDICTION_COLUMNS], sum(timings[m] for m in members)
+
+
+def _predictions(name: str, run: _Run) -> pd.DataFrame:
+    """A peer's predictions from benchmarks/out/peers, computed first if not cached (or
+    --force, once per run)."""
+    path = run.folder / f"{name}.parquet"
+    if (run.force and name not in run.done) or not path.exists():
+        if run.force:
+            for stale in (run.folder / "partial").glob(f"{name}_*.parquet"):
+                stale.unlink()
+        preds, seconds = _median_ensemble(run) if name == ENSEMBLE else _run_peer(name, run)
+        preds.to_parquet(path, index=False)
+        run.record(name, seconds)
+        run.done.add(name)
+    return pd.read_parquet(path)
+
+
+def _exogenous_frame(proto: Protocol, panel: Panel) -> pd.DataFrame | None:
+    """unique_id, ds and the protocol's dynamic columns for every series and period (0 where
+    the source has no value)."""
+    if proto.exogenous is None:
+        return None
+    raw = proto.exogenous(DATA / proto.folder)
+    on = [k for k in (NODE, ITEM) if k in raw]
+    columns = [c for c in raw if c not in (*on, DATE)]
+    grid = panel.keys[[NODE, ITEM]].assign(unique_id=np.arange(panel.n_series)).merge(
+        pd.DataFrame({DATE: panel.dates}), how="cross")
+    out = grid.merge(raw, on=[*on, DATE], how="left")
+    out[columns] = out[columns].fillna(0.0)
+    out = out.rename(columns={DATE: "ds"})[["unique_id", "ds", *columns]]
+    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+def peer_names() -> list[str]:
+    """Every peer this file runs, the median ensemble last."""
+    return [*_peers(), ENSEMBLE]
+
+
 def _fill_report(preds: pd.DataFrame) -> str:
     rows = preds["filled"]
     pairs = preds.loc[rows, [NODE, ITEM, "cutoff"]].drop_duplicates()
@@ -226,33 +355,28 @@ def _run_dataset(dataset: str, peers: list[str], *, force: bool) -> pd.DataFrame
     cuts = cutoffs(panel.dates, horizon=proto.horizon, windows=proto.windows, step=proto.step)
     folder = OUT / dataset
     folder.mkdir(parents=True, exist_ok=True)
-    timings_path = folder / "timings.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    run = _Run(panel, cuts, proto, folder, _exogenous_frame(proto, panel), force)
     print(f"{dataset}: {panel.n_series} series, cutoffs {[c.date() for c in cuts]}", flush=True)
     tables = []
     for name in peers:
-        path = folder / f"{name}.parquet"
-        if force or not path.exists():
-            if force:
-                for stale in (folder / "partial").glob(f"{name}_*.parquet"):
-                    stale.unlink()
-            preds, seconds = _run_peer(name, panel, cuts, proto, folder)
-            timings[name] = round(seconds, 1)
-            preds.to_parquet(path, index=False)
-            timings_path.write_text(json.dumps(timings, indent=2, sort_keys=True))
-        preds = pd.read_parquet(path)
-        print(f"  {name}: {timings.get(name, float('nan'))} s, {_fill_report(preds)}", flush=True)
+        if run.exogenous is None and name in NEEDS_EXOGENOUS:
+            print(f"  {name}: skipped, {dataset} has no exogenous columns", flush=True)
+            continue
+        preds = _predictions(name, run)
+        extra = f" (members: {', '.join(_members(run))})" if name == ENSEMBLE else ""
+        print(f"  {name}: {run.timings().get(name, float('nan'))} s, {_fill_report(preds)}"
+              f"{extra}", flush=True)
         tables.append(preds.assign(model=name))
     table = evaluate(pd.concat(tables, ignore_index=True), history, freq=data.freq,
                      by=["model"], outside_span=proto.outside_span)
-    table["seconds"] = table["model"].map(timings)
+    table["seconds"] = table["model"].map(run.timings())
     return table.sort_values("wrmsse").reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=[*PROTOCOLS, "all"], default="all")
-    parser.add_argument("--peers", nargs="+", choices=list(_peers()), default=list(_peers()))
+    parser.add_argument("--peers", nargs="+", choices=peer_names(), default=peer_names())
     parser.add_argument("--force", action="store_true", help="recompute cached predictions")
     args = parser.parse_args(argv)
     if not DATA.exists():
