@@ -89,7 +89,7 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
     request = _request(body, tables)
     f = model.forecaster
     try:
-        demand = model.cache.derived(  # type: ignore[union-attr]
+        demand = model.forecasts.derived(
             ("interval_demand", body.sku, id(nodes)),
             lambda: _interval_demand(model, rows, nodes))
         sales = (recent_sales_rate(f.tail) if body.policy == "fair_share_sales" else None)
@@ -108,7 +108,7 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
 def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -> IntervalDemand:
     """Protection-interval demand of an sku's series at the nodes of the node table."""
     f = model.forecaster
-    table = model.cache.table(served_model(f), f.horizon, DEFAULT_LEVELS)  # type: ignore[union-attr]
+    table = model.forecasts.table(served_model(f), f.horizon, DEFAULT_LEVELS)
     known = set(nodes[NODE].astype(str))
     forecast = model.frame([r for r in rows if model.node_ids[r] in known], table)
     return interval_demand(forecast, periods=protection_periods(nodes, freq=f.freq),
@@ -153,7 +153,7 @@ def risk_rows(model: ServedModel, tables: ChannelTables, body: RiskIn
     rows = np.flatnonzero(keep)
     if rows.size == 0:
         return [], 0
-    table = model.cache.table(served_model(f), f.horizon, DEFAULT_LEVELS)  # type: ignore[union-attr]
+    table = model.forecasts.table(served_model(f), f.horizon, DEFAULT_LEVELS)
     risk = stock_risk(model.frame(rows.tolist(), table), nodes=nodes,
                       inventory=tables.inventory, freq=f.freq, prices=last_prices(f.tail),
                       excess_weeks=body.excess_weeks)

@@ -182,6 +182,14 @@ class ServedModel:
                    origin_at_load=facts.pop("origin_at_load", forecaster.origin),
                    **facts)  # type: ignore[arg-type]
 
+    @property
+    def forecasts(self) -> ForecastCache:
+        """The forecast cache of `forecaster` (every model made by `build` has one)."""
+        if self.cache is None:
+            raise RuntimeError("this ServedModel has no forecast cache: make it with "
+                               "ServedModel.build(forecaster, ...)")
+        return self.cache
+
     def rolled(self, forecaster: Forecaster, *, batch_id: int, batches: int) -> ServedModel:
         """The same registry model rolled forward to `forecaster`."""
         return replace(self, forecaster=forecaster, cache=ForecastCache(forecaster),
@@ -227,7 +235,8 @@ def load_model(uri: str, *, tracking_uri: str) -> ServedModel:
         if alias:
             mv = client.get_model_version_by_alias(alias["name"], alias["alias"])
         else:
-            mv = client.get_model_version(numbered["name"], numbered["version"])  # type: ignore[index]
+            assert numbered is not None  # `alias or numbered` matched
+            mv = client.get_model_version(numbered["name"], numbered["version"])
         name, version, run_id = mv.name, str(mv.version), mv.run_id
         resolved = client.get_model_version_download_uri(mv.name, mv.version)
     pyfunc = mlflow.pyfunc.load_model(resolved)

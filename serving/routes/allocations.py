@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from models.allocation import line_records, off_pack, over_available, override_lines, unknown_lines
 from serving import idempotency
@@ -81,12 +81,12 @@ def create_allocation(body: AllocationIn, who: PlannerDep, model: ModelDep,
     return JSONResponse(out, status_code=201)
 
 
-def _load(session: Any, allocation_id: int) -> AllocationRow:
+def _load(session: Session, allocation_id: int) -> AllocationRow:
     row = session.scalar(select(AllocationRow).where(AllocationRow.id == allocation_id)
                          .options(selectinload(AllocationRow.decisions)))
     if row is None:
         raise ApiError(404, f"allocation {allocation_id} does not exist.")
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 @router.get("/allocations/{allocation_id}", response_model=AllocationOut, responses=_404)

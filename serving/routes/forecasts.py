@@ -67,15 +67,14 @@ async def create_forecasts(body: ForecastIn, call: ErpCall) -> JSONResponse:
     if unknown:
         raise _unknown(unknown)
     levels = tuple(sorted(set(body.quantiles)))
-    table = None if body.planned else model.cache.peek(name, horizon, levels)  # type: ignore[union-attr]
+    table = None if body.planned else model.forecasts.peek(name, horizon, levels)
     if table is None and (body.planned or len(model.index) > FULL_CACHE_SERIES):
         # planned values, or a model too big to forecast whole for one request: these series
         frame = await run_in_threadpool(_predict, model, pairs, body, horizon, levels, name)
         out = _rows_of_frame(frame, levels)
     else:
         if table is None:
-            table = await run_in_threadpool(model.cache.table, name, horizon, levels)  # type: ignore[union-attr]
-        assert table is not None
+            table = await run_in_threadpool(model.forecasts.table, name, horizon, levels)
         out = _rows_of_table(model, rows, table)
     service.metrics.count("forecast_series_total", len(rows))
     return JSONResponse({
