@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,13 @@ import pyarrow as pa
 from features.contract.io import RawFolder, RawTable
 from features.contract.validation import validate_raw
 from features.schema import NODE, TABLES
+from serving.schemas import ErrorItemJson
 
-__all__ = ["RowProblem", "check_rows"]
+__all__ = ["JsonRow", "JsonScalar", "RowProblem", "check_rows"]
+
+JsonScalar = str | int | float | bool | None
+JsonRow = dict[str, JsonScalar]
+"""One posted row as JSON (`model_dump(mode="json")` of a request row): field -> value."""
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,17 @@ class RowProblem:
     def unknown_node(self) -> bool:
         return self.type == "unknown_node"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ErrorItemJson:
         return {"loc": list(self.loc), "msg": self.msg, "type": self.type, "value": self.value}
 
 
-def _column(values: list[Any], kind: str) -> pa.Array:
+def _column(values: list[JsonScalar], kind: str) -> pa.Array:
     if kind in ("float", "int", "flag"):
         return pa.array([None if v is None else float(v) for v in values], pa.float64())
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def _raw(name: str, rows: list[dict[str, Any]]) -> RawTable:
+def _raw(name: str, rows: list[JsonRow]) -> RawTable:
     spec = TABLES[name]
     kinds = {c.name: c.kind for c in spec.columns}
     names = list(dict.fromkeys(k for row in rows for k in row if row.get(k) is not None))
@@ -63,13 +67,13 @@ def _nodes_raw(nodes: pd.DataFrame) -> RawTable:
                     row_numbers=np.arange(2, len(nodes) + 2, dtype=np.int64))
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def check_rows(rows: dict[str, list[dict[str, Any]]], *, nodes: pd.DataFrame,
+def check_rows(rows: dict[str, list[JsonRow]], *, nodes: pd.DataFrame,
                freq: str | None = None, fields: dict[str, str] | None = None
                ) -> tuple[dict[str, pd.DataFrame], list[RowProblem]]:
     """Validate tables of JSON rows (`{"inventory": [...], ...}`) against `nodes`.

@@ -9,7 +9,7 @@ inventory in force (the latest `PUT /v1/inventory`, else the data folder's).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from models.risk import last_prices, stock_risk
 from serving.channel import ChannelTables
 from serving.errors import ApiError
 from serving.model_store import ServedModel
-from serving.schemas import AllocationIn, RiskIn
+from serving.schemas import AllocationIn, ErrorItemJson, RiskIn, RiskRow
 from training.tracking.pyfunc import served_model
 
 __all__ = ["BOUND_TEXT", "allocation_lines", "edited_reason", "line_reason", "risk_rows"]
@@ -54,9 +54,10 @@ def _check_nodes(named: dict[str, list[str]], nodes: pd.DataFrame) -> None:
     unknown = {k: v for k, v in unknown.items() if v}
     if unknown:
         ids = sorted({i for v in unknown.values() for i in v})
-        errors = [{"loc": ["body", field, node], "msg": f"unknown node {node!r}",
-                   "type": "unknown_node", "value": node}
-                  for field, v in unknown.items() for node in v]
+        errors: list[ErrorItemJson] = [
+            {"loc": ["body", field, node], "msg": f"unknown node {node!r}",
+             "type": "unknown_node", "value": node}
+            for field, v in unknown.items() for node in v]
         raise ApiError(404, f"unknown node(s) {', '.join(map(repr, ids[:20]))}: not in the "
                        "node table.", errors=errors)
 
@@ -115,13 +116,13 @@ def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -
                            lead=lead_periods(nodes, freq=f.freq))
 
 
-def _num(value: Any) -> float:
+def _num(value: SupportsFloat) -> float:
     v = float(value)
     return v if math.isfinite(v) else 0.0
 
 
 def risk_rows(model: ServedModel, tables: ChannelTables, body: RiskIn
-              ) -> tuple[list[dict[str, Any]], int]:
+              ) -> tuple[list[RiskRow], int]:
     """The ranked stock-risk rows matching `body`'s filters (top `body.top`) and how many
     matched in all."""
     nodes = _nodes(tables)
@@ -164,21 +165,21 @@ def risk_rows(model: ServedModel, tables: ChannelTables, body: RiskIn
 
 
 def _risk_json(risk: pd.DataFrame, channel: pd.Series, classes: pd.Series
-               ) -> list[dict[str, Any]]:
+               ) -> list[RiskRow]:
     out = []
     for rank, rec in enumerate(risk.to_dict("records"), start=1):
         node, sku = str(rec[NODE]), str(rec[ITEM])
         value = rec.get("expected_lost_value")
         cover = float(rec["weeks_of_cover"])
-        out.append({
-            "rank": rank, "node_id": node, "sku": sku, "channel": channel.get(node),
-            "demand_class": classes.get((node, sku)), "on_hand": _num(rec["on_hand"]),
-            "in_transit": _num(rec["in_transit"]), "position": _num(rec["position"]),
-            "demand_mean": _num(rec["demand_mean"]), "p_stockout": _num(rec["p_stockout"]),
-            "expected_lost_units": _num(rec["expected_lost_units"]),
-            "expected_lost_value": (None if value is None or not math.isfinite(float(value))
-                                    else float(value)),
-            "weeks_of_cover": cover if math.isfinite(cover) else None,
-            "p_excess": _num(rec["p_excess"]), "risk_class": str(rec["risk_class"]),
-            "excess": bool(rec["excess"])})
+        out.append(RiskRow(
+            rank=rank, node_id=node, sku=sku, channel=channel.get(node),
+            demand_class=classes.get((node, sku)), on_hand=_num(rec["on_hand"]),
+            in_transit=_num(rec["in_transit"]), position=_num(rec["position"]),
+            demand_mean=_num(rec["demand_mean"]), p_stockout=_num(rec["p_stockout"]),
+            expected_lost_units=_num(rec["expected_lost_units"]),
+            expected_lost_value=(None if value is None or not math.isfinite(float(value))
+                                 else float(value)),
+            weeks_of_cover=cover if math.isfinite(cover) else None,
+            p_excess=_num(rec["p_excess"]), risk_class=str(rec["risk_class"]),
+            excess=bool(rec["excess"])))
     return out

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,19 +20,21 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.contract import RowProblem
-from serving.schemas import ErrorOut
+from serving.schemas import ErrorItemJson, ErrorJson, ErrorOut
 
-__all__ = ["ERROR_RESPONSES", "ApiError", "documented", "encodable", "error_body",
+__all__ = ["ERROR_RESPONSES", "ApiError", "Responses", "documented", "encodable", "error_body",
            "install_handlers", "linked", "validation_items"]
 
 log = logging.getLogger("channelcast.serving")
+Responses: TypeAlias = dict[int | str, dict[str, Any]]
+"""FastAPI's `responses=` (status -> OpenAPI response object): its own type, free-form."""
 
 
-def _doc(text: str) -> dict[str, Any]:
+def _doc(text: str) -> dict[str, object]:
     return {"model": ErrorOut, "description": text}
 
 
-def linked(status: int, field: str, **targets: str) -> dict[int | str, dict[str, Any]]:
+def linked(status: int, field: str, **targets: str) -> Responses:
     """OpenAPI links of a `status` answer: each target (name=`METHOD /path/{param}`) takes its
     one path parameter from the answer's `field`, so clients and stateful tests can chain calls
     (POST /v1/allocations -> GET /v1/allocations/{allocation_id} with the answer's `id`)."""
@@ -46,12 +48,12 @@ def linked(status: int, field: str, **targets: str) -> dict[int | str, dict[str,
     return {status: {"links": links}}
 
 
-def documented(**texts: str) -> dict[int | str, dict[str, Any]]:
+def documented(**texts: str) -> Responses:
     """Route-specific error answers for OpenAPI, e.g. `documented(_404="unknown sku")`."""
     return {int(code.lstrip("_")): _doc(text) for code, text in texts.items()}
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: Responses = {
     401: _doc("missing, unknown or revoked API key"),
     403: _doc("the key's role may not do this"),
     404: _doc("unknown series, node, sku, allocation or key (each named)"),
@@ -70,7 +72,7 @@ class ApiError(Exception):
     """An answer other than success: status, a sentence, and per-field problems."""
 
     def __init__(self, status: int, detail: str, *,
-                 errors: Sequence[RowProblem | dict[str, Any]] | None = None,
+                 errors: Sequence[RowProblem | ErrorItemJson] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
@@ -79,27 +81,31 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def encodable(value: Any) -> Any:
-    """`value` with every string UTF-8 encodable: lone surrogates become their escape text
-    (`"\\ud800"`), so an answer that echoes input can always be written."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-        return value
-    if isinstance(value, dict):
-        return {encodable(k): encodable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [encodable(v) for v in value]
-    return value
+def encodable(text: str) -> str:
+    """`text` UTF-8 encodable: lone surrogates become their escape text (`"\\ud800"`), so an
+    answer that echoes input can always be written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
-def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _encodable_item(item: ErrorItemJson) -> ErrorItemJson:
+    out = item.copy()  # the keys keep their order
+    out["loc"] = [p if isinstance(p, int) else encodable(p) for p in item["loc"]]
+    out["msg"], out["type"] = encodable(item["msg"]), encodable(item["type"])
+    if "value" in item:
+        value = item["value"]
+        out["value"] = None if value is None else encodable(value)
+    return out
+
+
+def error_body(detail: str, errors: Sequence[ErrorItemJson] | None = None) -> ErrorJson:
     """The `ErrorOut` body, safe to encode whatever the input it echoes."""
-    body: dict[str, Any] = {"detail": encodable(detail)}
+    body: ErrorJson = {"detail": encodable(detail)}
     if errors:
-        body["errors"] = encodable(errors)
+        body["errors"] = [_encodable_item(e) for e in errors]
     return body
 
 
@@ -110,19 +116,21 @@ def _path(loc: Sequence[str | int]) -> str:
     return out
 
 
-def validation_items(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def validation_items(errors: Sequence[Mapping[str, object]]) -> list[ErrorItemJson]:
     """pydantic/FastAPI errors as `ErrorItem`s (loc, msg, type, value)."""
-    items = []
+    items: list[ErrorItemJson] = []
     for e in errors:
         value = e.get("input")
         shown = None if value is None or isinstance(value, dict | list) else str(value)[:200]
-        items.append({"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+        loc = e.get("loc", ())
+        assert isinstance(loc, tuple | list), f"a validation error's loc is {loc!r}"
+        items.append({"loc": [p if isinstance(p, int) else str(p) for p in loc],
                       "msg": str(e.get("msg", "invalid value")), "type": str(e.get("type", "")),
                       "value": shown})
     return items
 
 
-def summary(items: list[dict[str, Any]], *, more_word: str = "problem") -> str:
+def summary(items: Sequence[ErrorItemJson], *, more_word: str = "problem") -> str:
     """`body.series[0].sku: Field required` (+ how many more)."""
     if not items:
         return "the request is not valid"
@@ -147,8 +155,8 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI could not decode the body: bad input, like any other
-        item = {"loc": ["body"], "msg": f"{exc.detail}: send UTF-8 JSON", "type": "body_unreadable",
-                "value": None}
+        item: ErrorItemJson = {"loc": ["body"], "msg": f"{exc.detail}: send UTF-8 JSON",
+                               "type": "body_unreadable", "value": None}
         return JSONResponse(error_body(f"body: {item['msg']}", [item]), status_code=422)
     return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))

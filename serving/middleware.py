@@ -25,23 +25,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import anyio
 from anyio import to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import idempotency
+from serving.schemas import ErrorJson
 from serving.service import Service
 from serving.tables import utcnow
 
 __all__ = ["SECURITY_HEADERS", "BodyGuard", "Observe"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _READ_ONLY = {"GET", "HEAD", "OPTIONS"}
 _QUERIES = {"/v1/forecasts", "/v1/stock-risk"}  # POSTs that change nothing: not audited
 SECURITY_HEADERS = [
@@ -61,7 +56,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _json(send: Send, status: int, body: dict[str, Any],
+async def _json(send: Send, status: int, body: ErrorJson,
                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
@@ -204,7 +199,7 @@ class _Capture:
         await self.send(message)
 
 
-def _too_large(size: int | None, limit: int) -> dict[str, Any]:
+def _too_large(size: int | None, limit: int) -> ErrorJson:
     got = f"{size:,} bytes" if size is not None else "more"
     return {"detail": f"request body too large: {got}, the limit is {limit:,} bytes; split the "
             "rows over several requests."}

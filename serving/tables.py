@@ -8,7 +8,7 @@ The schema is created and changed only by the Alembic migrations in `serving/mig
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -22,6 +22,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | None) -> datetime | None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """A stored time as aware UTC (SQLite hands times back without their zone)."""
     if value is None:
@@ -29,8 +35,14 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+JsonObject = dict[str, Any]
+"""A JSON column holding an object: whatever JSON was stored comes back (a boundary)."""
+JsonArray = list[Any]
+"""A JSON column holding an array."""
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {JsonObject: JSON, JsonArray: JSON}
 
 
 class ApiKeyRow(Base):
@@ -56,8 +68,8 @@ class AllocationRow(Base):
     policy: Mapped[str] = mapped_column(String(32))
     available: Mapped[float] = mapped_column(Float)
     pack_size: Mapped[int] = mapped_column(Integer)
-    request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    lines: Mapped[list[Any]] = mapped_column(JSON)
+    request: Mapped[JsonObject] = mapped_column(JSON)
+    lines: Mapped[JsonArray] = mapped_column(JSON)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     model_origin: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(100))
@@ -76,7 +88,7 @@ class AllocationDecisionRow(Base):
     allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    changes: Mapped[list[Any]] = mapped_column(JSON)
+    changes: Mapped[JsonArray] = mapped_column(JSON)
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     allocation: Mapped[AllocationRow] = relationship(back_populates="decisions")
@@ -89,8 +101,8 @@ class InventorySnapshotRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
-    inventory: Mapped[list[Any]] = mapped_column(JSON)
-    central_stock: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    inventory: Mapped[JsonArray] = mapped_column(JSON)
+    central_stock: Mapped[JsonArray | None] = mapped_column(JSON, nullable=True)
 
 
 class SellThroughBatchRow(Base):
@@ -101,7 +113,7 @@ class SellThroughBatchRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
-    rows: Mapped[list[Any]] = mapped_column(JSON)
+    rows: Mapped[JsonArray] = mapped_column(JSON)
     n_rows: Mapped[int] = mapped_column(Integer)
     origin_before: Mapped[str] = mapped_column(String(32))
     origin_after: Mapped[str] = mapped_column(String(32))
@@ -155,5 +167,5 @@ class AuditRow(Base):
     status: Mapped[int] = mapped_column(Integer)
     action: Mapped[str | None] = mapped_column(String(64), nullable=True)
     object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    detail: Mapped[JsonObject | None] = mapped_column(JSON, nullable=True)
     request_id: Mapped[str] = mapped_column(String(64))

@@ -7,22 +7,24 @@ inventory `as_of` from 1900 to that many periods after today or the origin."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from features.schema import ITEM, NODE
-from serving.contract import RowProblem, check_rows, nodes_of_model
+from serving.contract import JsonRow, RowProblem, check_rows, nodes_of_model
 from serving.decisions import risk_rows
 from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented, linked, summary
 from serving.model_store import ModelUnavailableError, ServedModel
 from serving.plausibility import PeriodWindow, as_of_problems, period_problems
 from serving.schemas import (
+    ErrorItemJson,
     InventoryIn,
     InventoryOut,
     RiskIn,
@@ -43,14 +45,14 @@ _409 = documented(_409="the service lacks what this needs")
 
 @router.post("/stock-risk", response_model=RiskOut, responses={**_404, **_409})
 def rank_stock_risk(body: RiskIn, _who: ErpDep, model: ModelDep, service: ServiceDep
-                    ) -> dict[str, Any]:
+                    ) -> RiskOut:
     """Stock-out and excess risk per stocked node x sku, ranked by expected lost value."""
     tables = service.channel
     rows, total = risk_rows(model, tables, body)
     as_of = (f"snapshot {tables.snapshot_id} of {tables.snapshot_at:%Y-%m-%d %H:%M} UTC"
              if tables.snapshot_at else f"data folder {tables.source}")
-    return {"model_version": model.version, "origin": f"{model.forecaster.origin:%Y-%m-%d}",
-            "inventory_as_of": as_of, "total": total, "rows": rows}
+    return RiskOut(model_version=model.version, origin=model.forecaster.origin.date(),
+                   inventory_as_of=as_of, total=total, rows=rows)
 
 
 def _refuse(problems: list[RowProblem], what: str, first: list[RowProblem] | None = None,
@@ -90,13 +92,13 @@ def _nodes(service: ServiceDep) -> pd.DataFrame:
     return nodes_of_model(ids)
 
 
-def _records(rows: list[Any]) -> list[dict[str, Any]]:
+def _records(rows: Sequence[BaseModel]) -> list[JsonRow]:
     return [r.model_dump(mode="json", exclude_none=True) for r in rows]
 
 
 @router.put("/inventory", response_model=InventoryOut, responses=_404)
 def put_inventory(body: InventoryIn, who: ErpDep, service: ServiceDep, request: Request
-                  ) -> dict[str, Any]:
+                  ) -> InventoryOut:
     """Replace the inventory snapshot (and the central stock, when sent); validated by the
     data contract, all or nothing."""
     tables = {"inventory": _records(body.inventory)}
@@ -112,9 +114,9 @@ def put_inventory(body: InventoryIn, who: ErpDep, service: ServiceDep, request: 
     request.state.audit = {"action": "inventory.put", "object_id": str(snap.id),
                            "detail": {"rows": len(body.inventory),
                                       "central_stock_rows": len(body.central_stock or [])}}
-    return {"snapshot_id": snap.id, "rows": len(body.inventory),
-            "central_stock_rows": None if body.central_stock is None else
-            len(body.central_stock), "created_at": as_utc(snap.created_at)}
+    return InventoryOut(snapshot_id=snap.id, rows=len(body.inventory),
+                        central_stock_rows=None if body.central_stock is None else
+                        len(body.central_stock), created_at=as_utc(snap.created_at))
 
 
 def _check_series(rows: pd.DataFrame, model: ServedModel) -> None:
@@ -123,12 +125,13 @@ def _check_series(rows: pd.DataFrame, model: ServedModel) -> None:
     unknown = {p for p in pairs if p not in model.index}
     if unknown:
         shown = ", ".join(f"({n}, {s})" for n, s in sorted(unknown)[:20])
+        errors: list[ErrorItemJson] = [
+            {"loc": ["body", "rows", i, "sku"], "type": "unknown_series",
+             "msg": f"series ({n}, {s}) is not in the model", "value": f"{n}/{s}"}
+            for i, (n, s) in enumerate(pairs) if (n, s) in unknown]
         raise ApiError(404, f"{len(unknown)} series not in the model: {shown}; nothing was "
                        "applied (train a version with their history to forecast them).",
-                       errors=[{"loc": ["body", "rows", i, "sku"], "type": "unknown_series",
-                                "msg": f"series ({n}, {s}) is not in the model",
-                                "value": f"{n}/{s}"} for i, (n, s) in enumerate(pairs)
-                               if (n, s) in unknown][:1000])
+                       errors=errors[:1000])
 
 
 def _why_old(service: ServiceDep, model: ServedModel) -> Callable[[date], str]:
@@ -154,7 +157,7 @@ def _why_old(service: ServiceDep, model: ServedModel) -> Callable[[date], str]:
              responses={**_404, **_409, **linked(
                  201, "batch_id", RevertBatch="POST /v1/sell-through/{batch_id}/revert")})
 async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
-                            service: ServiceDep, request: Request) -> dict[str, Any]:
+                            service: ServiceDep, request: Request) -> SellThroughOut:
     """New periods of sell-through: validated (row-level errors, all or nothing), then the
     model rolls forward over them without retraining and answers from the new origin."""
     if getattr(model.forecaster, "state", None) is None:
@@ -181,8 +184,10 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
     request.state.audit = {"action": "sell_through.post", "object_id": str(batch.id),
                            "detail": {"rows": batch.n_rows, "origin_before": batch.origin_before,
                                       "origin_after": batch.origin_after}}
-    return {"batch_id": batch.id, "rows": batch.n_rows, "origin_before": batch.origin_before,
-            "origin_after": batch.origin_after, "model_version": swapped.version}
+    return SellThroughOut(batch_id=batch.id, rows=batch.n_rows,
+                          origin_before=date.fromisoformat(batch.origin_before),
+                          origin_after=date.fromisoformat(batch.origin_after),
+                          model_version=swapped.version)
 
 
 @router.post("/sell-through/{batch_id}/revert", response_model=SellThroughRevertOut,
@@ -193,7 +198,7 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
                  _503="no model is loaded, or its registry version cannot be loaded"))
 async def revert_sell_through(batch_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                               who: AdminDep, service: ServiceDep, request: Request
-                              ) -> dict[str, Any]:
+                              ) -> SellThroughRevertOut:
     """Revert a sell-through batch (admin): the model is rebuilt from its registry version
     and the batches that remain, in order; other workers follow within their sync interval
     and a restart no longer replays it."""
@@ -212,7 +217,9 @@ async def revert_sell_through(batch_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
     request.state.audit = {"action": "sell_through.revert", "object_id": str(batch.id),
                            "detail": {"rows": batch.n_rows, "origin_before": f"{before:%Y-%m-%d}",
                                       "origin_after": origin}}
-    return {"batch_id": batch.id, "rows": batch.n_rows, "reverted_at": as_utc(batch.reverted_at),
-            "reverted_by": batch.reverted_by, "origin_before": f"{before:%Y-%m-%d}",
-            "origin": origin, "model_version": model.version,
-            "sell_through_batches": model.batches}
+    assert batch.reverted_at is not None and batch.reverted_by is not None  # set by revert
+    return SellThroughRevertOut(
+        batch_id=batch.id, rows=batch.n_rows, reverted_at=as_utc(batch.reverted_at),
+        reverted_by=batch.reverted_by, origin_before=before.date(),
+        origin=model.forecaster.origin.date(), model_version=model.version,
+        sell_through_batches=model.batches)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
@@ -28,9 +26,9 @@ class ReadyOut(BaseModel):
 
 
 @router.get("/healthz", response_model=HealthOut)
-async def healthz() -> dict[str, Any]:
+async def healthz() -> HealthOut:
     """The process is up."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 @router.get("/readyz", response_model=ReadyOut,

@@ -8,8 +8,9 @@ The page itself (static files under `serving/web/`, no CDN) is mounted at `/ui/`
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -76,14 +77,14 @@ class NodesOut(BaseModel):
 
 
 @router.get("/nodes", response_model=NodesOut)
-def list_nodes(_who: ErpDep, service: ServiceDep) -> dict[str, Any]:
+def list_nodes(_who: ErpDep, service: ServiceDep) -> NodesOut:
     """Every node with its parent, channel and region (top ancestor)."""
     nodes = service.channel.nodes
     if nodes is None:
-        return {"nodes": []}
+        return NodesOut(nodes=[])
     parent, channel = _node_maps(nodes)
-    return {"nodes": [{"node_id": n, "parent_id": parent[n], "channel": channel[n],
-                       "region": _root(n, parent)} for n in parent]}
+    return NodesOut(nodes=[NodeOut(node_id=n, parent_id=parent[n], channel=channel[n],
+                                   region=_root(n, parent)) for n in parent])
 
 
 def _node_maps(nodes: pd.DataFrame) -> tuple[dict[str, str | None], dict[str, str | None]]:
@@ -123,14 +124,14 @@ class SkusOut(BaseModel):
 
 
 @router.get("/skus", response_model=SkusOut)
-def list_skus(_who: ErpDep, model: ModelDep, service: ServiceDep) -> dict[str, Any]:
+def list_skus(_who: ErpDep, model: ModelDep, service: ServiceDep) -> SkusOut:
     """Every sku the model forecasts, with its central stock on record."""
     out = []
     for sku in sorted(model.by_sku):
         available, pack = service.channel.central(sku)
-        out.append({"sku": sku, "series": len(model.by_sku[sku]), "available": available,
-                    "pack_size": pack})
-    return {"skus": out}
+        out.append(SkuOut(sku=sku, series=len(model.by_sku[sku]), available=available,
+                          pack_size=pack))
+    return SkusOut(skus=out)
 
 
 class RecentIn(BaseModel):
@@ -165,7 +166,7 @@ def _rows(model: ServedModel, series: list[SeriesKey]) -> list[int]:
 
 
 @router.post("/series/recent", response_model=RecentOut)
-def recent_sell_through(body: RecentIn, _who: ErpDep, model: ModelDep) -> dict[str, Any]:
+def recent_sell_through(body: RecentIn, _who: ErpDep, model: ModelDep) -> RecentOut:
     """Units sold in each of the last `periods` periods up to the model's origin."""
     f = model.forecaster
     _rows(model, body.series)
@@ -180,9 +181,10 @@ def recent_sell_through(body: RecentIn, _who: ErpDep, model: ModelDep) -> dict[s
     table = part.pivot_table(index=[NODE, ITEM], columns=DATE, values=UNITS, aggfunc="sum")
     table = table.reindex(index=wanted, columns=grid)
     dates = [f"{d:%Y-%m-%d}" for d in grid]
-    return {"series": [{"node_id": n, "sku": s, "dates": dates,
-                        "units": [None if math.isnan(v) else float(v) for v in values]}
-                       for (n, s), values in zip(wanted, table.to_numpy(), strict=True)]}
+    return RecentOut(series=[
+        RecentSeries(node_id=n, sku=s, dates=dates,
+                     units=[None if math.isnan(v) else float(v) for v in values])
+        for (n, s), values in zip(wanted, table.to_numpy(), strict=True)])
 
 
 class HistoryPoint(BaseModel):
@@ -218,7 +220,7 @@ class SeriesOut(BaseModel):
 
 @router.get("/series/{node_id}/{sku}", response_model=SeriesOut)
 def one_series(node_id: Id, sku: Id, _who: ErpDep, model: ModelDep, service: ServiceDep,
-               history: int = 52) -> dict[str, Any]:
+               history: int = 52) -> SeriesOut:
     """History (with stock-outs and promotions) and forecast with its 80% band."""
     if not 1 <= history <= 520:
         raise ApiError(422, "`history` must be in 1..520 periods.",
@@ -231,35 +233,39 @@ def one_series(node_id: Id, sku: Id, _who: ErpDep, model: ModelDep, service: Ser
     points = []
     for rec in mine.to_dict("records"):
         on_hand = _num(rec.get(ON_HAND))
-        points.append({"date": f"{rec[DATE]:%Y-%m-%d}", "units": _num(rec[UNITS]),
-                       "on_hand": on_hand, "promo": bool(_num(rec.get(PROMO)) or 0),
-                       "stockout": on_hand is not None and on_hand <= 0})
+        points.append(HistoryPoint(date=f"{rec[DATE]:%Y-%m-%d}", units=_num(rec[UNITS]),
+                                   on_hand=on_hand, promo=bool(_num(rec.get(PROMO)) or 0),
+                                   stockout=on_hand is not None and on_hand <= 0))
     fc = f.predict(pd.DataFrame({NODE: [node_id], ITEM: [sku]}), quantiles=(0.1, 0.9),
                    model=served_model(f))
-    forecast = [{"date": f"{d:%Y-%m-%d}", "mean": _num(m), "lo": _num(lo), "hi": _num(hi)}
+    forecast = [ForecastPoint(date=f"{d:%Y-%m-%d}", mean=_num(m), lo=_num(lo), hi=_num(hi))
                 for d, m, lo, hi in zip(fc[DATE], fc["mean"], fc["q0.1"], fc["q0.9"],
                                         strict=True)]
-    errors: dict[str, Any] = {}
+    errors: dict[str, float | int | str | None] = {}
     if f.errors is not None:
         rec = f.errors.iloc[row].to_dict()
         errors = {k: (_num(v) if k != "model" else str(v)) for k, v in rec.items()}
-    node_facts = _node_facts(service, node_id)
-    return {"node_id": node_id, "sku": sku, **node_facts,
-            "demand_class": str(f.classes[row]), "model": str(fc["model"].iloc[0]),
-            "model_version": model.version, "origin": f"{f.origin:%Y-%m-%d}",
-            "period": period_word(f.freq), "backtest": errors,
-            "history": points, "forecast": forecast}
+    channel, region = _node_facts(service, node_id)
+    return SeriesOut(node_id=node_id, sku=sku, channel=channel, region=region,
+                     demand_class=str(f.classes[row]), model=str(fc["model"].iloc[0]),
+                     model_version=model.version, origin=f"{f.origin:%Y-%m-%d}",
+                     period=period_word(f.freq), backtest=errors,
+                     history=points, forecast=forecast)
 
 
-def _node_facts(service: ServiceDep, node_id: str) -> dict[str, str | None]:
+def _node_facts(service: ServiceDep, node_id: str) -> tuple[str | None, str | None]:
+    """The node's channel and region (None where unknown)."""
     nodes = service.channel.nodes
     if nodes is None:
-        return {"channel": None, "region": None}
+        return None, None
     parent, channel = _node_maps(nodes)
-    return {"channel": channel.get(node_id), "region": _root(node_id, parent)}
+    return channel.get(node_id), _root(node_id, parent)
 
 
-def _num(value: Any) -> float | None:
+def _num(value: SupportsFloat | str | None) -> float | None:
+    """`value` as a finite number, else None (missing, NaN, inf, not a number)."""
+    if value is None:
+        return None
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -293,7 +299,7 @@ class PreviewOut(BaseModel):
 @router.post("/allocations/{allocation_id}/preview", response_model=PreviewOut)
 def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
                        body: PreviewIn, who: PlannerDep, model: ModelDep,
-                       service: ServiceDep) -> dict[str, Any]:
+                       service: ServiceDep) -> PreviewOut:
     """The stock-out probability and explanation of each line for edited quantities, before
     committing them: the same demand over the protection interval as the proposal (from the
     model serving now). Nothing is recorded."""
@@ -317,19 +323,28 @@ def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 
     position = np.array([float(line["position_before"]) for line in lines])
     p_after = _stockout(model, service, sku, [line["node_id"] for line in lines], position,
                         position + qty)
-    return {"allocation_id": allocation_id, "allocated": float(qty.sum()),
-            "available": available,
-            "lines": [_previewed(line, float(q), float(s), who.name)
-                      for line, q, s in zip(lines, qty, p_after, strict=True)]}
+    return PreviewOut(allocation_id=allocation_id, allocated=float(qty.sum()),
+                      available=available,
+                      lines=[_previewed(line, float(q), float(s), who.name)
+                             for line, q, s in zip(lines, qty, p_after, strict=True)])
 
 
-def _previewed(line: dict[str, Any], qty: float, p_after: float, by: str) -> dict[str, Any]:
+def _previewed(line: Mapping[str, object], qty: float, p_after: float, by: str) -> PreviewLine:
     """One preview line: a changed quantity gets `override` and an explanation of it."""
-    changed = abs(qty - float(line["allocated"])) > 1e-9
-    return {"node_id": line["node_id"], "allocated": qty,
-            "position_after": float(line["position_before"]) + qty, "p_stockout_after": p_after,
-            "bound": "override" if changed else line["bound"],
-            "reason": edited_reason(line, qty, p_after, by=by) if changed else line["reason"]}
+    changed = abs(qty - _float(line["allocated"])) > 1e-9
+    return PreviewLine(node_id=str(line["node_id"]), allocated=qty,
+                       position_after=_float(line["position_before"]) + qty,
+                       p_stockout_after=p_after,
+                       bound="override" if changed else str(line["bound"]),
+                       reason=(edited_reason(line, qty, p_after, by=by) if changed
+                               else str(line["reason"])))
+
+
+def _float(value: object) -> float:
+    """A number of a stored allocation line (JSON: int or float)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"stored allocation line holds {value!r} where a number belongs")
+    return float(value)
 
 
 def _stockout(model: ServedModel, service: ServiceDep, sku: str, node_ids: list[str],

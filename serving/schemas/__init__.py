@@ -39,6 +39,8 @@ from serving.schemas.fields import (
     Count,
     Day,
     ErrorItem,
+    ErrorItemJson,
+    ErrorJson,
     ErrorOut,
     Id,
     Level,
@@ -57,7 +59,8 @@ from serving.schemas.forecasts import (
 __all__ = [
     "BIG", "FIRST_DAY", "LAST_DAY", "AllocationDecisionIn", "AllocationIn", "AllocationLine",
     "AllocationList", "AllocationOut", "AuditEntry", "CentralStockRow", "Count", "Day",
-    "DecisionOut", "ErrorItem", "ErrorOut", "ForecastIn", "ForecastOut", "ForecastRow", "Id",
+    "DecisionOut", "ErrorItem", "ErrorItemJson", "ErrorJson", "ErrorOut", "ForecastIn",
+    "ForecastOut", "ForecastRow", "Id",
     "InventoryIn", "InventoryOut", "InventoryRow", "KeyCreateIn", "KeyCreatedOut", "KeyOut",
     "Level", "ModelOut", "Number", "PlannedRow", "RiskIn", "RiskOut", "RiskRow",
     "SellThroughIn", "SellThroughOut", "SellThroughRevertOut", "SellThroughRow", "SeriesKey",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -17,8 +17,8 @@ from pydantic_core import PydanticCustomError
 from models.allocation import POLICIES
 from models.quantiles import quantile_level
 
-__all__ = ["BIG", "Count", "Day", "ErrorItem", "ErrorOut", "FIRST_DAY", "Id", "LAST_DAY", "Level",
-           "distinct_levels",
+__all__ = ["BIG", "Count", "Day", "ErrorItem", "ErrorItemJson", "ErrorJson", "ErrorOut",
+           "FIRST_DAY", "Id", "LAST_DAY", "Level", "distinct_levels",
            "Number", "Policy", "RiskClass", "Share", "StrictBody", "TEXT_CHECK", "Units"]
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
@@ -101,6 +101,22 @@ class ErrorItem(BaseModel):
     msg: str = Field(description="what is wrong and what to do")
     type: str = Field(description="rule id, e.g. below_minimum, missing, unknown_node")
     value: str | None = None
+
+
+class ErrorItemJson(TypedDict):
+    """An `ErrorItem` as answered without validation (no `value` key: none)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    value: NotRequired[str | None]
+
+
+class ErrorJson(TypedDict):
+    """An `ErrorOut` as answered without validation (no `errors` key: none)."""
+
+    detail: str
+    errors: NotRequired[list[ErrorItemJson]]
 
 
 class ErrorOut(BaseModel):
