@@ -1,8 +1,12 @@
 """`channelcast policy-backtest`: replay history under scarce supply with each allocation
 policy and compare fill rate, lost sales and stock held (`training.policy`).
 
-Prints the protection-interval coverage check and the policy table; `--out FILE.csv` writes
-the table. Exit codes: 0 ok, 2 bad input (with a message naming the cause).
+Prints the protection-interval coverage check and the policy table, with the `oracle`
+(perfect foresight) as the ceiling, each policy's share of the headroom over the best fair
+share (fill rate and money cost) and the money columns (lost margin at `--margin-rate` x price
+unless the data has a `margin` column, holding cost at `--holding-rate` per period of the
+stock's value); `--out FILE.csv` writes the table. Exit codes: 0 ok, 2 bad input (with a
+message naming the cause).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from models.errors import InfeasibleAllocationError, UnknownNodeError
 from training.engine.forecast import UnknownSeriesError
 from training.policy.backtest import (
     CHEAP_MODELS,
+    HOLDING_RATE,
     LGBM_REFIT_EVERY,
+    MARGIN_RATE,
     PRODUCTION_MODELS,
     SUPPLY_MODES,
     PolicyBacktestConfig,
@@ -57,6 +63,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="periods between LightGBM refits when --models has lgbm; the periods "
                    f"in between forecast with the last booster (default {LGBM_REFIT_EVERY})")
     p.add_argument("--tiers", action="store_true", help="use node priorities in channelcast")
+    p.add_argument("--margin-rate", type=float, default=MARGIN_RATE,
+                   help=f"unit margin as a share of price where the data has no `margin` "
+                   f"column (default {MARGIN_RATE:g}; data without prices: a unit is worth 1)")
+    p.add_argument("--holding-rate", type=float, default=HOLDING_RATE,
+                   help=f"holding cost per period as a share of the stock's value (default "
+                   f"0.25/52 = {HOLDING_RATE:.5f}: 25%% a year on weekly data)")
     p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
     add_partial_arguments(p)
     p.set_defaults(handler=_run_policy_backtest)
@@ -74,7 +86,9 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
                                       lead_periods=args.lead_periods, scarcity=scarcity,
                                       models=tuple(m.strip() for m in args.models.split(",")),
                                       tiers=args.tiers, supply=args.supply,
-                                      lgbm_refit_every=args.lgbm_refit_every)
+                                      lgbm_refit_every=args.lgbm_refit_every,
+                                      margin_rate=args.margin_rate,
+                                      holding_rate=args.holding_rate)
         forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
                                      demand=demand, progress=not args.quiet)
         check = check_intervals(forecasts)

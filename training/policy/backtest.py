@@ -12,6 +12,16 @@ centrally and in total, stock left at the nodes at the end, stock-outs, and the 
 scarcity every sensible policy sells nearly all it receives, so fill rates sit just under
 the cap and differ by the stock left at the nodes when the replay stops.
 
+`oracle` (`training.policy.oracle`) allocates under the same supply, packs and lead times
+with the realised demand known: the ceiling. `add_headroom` reports each policy's share of
+the headroom, (policy - best fair share) / (oracle - best fair share), for fill rate and for
+the money cost. Money (`training.policy.money`): lost margin = unit margin x lost units (the
+history's `margin` column per series, else `margin_rate` x price), holding cost =
+`holding_rate` per period x the value (price) of the stock held at the end of each period, at
+the nodes and centrally (`node_holding_cost` is the nodes' part); `cost` = lost margin +
+holding cost. Price per series: the mean of the history's `price` column (the sku's mean
+where a series has none; 1 where the data has no prices, i.e. units are money, as on walmart).
+
 channelcast values a shipment for what it can sell after it lands (`lost_sales`, see
 `IntervalDemand.served`): the replay loses the sales of an empty node, it does not backorder.
 
@@ -39,7 +49,7 @@ import pandas as pd
 
 from features.config import BacktestConfig
 from features.engineering.history import Panel, build_panel
-from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRIORITY, UNITS
+from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRICE, PRIORITY, UNITS
 from models.allocation import POLICIES, AllocationConfig, fair_share_packs, pack_problem
 from models.allocation.kernel import solve
 from models.demand_interval import (
@@ -53,10 +63,14 @@ from models.quantiles import quantile_name
 from models.zoo import primary_model
 from training.engine.backtest import run_backtest
 from training.engine.progress import bar
+from training.policy.money import HOLDING_RATE, MARGIN_RATE, money_columns, unit_money
+from training.policy.oracle import Oracle
 from training.policy.sim import Decide, SimInputs, SimOutcome, simulate
 
-__all__ = ["CHEAP_MODELS", "LGBM_REFIT_EVERY", "PRODUCTION_MODELS", "SUPPLY_MODES",
-           "PolicyBacktestConfig", "PolicyForecasts", "policy_forecasts", "run_policy_backtest"]
+__all__ = ["BACKTEST_POLICIES", "CHEAP_MODELS", "FAIR_SHARE", "HOLDING_RATE",
+           "LGBM_REFIT_EVERY", "MARGIN_RATE", "PRODUCTION_MODELS", "SUPPLY_MODES",
+           "PolicyBacktestConfig", "PolicyForecasts", "add_headroom", "policy_forecasts",
+           "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -66,6 +80,10 @@ PRODUCTION_MODELS = ("lgbm", "snaive", "ma", "croston", "tsb", "ets", "auto")
 LGBM_REFIT_EVERY = 13
 """Periods between LightGBM refits in the replay by default (weekly data: a quarter)."""
 SUPPLY_MODES = ("demand", "flat")
+BACKTEST_POLICIES = (*POLICIES, "oracle")
+"""The allocation policies plus `oracle`, the perfect-foresight ceiling (replay only)."""
+FAIR_SHARE = ("fair_share_forecast", "fair_share_sales")
+MARGIN = "margin"
 
 
 @dataclass(frozen=True)
@@ -83,7 +101,7 @@ class PolicyBacktestConfig:
             policy sells nearly all it receives); "flat": a constant supply plan, `scarcity` x
             the sku's mean demand over the replay every period (the same total; peaks are
             short and quiet weeks long, so where stock waits and where it goes matters).
-        policies: from `models.allocation.POLICIES`.
+        policies: from `BACKTEST_POLICIES` (`models.allocation.POLICIES` and `oracle`).
         sales_window: periods of recent sales behind `fair_share_sales`.
         models, model: backtest models, and the one whose forecasts the policies use (None:
             `auto` when in `models`, else the first).
@@ -95,6 +113,9 @@ class PolicyBacktestConfig:
         lost_sales: channelcast values a shipment for what it can sell after it lands
             (demand before then is lost if the node runs out); False treats the whole
             interval's demand as servable (the backorder view), for comparison.
+        margin_rate: unit margin as a share of price where the history has no `margin`.
+        holding_rate: holding cost per period as a share of the stock's value (the default,
+            0.25 / 52, is 25% a year on weekly data; scale it for other frequencies).
     """
 
     start: int = 60
@@ -102,7 +123,7 @@ class PolicyBacktestConfig:
     lead_periods: int | None = None
     scarcity: tuple[float, ...] = (0.7, 0.85, 1.0)
     supply: str = "demand"
-    policies: tuple[str, ...] = POLICIES
+    policies: tuple[str, ...] = BACKTEST_POLICIES
     sales_window: int = 4
     models: tuple[str, ...] = PRODUCTION_MODELS
     model: str | None = None
@@ -112,6 +133,8 @@ class PolicyBacktestConfig:
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     tiers: bool = False
     lost_sales: bool = True
+    margin_rate: float = MARGIN_RATE
+    holding_rate: float = HOLDING_RATE
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,8 @@ class PolicyForecasts:
         steps, means: per replayed period: series x steps x levels quantiles and the means.
         predictions: the backtest's rows of `model` (for calibration checks).
         seconds: wall time of the backtest.
+        price, margin: per series, the mean of the history's `price` and `margin` columns
+            (NaN where absent); None: no prices known.
     """
 
     panel: Panel
@@ -136,6 +161,8 @@ class PolicyForecasts:
     means: FloatArray
     predictions: pd.DataFrame
     seconds: float
+    price: FloatArray | None = None
+    margin: FloatArray | None = None
 
     @property
     def interval(self) -> IntArray:
@@ -203,7 +230,19 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
     return PolicyForecasts(panel=panel, demand=_demand_panel(panel, demand), lead=lead,
                            review=config.review_periods, start=config.start, steps=steps,
                            means=means, predictions=preds.reset_index(drop=True),
-                           seconds=seconds)
+                           seconds=seconds, price=_series_mean(history, panel, PRICE),
+                           margin=_series_mean(history, panel, MARGIN))
+
+
+def _series_mean(history: pd.DataFrame, panel: Panel, column: str) -> FloatArray:
+    """Mean of `column` per series of the panel (NaN where the column or its values are
+    absent)."""
+    if column not in history:
+        return np.full(panel.n_series, np.nan)
+    keys = [history[NODE].astype(str), history[ITEM].astype(str)]
+    mean = pd.to_numeric(history[column], errors="coerce").groupby(keys).mean()
+    index = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str))
+    return mean.reindex(index).to_numpy(np.float64)
 
 
 def _lead_periods(panel: Panel, nodes: pd.DataFrame, freq: str, fixed: int | None) -> IntArray:
@@ -238,8 +277,8 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                         config: PolicyBacktestConfig,
                         pack_sizes: pd.Series | None = None, progress: bool = False
                         ) -> pd.DataFrame:
-    """The policy table: one row per scarcity x policy (see `_row` for the columns);
-    `progress`: one step per replayed period on stderr."""
+    """The policy table: one row per scarcity x policy (see `_row` for the columns, and
+    `add_headroom`); `progress`: one step per replayed period on stderr."""
     f = forecasts
     group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
     group = group_codes.astype(np.int64)
@@ -249,6 +288,13 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                 .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
     if config.supply not in SUPPLY_MODES:
         raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
+    unknown = [p for p in config.policies if p not in BACKTEST_POLICIES]
+    if unknown:
+        raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {unknown}.")
+    if config.holding_rate < 0:
+        raise ValueError(f"`holding_rate` must be >= 0; got {config.holding_rate}.")
+    money = unit_money(f.price, f.margin, group=group, n_skus=len(skus),
+                       margin_rate=config.margin_rate)
     dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
              for i in range(f.means.shape[0])]
     demand = f.demand[:, f.start:]
@@ -270,15 +316,46 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
             for policy in config.policies:
                 shown.set_postfix_str(f"scarcity {share:g} {policy}", refresh=False)
                 began = time.perf_counter()
-                decide = _decider(policy, dists=dists, group=group, pack=pack,
-                                  priority=priority, forecasts=f, config=config)
+                decide = (Oracle(inputs, pack=pack, weight=_weights(priority, config))
+                          if policy == "oracle" else
+                          _decider(policy, dists=dists, group=group, pack=pack,
+                                   priority=priority, forecasts=f, config=config))
                 outcome = simulate(inputs, decide=decide,
                                    on_period=shown.update if progress else None)
                 row = _row(share, policy, outcome, time.perf_counter() - began)
+                row |= money_columns(outcome, money, holding_rate=config.holding_rate)
                 row["supply"] = config.supply
                 row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
                 rows.append(row)
-    return pd.DataFrame(rows)
+    return add_headroom(pd.DataFrame(rows))
+
+
+def add_headroom(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with each policy's share of the oracle's headroom over the best fair-share
+    policy of its supply mode and scarcity: `headroom_fill` = (fill rate - best fair share's)
+    / (oracle's - best fair share's), `headroom_value` the same on `cost` (lower is better).
+    1 = as good as the oracle, 0 = as good as the best fair share; NaN without an oracle,
+    a fair-share row, or headroom (the oracle no better)."""
+    out = table.reset_index(drop=True)
+    out["headroom_fill"] = out["headroom_value"] = np.nan
+    keys = [k for k in ("supply", "scarcity") if k in out]
+    for _, rows in out.groupby(keys, sort=False):
+        oracle = rows[rows["policy"] == "oracle"]
+        fair = rows[rows["policy"].isin(FAIR_SHARE)]
+        if oracle.empty or fair.empty:
+            continue
+        for column, name, best in (("fill_rate", "headroom_fill", fair["fill_rate"].max()),
+                                   ("cost", "headroom_value", fair["cost"].min())):
+            gap = float(oracle[column].iloc[0]) - best
+            if abs(gap) > 1e-12 * max(abs(best), 1.0):
+                out.loc[rows.index, name] = (rows[column] - best) / gap + 0.0  # no -0
+    return out
+
+
+def _weights(priority: IntArray, config: PolicyBacktestConfig) -> FloatArray:
+    """Per series: the allocation's priority weight (1 / priority unless configured)."""
+    given = config.allocation.priority_weights or {}
+    return np.array([given.get(int(p), 1.0 / p) for p in priority], dtype=np.float64)
 
 
 def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
@@ -302,7 +379,7 @@ def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
         return fair_share_packs(p, basis=recent * forecasts.interval) * row_pack
 
     if policy not in POLICIES:
-        raise ValueError(f"`policies` must be from {list(POLICIES)}; got {policy!r}.")
+        raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {policy!r}.")
     return decide
 
 

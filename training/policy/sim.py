@@ -55,6 +55,9 @@ class SimOutcome:
     central_stock: FloatArray  # units held centrally at the end of each period
     stockouts: int  # series x periods with demand > 0 that lost some of it
     periods_with_demand: int
+    series_lost: FloatArray  # units lost per series over the replay
+    series_stock: FloatArray  # per series: end-of-period units on hand, summed over periods
+    group_central: FloatArray  # per sku: end-of-period central units, summed over periods
 
     @property
     def fill_rate(self) -> float:
@@ -74,6 +77,7 @@ def simulate(inputs: SimInputs, *, decide: Decide,
     node_stock, central_stock = np.zeros(periods), np.zeros(periods)
     sold = lost = 0.0
     stockouts = 0
+    series_lost, series_stock, group_central = np.zeros(n), np.zeros(n), np.zeros(n_groups)
     rows = np.arange(n)
     for t in range(periods):
         on_hand += arrivals[:, t]
@@ -88,13 +92,17 @@ def simulate(inputs: SimInputs, *, decide: Decide,
         on_hand -= sale
         sold += sale.sum()
         lost += (demand[:, t] - sale).sum()
+        series_lost += demand[:, t] - sale
+        series_stock += on_hand
+        group_central += central
         stockouts += int(((demand[:, t] > 0) & (sale < demand[:, t] - 1e-9)).sum())
         node_stock[t], central_stock[t] = on_hand.sum(), central.sum()
         if on_period is not None:
             on_period()
     return SimOutcome(demand=float(demand.sum()), sold=sold, lost=lost, node_stock=node_stock,
                       central_stock=central_stock, stockouts=stockouts,
-                      periods_with_demand=int((demand > 0).sum()))
+                      periods_with_demand=int((demand > 0).sum()), series_lost=series_lost,
+                      series_stock=series_stock, group_central=group_central)
 
 
 def _checked(ship: FloatArray, group: IntArray, central: FloatArray) -> FloatArray:

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from features.synthetic import generate_channel_data
-from models.allocation import POLICIES
 from tests.conftest import SHARED_DATA, require
 from training.policy.backtest import (
+    BACKTEST_POLICIES,
+    FAIR_SHARE,
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
     PolicyForecasts,
@@ -95,7 +96,7 @@ def test_policy_table_has_every_policy_and_scarcity(small: Small) -> None:
     forecasts, nodes, packs = small
     table = run_policy_backtest(forecasts, nodes=nodes, config=PolicyBacktestConfig(start=40),
                                 pack_sizes=packs)
-    assert len(table) == 9 and set(table["policy"]) == set(POLICIES)
+    assert len(table) == 12 and set(table["policy"]) == set(BACKTEST_POLICIES)
     assert table["fill_rate"].between(0, 1).all()
     assert (table[["lost_units", "avg_node_stock", "stockouts"]] >= 0).all().all()
     by = table.groupby("policy")["fill_rate"]
@@ -103,6 +104,37 @@ def test_policy_table_has_every_policy_and_scarcity(small: Small) -> None:
     assert (table["fill_rate"] <= table["supply_cap"] + 1e-9).all()  # nobody sells more
     np.testing.assert_allclose(table["avg_total_stock"],
                                table["avg_node_stock"] + table["avg_central_stock"])
+    np.testing.assert_allclose(table["cost"], table["lost_margin"] + table["holding_cost"])
+    assert (table["node_holding_cost"] <= table["holding_cost"] + 1e-9).all()
+
+
+def test_the_oracle_fills_at_least_as_much_as_every_policy(small: Small) -> None:
+    forecasts, nodes, packs = small
+    for supply in ("demand", "flat"):
+        table = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                                    config=PolicyBacktestConfig(start=40, supply=supply))
+        for share, rows in table.groupby("scarcity"):
+            by = rows.set_index("policy")
+            oracle = by.loc["oracle"]
+            assert (by["fill_rate"] <= oracle["fill_rate"] + 1e-12).all(), (supply, share, by)
+            assert oracle["fill_rate"] <= oracle["supply_cap"] + 1e-12
+            best = by.loc[list(FAIR_SHARE), "fill_rate"].max()
+            share_fill = (by["fill_rate"] - best) / (oracle["fill_rate"] - best)
+            np.testing.assert_allclose(by["headroom_fill"], share_fill)
+            assert by.loc["oracle", "headroom_fill"] == 1.0
+            assert by.loc[list(FAIR_SHARE), "headroom_fill"].max() == 0.0
+            assert by.loc["oracle", "headroom_value"] == 1.0
+
+
+def test_headroom_is_missing_without_an_oracle(small: Small) -> None:
+    forecasts, nodes, packs = small
+    table = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                                config=PolicyBacktestConfig(start=40, scarcity=(0.85,),
+                                                            policies=("channelcast", *FAIR_SHARE)))
+    assert table[["headroom_fill", "headroom_value"]].isna().all().all()
+    with pytest.raises(ValueError, match="`policies` must be from"):
+        run_policy_backtest(forecasts, nodes=nodes,
+                            config=PolicyBacktestConfig(start=40, policies=("clairvoyant",)))
 
 
 def test_flat_supply_delivers_the_same_total_evenly(small: Small) -> None:
@@ -192,7 +224,7 @@ def test_channelcast_beats_both_fair_shares_on_generated_data() -> None:
                                 pack_sizes=data.central_stock.set_index("sku")["pack_size"])
     for share, rows in table.groupby("scarcity"):
         by = rows.set_index("policy")
-        ours, others = by.loc["channelcast"], by.drop(index="channelcast")
+        ours, others = by.loc["channelcast"], by.loc[list(FAIR_SHARE)]
         assert (ours["fill_rate"] > others["fill_rate"]).all(), (share, by["fill_rate"])
         for stock in ("avg_node_stock", "avg_total_stock"):
             assert (ours[stock] <= others[stock]).all(), (share, stock, by[stock])

@@ -1,0 +1,132 @@
+"""The perfect-foresight policy of the policy backtest: the ceiling the other policies are
+measured against.
+
+The oracle knows every node's realised demand over the whole replay and plans all its
+shipments at once, per sku, as a mixed-integer program (HiGHS through `scipy.optimize.milp`)
+under the replay's own rules: shipments only at reviews, in whole packs, from the central
+stock on hand (supply arrives period by period), landing after each node's lead time;
+a node sells at most its demand and what it holds, and demand it cannot serve is lost.
+It maximises the (priority-weighted) units sold, and among plans that sell as much, holds
+the least stock at the nodes (a tie-break worth far less than a unit sold).
+
+Why it is the ceiling: any policy's shipments are a feasible plan of that program (same
+supply, packs, reviews and lead times), so no policy sells more than its optimum; and the
+replay of the optimal plan sells at least the optimum, since a node that sells whatever it
+can as soon as it can sells at least as much as any plan's sales from the same arrivals.
+The policy backtest has no node minimums, maximums or capacities (every policy ships
+within [0, central stock]); neither does the oracle. Sizes: per sku, nodes x periods
+shipment, sale and stock variables (walmart: ~45 nodes x 83 weeks); a time limit per sku
+(`time_limit`) keeps the best plan found when HiGHS has not proven it optimal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from training.policy.sim import SimInputs
+
+__all__ = ["Oracle", "plan_shipments"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_STOCK_PENALTY = 1e-4
+"""Weight of a unit held at a node for the whole replay, against 1 per unit sold."""
+
+
+def plan_shipments(inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
+                   time_limit: float = 60.0) -> FloatArray:
+    """Units shipped per series x period by the perfect-foresight plan (`pack` per sku,
+    `weight` per series)."""
+    demand = np.nan_to_num(inputs.demand, nan=0.0)
+    plan = np.zeros_like(demand)
+    for g in range(inputs.supply.shape[0]):
+        rows = np.flatnonzero(inputs.group == g)
+        if rows.size:
+            plan[rows] = _plan_sku(demand[rows], lead=inputs.lead[rows], review=inputs.review,
+                                   supply=inputs.supply[g], initial=inputs.initial[rows],
+                                   pack=float(pack[g]), weight=weight[rows],
+                                   time_limit=time_limit)
+    return plan
+
+
+def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatArray,
+              initial: FloatArray, pack: float, weight: FloatArray, time_limit: float
+              ) -> FloatArray:
+    """One sku's plan. Variables: packs k[i, r] at each review r, sales s[i, t], stock at
+    the nodes after the period's sales h[i, t], central stock after shipping c[t]."""
+    n, periods = demand.shape
+    reviews = np.arange(0, periods, review)
+    nk, ns = n * reviews.size, n * periods
+    k_at = np.arange(nk).reshape(n, reviews.size)
+    s_at = nk + np.arange(ns).reshape(n, periods)
+    h_at = nk + ns + np.arange(ns).reshape(n, periods)
+    c_at = nk + 2 * ns + np.arange(periods)
+    size = nk + 2 * ns + periods
+    r_idx: list[IntArray] = []
+    c_idx: list[IntArray] = []
+    vals: list[FloatArray] = []
+
+    def add(row: IntArray, col: IntArray, value: float) -> None:
+        r_idx.append(row.ravel())
+        c_idx.append(col.ravel())
+        vals.append(np.full(row.size, value))
+
+    node_row = np.arange(ns).reshape(n, periods)  # h[t] - h[t-1] + s[t] - pack k[t-L] = 0
+    add(node_row, h_at, 1.0)
+    add(node_row[:, 1:], h_at[:, :-1], -1.0)
+    add(node_row, s_at, 1.0)
+    land = reviews[None, :] + lead[:, None]  # landing period of each review's shipment
+    ok = land < periods
+    ii, rr = np.nonzero(ok)
+    add(node_row[ii, land[ii, rr]], k_at[ii, rr], -pack)
+    central_row = ns + np.arange(periods)  # c[t] - c[t-1] + pack sum_i k[i, t] = supply[t]
+    add(central_row, c_at, 1.0)
+    add(central_row[1:], c_at[:-1], -1.0)
+    add(np.repeat(central_row[reviews], n), k_at.T, pack)
+    a = sparse.csr_array((np.concatenate(vals), (np.concatenate(r_idx),
+                                                 np.concatenate(c_idx))),
+                         shape=(ns + periods, size))
+    rhs = np.zeros(ns + periods)
+    rhs[node_row[:, 0]] = initial
+    rhs[central_row] = supply
+    upper = np.full(size, np.inf)
+    upper[s_at] = demand
+    upper[k_at[~ok]] = 0.0  # a shipment landing after the replay sells nothing
+    cost = np.zeros(size)
+    cost[s_at] = -np.repeat(weight[:, None], periods, axis=1)
+    cost[h_at] = _STOCK_PENALTY / periods
+    integer = np.zeros(size)
+    integer[k_at] = 1
+    result = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=integer,
+                  bounds=Bounds(np.zeros(size), upper),
+                  options={"time_limit": time_limit, "mip_rel_gap": 1e-6})
+    if result.x is None:
+        raise RuntimeError(f"the oracle's plan found no solution ({result.message}); the "
+                           "plan of shipping nothing is feasible, so this is a solver failure.")
+    plan = np.zeros((n, periods))
+    plan[:, reviews] = np.rint(result.x[k_at]) * pack
+    return plan
+
+
+class Oracle:
+    """The perfect-foresight policy for `simulate` runs of `inputs` (a `Decide`): ships the
+    planned units of each review (`plan_shipments`), never more than the central stock."""
+
+    def __init__(self, inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
+                 time_limit: float = 60.0) -> None:
+        self.group = inputs.group
+        self.plan = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
+                                   weight=np.asarray(weight, dtype=np.float64),
+                                   time_limit=time_limit)
+
+    def __call__(self, t: int, _position: FloatArray, central: FloatArray) -> FloatArray:
+        """Units shipped per series at period `t` (the `Decide` signature)."""
+        ship = self.plan[:, t]
+        total = np.bincount(self.group, weights=ship, minlength=central.size)
+        if (total > central + 1e-6).any():
+            raise RuntimeError(f"the oracle's plan ships more than the central stock at period "
+                               f"{t}: the plan was made for other inputs.")
+        return ship
