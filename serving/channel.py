@@ -8,16 +8,17 @@ stock, when given, replaces the folder's central stock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features.contract.validation import load_validated
 from features.schema import AS_OF, AVAILABLE, ITEM, NODE, PACK_SIZE
+from serving.contract import JsonRow
 
 __all__ = ["ChannelTables", "frame_of_rows", "load_folder"]
 
@@ -36,8 +37,8 @@ class ChannelTables:
     snapshot_at: datetime | None = None
 
     def with_snapshot(self, *, snapshot_id: int, at: datetime | None,
-                      inventory: list[dict[str, Any]],
-                      central_stock: list[dict[str, Any]] | None) -> ChannelTables:
+                      inventory: list[JsonRow],
+                      central_stock: list[JsonRow] | None) -> ChannelTables:
         """These tables with a snapshot's inventory (and central stock, when it has one)."""
         central = (self.central_stock if central_stock is None
                    else frame_of_rows(central_stock, [ITEM, AVAILABLE, PACK_SIZE]))
@@ -57,7 +58,7 @@ class ChannelTables:
         return float(row[AVAILABLE].iloc[0]), None if pd.isna(pack) else int(pack)
 
 
-def frame_of_rows(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+def frame_of_rows(rows: Sequence[Mapping[str, object]], columns: list[str]) -> pd.DataFrame:
     """Rows (JSON objects) as a frame typed like the validator's accepted tables."""
     frame = pd.DataFrame(rows)
     for col in columns:

@@ -10,18 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["MIGRATIONS", "Database", "alembic_config", "migrate", "normalize_url"]
+__all__ = ["MIGRATIONS", "Database", "alembic_config", "migrate", "normalize_url",
+           "rows_changed"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def rows_changed(result: object) -> int:
+    """The rows an UPDATE or DELETE matched (`result` is what `Session.execute` gave for it)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"rows_changed takes the result of an UPDATE or DELETE; got {result!r}")
+    return result.rowcount
 
 
 def normalize_url(url: str) -> str:
@@ -32,7 +40,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the one writer
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -85,7 +93,7 @@ class Database:
     def backend(self) -> str:
         return self.engine.dialect.name
 
-    def listen(self, name: str, hook: Callable[..., Any]) -> None:
+    def listen(self, name: str, hook: Callable[..., object]) -> None:
         """Call `hook` on the session event `name` (e.g. "before_commit") of every session."""
         event.listen(self._sessions, name, hook)
 

@@ -37,10 +37,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -48,6 +48,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from serving.db import rows_changed
 from serving.errors import ApiError
 from serving.tables import IdempotencyRow, as_utc, utcnow
 
@@ -98,12 +99,12 @@ def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
     return hashlib.sha256(head.encode() + body).hexdigest()
 
 
-def opened(attempt: Attempt) -> Any:
+def opened(attempt: Attempt) -> Token[Attempt | None]:
     """Make `attempt` the current one (returns the token for `_CURRENT.reset`)."""
     return _CURRENT.set(attempt)
 
 
-def closed(token: Any) -> None:
+def closed(token: Token[Attempt | None]) -> None:
     """Undo `opened`."""
     _CURRENT.reset(token)
 
@@ -113,19 +114,19 @@ def current() -> Attempt | None:
     return _CURRENT.get()
 
 
-def _json(content: Any) -> bytes:
+def _json(content: object) -> bytes:
     return json.dumps(content, ensure_ascii=False, allow_nan=False,
                       separators=(",", ":")).encode()
 
 
-def answer(status: int, content: Any) -> None:
+def answer(status: int, content: object) -> None:
     """The answer a route will send, given before its write commits (recorded with it)."""
     attempt = current()
     if attempt is not None:
         attempt.answer = (status, attempt.record or _json(content))
 
 
-def record_instead(content: Any) -> None:
+def record_instead(content: object) -> None:
     """What to record (and replay) instead of the answer sent: an answer without secrets."""
     attempt = current()
     if attempt is not None:
@@ -178,7 +179,7 @@ def claim(db: Database, attempt: Attempt, owner: str) -> None:
         took = session.execute(update(IdempotencyRow).where(
             IdempotencyRow.id == found.id, held, IdempotencyRow.status_code.is_(None))
             .values(token=token, lease_until=lease))
-        if took.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_changed(took) != 1:
             raise ApiError(409, f"a request with Idempotency-Key {attempt.key!r} was taken "
                            "over by another attempt just now; retry in a moment.",
                            headers={"Retry-After": "1"})
@@ -205,14 +206,14 @@ def _fence(session: Session) -> None:
         IdempotencyRow.id == attempt.row_id, IdempotencyRow.token == attempt.token)
         .values(lease_until=None, status_code=status, content_type="application/json",
                 response=body.decode()))
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(done) != 1:
         raise _LeaseLost(409, f"the request with Idempotency-Key {attempt.key!r} ran past its "
                          f"lease ({attempt.lease_seconds:g} s) and a retry took it over; "
                          "nothing of this attempt was kept: send it again to get the retry's "
                          "answer.")
 
 
-def _wrote(session: Session, *_args: Any) -> None:
+def _wrote(session: Session, *_args: object) -> None:
     session.info[_WROTE] = True
 
 
@@ -221,7 +222,7 @@ def _wrote_by_statement(state: ORMExecuteState) -> None:
         state.session.info[_WROTE] = True
 
 
-def _forget_writes(session: Session, *_args: Any) -> None:
+def _forget_writes(session: Session, *_args: object) -> None:
     session.info.pop(_WROTE, None)
 
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar, Unpack, cast
 
 import mlflow
 import numpy as np
@@ -32,7 +32,7 @@ from features.schema import DATE, ITEM, NODE
 from models.quantiles import quantile_name
 from training.engine.forecast import Forecaster
 
-__all__ = ["FULL_CACHE_SERIES", "ForecastCache", "ForecastTable", "ModelHolder",
+__all__ = ["FULL_CACHE_SERIES", "ForecastCache", "ForecastTable", "ModelFacts", "ModelHolder",
            "ModelUnavailableError", "ServedModel", "load_model"]
 
 log = logging.getLogger("channelcast.serving")
@@ -74,7 +74,7 @@ class ForecastCache:
         self.max_bytes = max_bytes
         self._tables: OrderedDict[tuple[str, int, tuple[float, ...]], ForecastTable] = (
             OrderedDict())
-        self._derived: dict[object, Any] = {}
+        self._derived: dict[object, object] = {}
         self._lock = threading.Lock()
         self._compute = threading.Lock()
 
@@ -116,7 +116,7 @@ class ForecastCache:
         """A value computed once from this forecaster's numbers (e.g. an sku's protection
         interval demand), remembered under `key` (at most `MAX_DERIVED` of them)."""
         if key in self._derived:
-            return self._derived[key]  # type: ignore[no-any-return]
+            return cast(T, self._derived[key])  # what `compute` gave for this key
         value = compute()
         with self._lock:
             if len(self._derived) >= MAX_DERIVED:
@@ -134,6 +134,16 @@ def _table_of(frame: pd.DataFrame, horizon: int, quantiles: tuple[float, ...],
         quantiles=frame[list(names)].to_numpy(np.float64).reshape(n, horizon, len(names)),
         model=frame["model"].astype(str).to_numpy(object)[::horizon], names=names,
         dates=tuple(f"{d:%Y-%m-%d}" for d in dates[:horizon]))
+
+
+class ModelFacts(TypedDict):
+    """Where a `ServedModel` came from (see its attributes)."""
+
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+    loaded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,10 @@ class ServedModel:
     replay_error: str | None = None
 
     @classmethod
-    def build(cls, forecaster: Forecaster, **facts: object) -> ServedModel:
+    def build(cls, forecaster: Forecaster, *, origin_at_load: pd.Timestamp | None = None,
+              batch_id: int = 0, replay_error: str | None = None,
+              **facts: Unpack[ModelFacts]) -> ServedModel:
+        """A served model of `forecaster` (origin at load: its origin unless given)."""
         keys = forecaster.keys
         index = {(str(n), str(s)): i for i, (n, s) in
                  enumerate(zip(keys[NODE].to_numpy(), keys[ITEM].to_numpy(), strict=True))}
@@ -179,8 +192,8 @@ class ServedModel:
         return cls(forecaster=forecaster, index=index, by_sku=by_sku,
                    node_ids=keys[NODE].astype(str).to_numpy(object),
                    skus=keys[ITEM].astype(str).to_numpy(object), cache=ForecastCache(forecaster),
-                   origin_at_load=facts.pop("origin_at_load", forecaster.origin),
-                   **facts)  # type: ignore[arg-type]
+                   origin_at_load=forecaster.origin if origin_at_load is None else origin_at_load,
+                   batch_id=batch_id, replay_error=replay_error, **facts)
 
     @property
     def forecasts(self) -> ForecastCache:
@@ -211,7 +224,7 @@ class ServedModel:
         """Long forecast rows (as `Forecaster.predict` gives) of `rows` from `table`."""
         at = np.asarray(rows, dtype=np.intp)
         h = table.mean.shape[1]
-        columns: dict[str, Any] = {
+        columns: dict[str, npt.NDArray[np.generic]] = {
             NODE: np.repeat(self.node_ids[at], h), ITEM: np.repeat(self.skus[at], h),
             DATE: np.tile(self.forecaster.dates[:h], len(at)),
             "step": np.tile(np.arange(1, h + 1), len(at)),

@@ -19,7 +19,6 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select, update
@@ -28,10 +27,11 @@ from features.schema import DATE, ITEM, NODE
 from serving import idempotency
 from serving.audit import AuditWriter
 from serving.channel import ChannelTables, load_folder
-from serving.db import Database
+from serving.contract import JsonRow
+from serving.db import Database, rows_changed
 from serving.keys import KeyChecker
 from serving.metrics import Metrics
-from serving.model_store import ModelHolder, ServedModel, load_model
+from serving.model_store import ModelFacts, ModelHolder, ServedModel, load_model
 from serving.settings import Settings
 from serving.tables import (
     ApiKeyRow,
@@ -196,11 +196,12 @@ class Service:
         except Exception as exc:
             log.error("cannot replay %d recorded sell-through rows over %s: %s", len(rows),
                       model.uri, exc)
-            return ServedModel.build(model.forecaster, **{
-                **_facts(model), "batch_id": last, "replay_error": str(exc)})
+            return ServedModel.build(model.forecaster, **_facts(model),
+                                     origin_at_load=model.origin_at_load, batch_id=last,
+                                     replay_error=str(exc))
         return model.rolled(forecaster, batch_id=last, batches=len(batches))
 
-    def roll_forward(self, rows: pd.DataFrame, *, records: list[dict[str, Any]], by: str
+    def roll_forward(self, rows: pd.DataFrame, *, records: list[JsonRow], by: str
                      ) -> tuple[SellThroughBatchRow, ServedModel]:
         """Roll the current model over validated `rows`, record them, swap the model in.
 
@@ -257,7 +258,7 @@ class Service:
                     .where(SellThroughBatchRow.id == batch_id,
                            SellThroughBatchRow.reverted_at.is_(None))
                     .values(reverted_at=at, reverted_by=by))
-                if marked.rowcount != 1:  # type: ignore[attr-defined]
+                if rows_changed(marked) != 1:
                     raise BatchConflictError(_reverted(session.get(SellThroughBatchRow,
                                                                    batch_id) or batch))
             batch.reverted_at, batch.reverted_by = at, by
@@ -276,7 +277,8 @@ class Service:
         uri = (f"models:/{current.name}/{current.version}" if current.name and current.version
                else current.uri)
         loaded = load_model(uri, tracking_uri=self.settings.tracking_uri)
-        rebuilt = self._replay(ServedModel.build(loaded.forecaster, **_facts(current)),
+        rebuilt = self._replay(ServedModel.build(loaded.forecaster, **_facts(current),
+                                                origin_at_load=current.origin_at_load),
                                skip=skip)
         if rebuilt.replay_error is not None:
             raise BatchConflictError(f"the remaining sell-through batches cannot be replayed "
@@ -296,8 +298,8 @@ class Service:
 
     # --- inventory --------------------------------------------------------------------
 
-    def put_inventory(self, *, inventory: list[dict[str, Any]],
-                      central_stock: list[dict[str, Any]] | None, by: str
+    def put_inventory(self, *, inventory: list[JsonRow],
+                      central_stock: list[JsonRow] | None, by: str
                       ) -> InventorySnapshotRow:
         """Record a validated snapshot and put it in force."""
         with self.db.session() as session:
@@ -384,10 +386,9 @@ def _reverted(batch: SellThroughBatchRow) -> str:
             f"{at:%Y-%m-%d %H:%M:%S} UTC; post its rows again to apply them.")
 
 
-def _facts(model: ServedModel) -> dict[str, Any]:
+def _facts(model: ServedModel) -> ModelFacts:
     return {"uri": model.uri, "name": model.name, "version": model.version,
-            "run_id": model.run_id, "loaded_at": model.loaded_at,
-            "origin_at_load": model.origin_at_load}
+            "run_id": model.run_id, "loaded_at": model.loaded_at}
 
 
 def iso(value: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -11,7 +11,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from models.allocation import line_records, off_pack, over_available, override_lines, unknown_lines
+from models.allocation.override import Line
 from serving import idempotency
+from serving.db import rows_changed
 from serving.decisions import allocation_lines
 from serving.deps import ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented, linked
@@ -23,6 +25,7 @@ from serving.schemas import (
     AllocationList,
     AllocationOut,
 )
+from serving.schemas.allocations import AllocationSummary
 from serving.tables import AllocationDecisionRow, AllocationRow, as_utc, utcnow
 
 __all__ = ["router"]
@@ -38,13 +41,46 @@ def _iso(value: datetime | None) -> str | None:
     return None if when is None else when.isoformat().replace("+00:00", "Z")
 
 
-def _out(row: AllocationRow) -> dict[str, Any]:
+class _DecisionJson(TypedDict):
+    action: str
+    reason: str | None
+    changes: list[dict[str, object]]
+    decided_by: str
+    decided_at: str | None
+
+
+class _AllocationJson(TypedDict):
+    """An `AllocationOut`, JSON-ready (answered without validation)."""
+
+    id: int
+    sku: str
+    status: str
+    policy: str
+    available: float
+    pack_size: int
+    allocated: float
+    model_version: str | None
+    model_origin: str
+    created_by: str
+    created_at: str | None
+    decided_by: str | None
+    decided_at: str | None
+    lines: list[dict[str, object]]
+    decisions: list[_DecisionJson]
+
+
+def _allocated(row: AllocationRow) -> float:
+    total: float = sum(line["allocated"] for line in row.lines)  # stored JSON numbers
+    return total
+
+
+def _out(row: AllocationRow) -> _AllocationJson:
     """The answer for one allocation, JSON-ready (answered without re-validation: an
     allocation holds hundreds of lines)."""
     return {
         "id": row.id, "sku": row.sku, "status": row.status, "policy": row.policy,
         "available": row.available, "pack_size": row.pack_size,
-        "allocated": sum(line["allocated"] for line in row.lines),
+        "allocated": _allocated(row),
         "model_version": row.model_version, "model_origin": row.model_origin,
         "created_by": row.created_by, "created_at": _iso(row.created_at),
         "decided_by": row.decided_by, "decided_at": _iso(row.decided_at),
@@ -104,7 +140,7 @@ def list_allocations(
     status: Literal["proposed", "overridden", "approved"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-) -> dict[str, Any]:
+) -> AllocationList:
     """Allocations, newest first, optionally of one sku and/or status."""
     where = []
     if sku is not None:
@@ -116,19 +152,18 @@ def list_allocations(
         rows = session.scalars(select(AllocationRow).where(*where)
                                .order_by(AllocationRow.id.desc()).limit(limit).offset(offset))
         items = [_summary(r) for r in rows]
-    return {"items": items, "total": total or 0}
+    return AllocationList(items=items, total=total or 0)
 
 
-def _summary(row: AllocationRow) -> dict[str, Any]:
-    return {"id": row.id, "sku": row.sku, "status": row.status, "policy": row.policy,
-            "available": row.available,
-            "allocated": sum(line["allocated"] for line in row.lines),
-            "created_by": row.created_by, "created_at": as_utc(row.created_at),
-            "decided_by": row.decided_by, "decided_at": as_utc(row.decided_at)}
+def _summary(row: AllocationRow) -> AllocationSummary:
+    return AllocationSummary(id=row.id, sku=row.sku, status=row.status, policy=row.policy,
+                             available=row.available, allocated=_allocated(row),
+                             created_by=row.created_by, created_at=as_utc(row.created_at),
+                             decided_by=row.decided_by, decided_at=as_utc(row.decided_at))
 
 
 def _override(row: AllocationRow, body: AllocationDecisionIn, who: Principal
-              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+              ) -> tuple[list[Line], list[dict[str, object]]]:
     """The new lines and the changes; 404/422 for unknown nodes and bad quantities."""
     if not body.reason or not body.reason.strip():
         raise ApiError(422, "body.reason: an override needs a reason.", errors=[
@@ -180,7 +215,7 @@ def decide_allocation(allocation_id: AllocationId, body: AllocationDecisionIn,
         done = session.execute(update(AllocationRow).where(
             AllocationRow.id == row.id, AllocationRow.status != "approved").values(
             status=status, lines=lines, decided_by=who.name, decided_at=now))
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_changed(done) != 1:
             raise ApiError(409, f"allocation {row.id} was approved meanwhile; it can no "
                            "longer change.")
         session.add(AllocationDecisionRow(allocation_id=row.id, action=body.action,
