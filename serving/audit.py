@@ -10,15 +10,30 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, Unpack
 
 from serving.db import Database
 from serving.tables import AuditRow
 
-__all__ = ["AuditWriter"]
+__all__ = ["AuditFields", "AuditWriter"]
 
 log = logging.getLogger("channelcast.serving")
-_STOP = object()
+
+
+class AuditFields(TypedDict):
+    """One entry: the columns of `AuditRow` but its id."""
+
+    at: datetime
+    actor: str | None
+    role: str | None
+    method: str
+    path: str
+    status: int
+    action: str | None
+    object_id: str | None
+    detail: dict[str, object] | None
+    request_id: str
 
 
 class AuditWriter:
@@ -27,7 +42,7 @@ class AuditWriter:
     def __init__(self, db: Database, *, batch: int = 200) -> None:
         self.db = db
         self.batch = batch
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.Queue[AuditFields | None] = queue.Queue()  # None: stop
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -35,7 +50,7 @@ class AuditWriter:
                                         daemon=True)
         self._thread.start()
 
-    def add(self, **entry: Any) -> None:
+    def add(self, **entry: Unpack[AuditFields]) -> None:
         """Queue one entry (the columns of `AuditRow`); written within milliseconds."""
         if self._thread is None:  # not started (a bare Service): write at once
             self._write([entry])
@@ -49,7 +64,7 @@ class AuditWriter:
 
     def close(self) -> None:
         if self._thread is not None:
-            self._queue.put(_STOP)
+            self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
 
@@ -61,7 +76,7 @@ class AuditWriter:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            entries = [i for i in items if i is not _STOP]
+            entries = [i for i in items if i is not None]
             try:
                 if entries:
                     self._write(entries)
@@ -71,7 +86,7 @@ class AuditWriter:
             if len(entries) < len(items):
                 return
 
-    def _write(self, entries: list[dict[str, Any]]) -> None:
+    def _write(self, entries: list[AuditFields]) -> None:
         try:
             with self.db.session() as session:
                 session.add_all([AuditRow(**e) for e in entries])

@@ -21,11 +21,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from features.config import DEFAULT_QUANTILES
+from serving.contract import JsonRow
 from serving.keys import create_key
 from serving.live import ServerStartError, served_at
 from serving.service import Service
@@ -47,7 +47,7 @@ class _Answer:
     text: str
 
 
-def _request(url: str, method: str, body: Any, key: str) -> _Answer:
+def _request(url: str, method: str, body: object, key: str) -> _Answer:
     data = None if body is None else json.dumps(body).encode()
     headers = {"X-API-Key": key, **({"Content-Type": "application/json"} if data else {})}
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -59,7 +59,8 @@ def _request(url: str, method: str, body: Any, key: str) -> _Answer:
             return _Answer(e.code, e.headers.get("content-type", ""), e.read().decode())
 
 
-def curl_command(method: str, url: str, body: Any, *, body_file: Path | None = None) -> str:
+def curl_command(method: str, url: str, body: object, *, body_file: Path | None = None
+                 ) -> str:
     """The bash line that sends this request with the key in `$CHANNELCAST_KEY`.
 
     The body is the JSON of `body` quoted for bash, or read from `body_file` (written here)
@@ -86,7 +87,7 @@ def _show(write: Callable[[str], None], answer: _Answer) -> None:
     write("\n".join(f"# {line}" for line in shown.splitlines()) + "\n")
 
 
-def _next_week(service: Service) -> list[dict[str, Any]]:
+def _next_week(service: Service) -> list[JsonRow]:
     """One new period for three series: their last week again, one period later."""
     f = service.models.get().forecaster
     tail = f.tail[f.tail["date"] == f.origin].head(3)
@@ -95,7 +96,7 @@ def _next_week(service: Service) -> list[dict[str, Any]]:
             for r in rows.to_dict("records")]
 
 
-def _calls(service: Service) -> list[tuple[str, str, str, Any, int]]:
+def _calls(service: Service) -> list[tuple[str, str, str, object, int]]:
     """(role, method, path, body, expected status) of the tour."""
     f = service.models.get().forecaster
     node, sku = (str(v) for v in f.keys.iloc[0][["node_id", "sku"]])

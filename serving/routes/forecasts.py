@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,18 @@ from training.tracking.pyfunc import served_model
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["forecasts"], responses=ERROR_RESPONSES)
+
+
+class _RowJson(TypedDict):
+    """A `ForecastRow`, JSON-ready (answered without validation: thousands of rows)."""
+
+    node_id: str
+    sku: str
+    date: str
+    step: int
+    model: str
+    mean: float | None
+    quantiles: dict[str, float | None]
 
 
 def _unknown(pairs: list[tuple[str, str]]) -> ApiError:
@@ -106,8 +118,8 @@ def _value(x: float) -> float | None:
 
 
 def _rows_of_table(model: ServedModel, rows: list[int], table: ForecastTable
-                   ) -> list[dict[str, Any]]:
-    out = []
+                   ) -> list[_RowJson]:
+    out: list[_RowJson] = []
     names = table.names
     for r in rows:
         mean, quant = table.mean[r].tolist(), table.quantiles[r].tolist()
@@ -119,10 +131,10 @@ def _rows_of_table(model: ServedModel, rows: list[int], table: ForecastTable
     return out
 
 
-def _rows_of_frame(frame: pd.DataFrame, levels: tuple[float, ...]) -> list[dict[str, Any]]:
+def _rows_of_frame(frame: pd.DataFrame, levels: tuple[float, ...]) -> list[_RowJson]:
     names = [c for c in frame.columns if c.startswith("q")]
     assert len(names) == len(levels)
-    out = []
+    out: list[_RowJson] = []
     values = frame[names].to_numpy(np.float64).tolist()
     for rec, quant in zip(frame.to_dict("records"), values, strict=True):
         out.append({"node_id": str(rec[NODE]), "sku": str(rec[ITEM]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
 from pydantic import (
     AfterValidator,
@@ -88,7 +88,7 @@ Number = Annotated[float, Field(strict=True, ge=-BIG, le=BIG, allow_inf_nan=Fals
 Share = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
 Level = Annotated[Share, AfterValidator(_level)]
 Policy = Literal["channelcast", "fair_share_forecast", "fair_share_sales"]
-assert set(Policy.__args__) == set(POLICIES)  # type: ignore[attr-defined]
+assert set(get_args(Policy)) == set(POLICIES)
 RiskClass = Literal["critical", "high", "medium", "low"]
 
 
