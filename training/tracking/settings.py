@@ -14,7 +14,7 @@ from pathlib import Path
 __all__ = ["EXPERIMENT", "MODEL_NAME", "PROJECT_DIR", "StoreSettings", "git_commit",
            "store_settings"]
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # training/tracking/settings.py -> the project
 EXPERIMENT = "channelcast"
 MODEL_NAME = "channelcast-demand"
 

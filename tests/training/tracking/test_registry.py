@@ -66,3 +66,15 @@ def test_force_needs_no_comparable_score_but_a_plain_promotion_does():
     assert forced.promote and "not compared" in forced.reason
     with pytest.raises(ValueError, match="`champion_score`"):
         decide("3", 0.7, champion="1")
+
+
+def test_the_default_store_is_in_the_project_folder() -> None:
+    """mlflow.db and mlruns/ sit beside pyproject.toml (a module move once put them in
+    training/, where the logged model's code copies broke mypy), and the run's git commit is
+    read from the project's .git."""
+    from training.tracking.settings import PROJECT_DIR, git_commit
+
+    assert (PROJECT_DIR / "pyproject.toml").is_file()
+    assert store_settings({}).tracking_uri == f"sqlite:///{PROJECT_DIR / 'mlflow.db'}"
+    if (PROJECT_DIR / ".git").exists():
+        assert git_commit() is not None
