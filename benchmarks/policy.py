@@ -25,7 +25,11 @@ ETS takes ~13-20 minutes on walmart. `--models snaive,ma,croston,tsb,ets,auto` i
 without LightGBM of the earlier tables, `--models snaive,ma,croston,tsb,auto` the fast set.
 Prints the protection-interval coverage check (correlation chosen on the first half of the
 weeks, coverage on the second) and the policy table, plus channelcast with the backorder view
-of the interval (`lost_sales=False`) for comparison. Tables are written to
+of the interval (`lost_sales=False`) for comparison. The table has the `oracle` (perfect
+foresight, the ceiling), each policy's share of the headroom over the best fair share
+(`headroom_fill`, `headroom_value` on the money cost) and the money columns at the default
+rates (margin 0.3 x price, holding 0.25/52 a week of the stock's value; walmart has no prices:
+its units are dollars of sales, worth 1 each). Tables are written to
 benchmarks/out/policy/{dataset}[_{models}].csv. Skips walmart with a message when absent.
 """
 
@@ -50,6 +54,7 @@ from training.policy.backtest import (  # noqa: E402
     LGBM_REFIT_EVERY,
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
+    add_headroom,
     policy_forecasts,
     run_policy_backtest,
 )
@@ -78,7 +83,8 @@ def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
 
 
 SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
-         "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts"]
+         "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts", "lost_margin",
+         "holding_cost", "cost", "headroom_fill", "headroom_value"]
 
 
 def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
@@ -102,8 +108,8 @@ def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
     backorder["policy"] = "channelcast (backorder view)"
     flat = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
                                config=replace(config, supply="flat"))
-    table = pd.concat([table, backorder, flat]).sort_values(["supply", "scarcity", "policy"],
-                                                            kind="stable")
+    table = add_headroom(pd.concat([table, backorder, flat]).sort_values(
+        ["supply", "scarcity", "policy"], kind="stable"))
     print(f"\n== {name}: {forecasts.means.shape[0]} replayed periods, "
           f"{forecasts.panel.n_series:,} series; backtest {forecasts.seconds:.0f} s, total "
           f"{time.perf_counter() - began:.0f} s")

@@ -13,10 +13,12 @@ scarcity every sensible policy sells nearly all it receives, so fill rates sit j
 the cap and differ by the stock left at the nodes when the replay stops.
 
 `oracle` (`training.policy.oracle`) allocates under the same supply, packs and lead times
-with the realised demand known: the ceiling. `add_headroom` reports each policy's share of
-the headroom, (policy - best fair share) / (oracle - best fair share), for fill rate and for
-the money cost. Money (`training.policy.money`): lost margin = unit margin x lost units (the
-history's `margin` column per series, else `margin_rate` x price), holding cost =
+with the realised demand known: the ceiling (`fill_bound` on its rows: the solver's upper
+bound on any policy's fill rate, above the oracle's where packs left a gap; priority-weighted
+with `tiers`). `add_headroom` reports each policy's share of the headroom, (policy - best fair
+share) / (oracle - best fair share), for fill rate and for the money cost. Money
+(`training.policy.money`): lost margin = unit margin x lost units (the history's `margin`
+column per series, else `margin_rate` x price), holding cost =
 `holding_rate` per period x the value (price) of the stock held at the end of each period, at
 the nodes and centrally (`node_holding_cost` is the nodes' part); `cost` = lost margin +
 holding cost. Price per series: the mean of the history's `price` column (the sku's mean
@@ -324,6 +326,8 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                                    on_period=shown.update if progress else None)
                 row = _row(share, policy, outcome, time.perf_counter() - began)
                 row |= money_columns(outcome, money, holding_rate=config.holding_rate)
+                row["fill_bound"] = (decide.bound / max(outcome.demand, 1e-12)
+                                     if isinstance(decide, Oracle) else np.nan)
                 row["supply"] = config.supply
                 row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
                 rows.append(row)

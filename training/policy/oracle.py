@@ -6,8 +6,7 @@ shipments at once, per sku, as a mixed-integer program (HiGHS through `scipy.opt
 under the replay's own rules: shipments only at reviews, in whole packs, from the central
 stock on hand (supply arrives period by period), landing after each node's lead time;
 a node sells at most its demand and what it holds, and demand it cannot serve is lost.
-It maximises the (priority-weighted) units sold, and among plans that sell as much, holds
-the least stock at the nodes (a tie-break worth far less than a unit sold).
+It maximises the (priority-weighted) units sold.
 
 Why it is the ceiling: any policy's shipments are a feasible plan of that program (same
 supply, packs, reviews and lead times), so no policy sells more than its optimum; and the
@@ -15,8 +14,13 @@ replay of the optimal plan sells at least the optimum, since a node that sells w
 can as soon as it can sells at least as much as any plan's sales from the same arrivals.
 The policy backtest has no node minimums, maximums or capacities (every policy ships
 within [0, central stock]); neither does the oracle. Sizes: per sku, nodes x periods
-shipment, sale and stock variables (walmart: ~45 nodes x 83 weeks); a time limit per sku
-(`time_limit`) keeps the best plan found when HiGHS has not proven it optimal.
+shipment, sale and stock variables (walmart: ~45 nodes x 83 weeks). Whole packs make it
+hard: with packs of 24 units and a few units a week per node HiGHS does not prove a 1% gap
+in 20 s, so each sku gets `time_limit` seconds (2 by default) and the oracle ships the best
+plan found; `Oracle.bound` is HiGHS' upper bound on the units sold (the sum over skus of
+each problem's dual bound), which no policy can exceed. With a gap left, a policy may sell
+a little more than the oracle's plan, never more than the bound. Shipments are not timed
+to hold the least stock (a tie-break penalty made the problems much slower).
 """
 
 from __future__ import annotations
@@ -28,33 +32,37 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from training.policy.sim import SimInputs
 
-__all__ = ["Oracle", "plan_shipments"]
+__all__ = ["MIP_GAP", "TIME_LIMIT", "Oracle", "plan_shipments"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_STOCK_PENALTY = 1e-4
-"""Weight of a unit held at a node for the whole replay, against 1 per unit sold."""
+TIME_LIMIT = 2.0
+"""Seconds HiGHS gets per sku."""
+MIP_GAP = 1e-3
+"""Relative gap at which HiGHS stops."""
 
 
 def plan_shipments(inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
-                   time_limit: float = 60.0) -> FloatArray:
+                   time_limit: float = TIME_LIMIT) -> tuple[FloatArray, float]:
     """Units shipped per series x period by the perfect-foresight plan (`pack` per sku,
-    `weight` per series)."""
+    `weight` per series), and the upper bound on the weighted units sold."""
     demand = np.nan_to_num(inputs.demand, nan=0.0)
     plan = np.zeros_like(demand)
+    bound = 0.0
     for g in range(inputs.supply.shape[0]):
         rows = np.flatnonzero(inputs.group == g)
         if rows.size:
-            plan[rows] = _plan_sku(demand[rows], lead=inputs.lead[rows], review=inputs.review,
-                                   supply=inputs.supply[g], initial=inputs.initial[rows],
-                                   pack=float(pack[g]), weight=weight[rows],
-                                   time_limit=time_limit)
-    return plan
+            plan[rows], b = _plan_sku(demand[rows], lead=inputs.lead[rows],
+                                      review=inputs.review, supply=inputs.supply[g],
+                                      initial=inputs.initial[rows], pack=float(pack[g]),
+                                      weight=weight[rows], time_limit=time_limit)
+            bound += b
+    return plan, bound
 
 
 def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatArray,
               initial: FloatArray, pack: float, weight: FloatArray, time_limit: float
-              ) -> FloatArray:
+              ) -> tuple[FloatArray, float]:
     """One sku's plan. Variables: packs k[i, r] at each review r, sales s[i, t], stock at
     the nodes after the period's sales h[i, t], central stock after shipping c[t]."""
     n, periods = demand.shape
@@ -97,18 +105,19 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
     upper[k_at[~ok]] = 0.0  # a shipment landing after the replay sells nothing
     cost = np.zeros(size)
     cost[s_at] = -np.repeat(weight[:, None], periods, axis=1)
-    cost[h_at] = _STOCK_PENALTY / periods
     integer = np.zeros(size)
     integer[k_at] = 1
     result = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=integer,
                   bounds=Bounds(np.zeros(size), upper),
-                  options={"time_limit": time_limit, "mip_rel_gap": 1e-6})
+                  options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP})
     if result.x is None:
         raise RuntimeError(f"the oracle's plan found no solution ({result.message}); the "
                            "plan of shipping nothing is feasible, so this is a solver failure.")
     plan = np.zeros((n, periods))
     plan[:, reviews] = np.rint(result.x[k_at]) * pack
-    return plan
+    dual = getattr(result, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None and np.isfinite(dual) else -float(result.fun)
+    return plan, bound
 
 
 class Oracle:
@@ -116,11 +125,11 @@ class Oracle:
     planned units of each review (`plan_shipments`), never more than the central stock."""
 
     def __init__(self, inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
-                 time_limit: float = 60.0) -> None:
+                 time_limit: float = TIME_LIMIT) -> None:
         self.group = inputs.group
-        self.plan = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
-                                   weight=np.asarray(weight, dtype=np.float64),
-                                   time_limit=time_limit)
+        self.plan, self.bound = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
+                                               weight=np.asarray(weight, dtype=np.float64),
+                                               time_limit=time_limit)
 
     def __call__(self, t: int, _position: FloatArray, central: FloatArray) -> FloatArray:
         """Units shipped per series at period `t` (the `Decide` signature)."""

@@ -118,6 +118,7 @@ def test_the_oracle_fills_at_least_as_much_as_every_policy(small: Small) -> None
             oracle = by.loc["oracle"]
             assert (by["fill_rate"] <= oracle["fill_rate"] + 1e-12).all(), (supply, share, by)
             assert oracle["fill_rate"] <= oracle["supply_cap"] + 1e-12
+            assert (by["fill_rate"] <= oracle["fill_bound"] + 1e-9).all()
             best = by.loc[list(FAIR_SHARE), "fill_rate"].max()
             share_fill = (by["fill_rate"] - best) / (oracle["fill_rate"] - best)
             np.testing.assert_allclose(by["headroom_fill"], share_fill)

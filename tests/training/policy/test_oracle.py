@@ -54,10 +54,12 @@ def test_scarce_supply_is_all_sold(seed: int) -> None:
     assert out.sold == supply.sum()  # the supply cap
     inputs = channel(demand.tolist(), group=[0, 0, 0, 1, 1, 1], lead=[0, 1, 2, 0, 1, 2],
                      supply=supply.tolist())
-    out, _ = run_oracle(inputs, pack=[1, 1])
-    assert out.sold == supply.sum() - out.central_stock[-1]  # every unit shipped sells
-    assert out.node_stock[-1] == 0.0
-    assert out.central_stock[-1] <= supply[:, -1].sum()  # only the last period's is left
+    oracle = Oracle(inputs, pack=np.ones(2), weight=np.ones(6))
+    out = simulate(inputs, decide=oracle)
+    assert out.sold == pytest.approx(oracle.bound)  # proven optimal: nobody sells more
+    # lead-0 nodes can take every unit, so only what lands after the end is unsold
+    assert out.sold == supply.sum() - out.central_stock[-1] - out.node_stock[-1]
+    assert out.sold >= supply.sum() - supply[:, -1].sum()
 
 
 def test_packs_and_supply_are_never_exceeded() -> None:
