@@ -315,13 +315,19 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
             initial = share * first
             inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
                                supply=supply, initial=initial)
-            for policy in config.policies:
+            plans: list[FloatArray] = []
+            order = sorted(config.policies, key=lambda p: p == "oracle")  # the oracle last
+            for policy in order:
                 shown.set_postfix_str(f"scarcity {share:g} {policy}", refresh=False)
                 began = time.perf_counter()
-                decide = (Oracle(inputs, pack=pack, weight=_weights(priority, config))
-                          if policy == "oracle" else
-                          _decider(policy, dists=dists, group=group, pack=pack,
-                                   priority=priority, forecasts=f, config=config))
+                if policy == "oracle":
+                    decide: Decide = Oracle(inputs, pack=pack, weight=_weights(priority, config),
+                                            candidates=tuple(plans))
+                else:
+                    plans.append(np.zeros_like(demand))
+                    decide = _recorded(_decider(policy, dists=dists, group=group, pack=pack,
+                                                priority=priority, forecasts=f, config=config),
+                                       plans[-1])
                 outcome = simulate(inputs, decide=decide,
                                    on_period=shown.update if progress else None)
                 row = _row(share, policy, outcome, time.perf_counter() - began)
@@ -331,7 +337,22 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                 row["supply"] = config.supply
                 row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
                 rows.append(row)
-    return add_headroom(pd.DataFrame(rows))
+    table = pd.DataFrame(rows)
+    rank = {p: i for i, p in enumerate(config.policies)}
+    table = table.sort_values(["scarcity", "policy"], key=lambda c: c.map(rank)
+                              if c.name == "policy" else c, kind="stable")
+    return add_headroom(table)
+
+
+def _recorded(decide: Decide, plan: FloatArray) -> Decide:
+    """`decide`, writing what it ships at period t into `plan[:, t]`."""
+
+    def recording(t: int, position: FloatArray, central: FloatArray) -> FloatArray:
+        ship = np.maximum(np.asarray(decide(t, position, central), dtype=np.float64), 0.0)
+        plan[:, t] = ship
+        return ship
+
+    return recording
 
 
 def add_headroom(table: pd.DataFrame) -> pd.DataFrame:

@@ -19,8 +19,11 @@ hard: with packs of 24 units and a few units a week per node HiGHS does not prov
 in 20 s, so each sku gets `time_limit` seconds (2 by default) and the oracle ships the best
 plan found; `Oracle.bound` is HiGHS' upper bound on the units sold (the sum over skus of
 each problem's dual bound), which no policy can exceed. With a gap left, a policy may sell
-a little more than the oracle's plan, never more than the bound. Shipments are not timed
-to hold the least stock (a tie-break penalty made the problems much slower).
+a little more than that plan, never more than the bound. So the oracle takes, per sku, the
+plan that sells most in hindsight among HiGHS' plan and `candidates` (the shipments the
+other policies made in the same replay; skus do not interact in the replay, so the per-sku
+choices make one feasible plan): it is then never below another policy. Shipments are not
+timed to hold the least stock (a tie-break penalty made the problems much slower).
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from training.policy.sim import SimInputs
+from training.policy.sim import Decide, SimInputs, simulate
 
-__all__ = ["MIP_GAP", "TIME_LIMIT", "Oracle", "plan_shipments"]
+__all__ = ["MIP_GAP", "TIME_LIMIT", "Oracle", "best_per_sku", "plan_shipments"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -120,16 +123,43 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
     return plan, bound
 
 
+def best_per_sku(inputs: SimInputs, plans: list[FloatArray], weight: FloatArray
+                 ) -> FloatArray:
+    """Per sku, the plan (series x periods of units shipped) whose replay sells the most
+    (priority-weighted); the first plan wins ties."""
+    demand = np.nan_to_num(inputs.demand, nan=0.0).sum(axis=1)
+    n_groups = inputs.supply.shape[0]
+    sold = []
+    for plan in plans:
+        out = simulate(inputs, decide=_follow(plan))
+        sold.append(np.bincount(inputs.group, weights=weight * (demand - out.series_lost),
+                                minlength=n_groups))
+    best = np.argmax(np.round(np.vstack(sold), 9), axis=0)  # the first of equals
+    return np.stack(plans)[best[inputs.group], np.arange(inputs.group.size)]
+
+
+def _follow(plan: FloatArray) -> Decide:
+    """The policy that ships `plan[:, t]` at period t."""
+
+    def decide(t: int, _position: FloatArray, _central: FloatArray) -> FloatArray:
+        return plan[:, t]
+
+    return decide
+
+
 class Oracle:
     """The perfect-foresight policy for `simulate` runs of `inputs` (a `Decide`): ships the
-    planned units of each review (`plan_shipments`), never more than the central stock."""
+    planned units of each review, never more than the central stock. The plan: per sku,
+    the best of `plan_shipments`' and the `candidates` (other plans for the same inputs)."""
 
     def __init__(self, inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
-                 time_limit: float = TIME_LIMIT) -> None:
+                 time_limit: float = TIME_LIMIT, candidates: tuple[FloatArray, ...] = ()
+                 ) -> None:
         self.group = inputs.group
-        self.plan, self.bound = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
-                                               weight=np.asarray(weight, dtype=np.float64),
-                                               time_limit=time_limit)
+        weight = np.asarray(weight, dtype=np.float64)
+        plan, self.bound = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
+                                          weight=weight, time_limit=time_limit)
+        self.plan = best_per_sku(inputs, [plan, *candidates], weight) if candidates else plan
 
     def __call__(self, t: int, _position: FloatArray, central: FloatArray) -> FloatArray:
         """Units shipped per series at period `t` (the `Decide` signature)."""
