@@ -139,7 +139,7 @@ def test_risk_and_allocate_use_the_champion_and_answer_as_the_service(
     assert code == 0 and text.startswith(line), text
     mine = pd.read_csv(out, dtype={"node_id": str, "sku": str})
     rows, matched = risk_rows(served, tables, RiskIn(top=10_000))
-    theirs = pd.DataFrame(rows)
+    theirs = pd.DataFrame([r.model_dump() for r in rows])
     assert matched == len(mine)
     assert list(zip(mine["node_id"], mine["sku"], strict=True)) == \
         list(zip(theirs["node_id"], theirs["sku"], strict=True))

@@ -67,7 +67,8 @@ from training.engine.backtest import run_backtest
 from training.engine.progress import bar
 from training.policy.money import HOLDING_RATE, MARGIN_RATE, money_columns, unit_money
 from training.policy.oracle import Oracle
-from training.policy.sim import Decide, SimInputs, SimOutcome, simulate
+from training.policy.sim import Decide, SimInputs, simulate
+from training.policy.table import FAIR_SHARE, add_headroom, outcome_row
 
 __all__ = ["BACKTEST_POLICIES", "CHEAP_MODELS", "FAIR_SHARE", "HOLDING_RATE",
            "LGBM_REFIT_EVERY", "MARGIN_RATE", "PRODUCTION_MODELS", "SUPPLY_MODES",
@@ -84,7 +85,6 @@ LGBM_REFIT_EVERY = 13
 SUPPLY_MODES = ("demand", "flat")
 BACKTEST_POLICIES = (*POLICIES, "oracle")
 """The allocation policies plus `oracle`, the perfect-foresight ceiling (replay only)."""
-FAIR_SHARE = ("fair_share_forecast", "fair_share_sales")
 MARGIN = "margin"
 
 
@@ -279,7 +279,7 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                         config: PolicyBacktestConfig,
                         pack_sizes: pd.Series | None = None, progress: bool = False
                         ) -> pd.DataFrame:
-    """The policy table: one row per scarcity x policy (see `_row` for the columns, and
+    """The policy table: one row per scarcity x policy (see `outcome_row` for the columns, and
     `add_headroom`); `progress`: one step per replayed period on stderr."""
     f = forecasts
     group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
@@ -288,24 +288,12 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
             else np.ones(len(skus)))
     priority = (f.panel.keys[NODE].astype(str).map(nodes.set_index(NODE)[PRIORITY])
                 .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
-    if config.supply not in SUPPLY_MODES:
-        raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
-    unknown = [p for p in config.policies if p not in BACKTEST_POLICIES]
-    if unknown:
-        raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {unknown}.")
-    if config.holding_rate < 0:
-        raise ValueError(f"`holding_rate` must be >= 0; got {config.holding_rate}.")
+    _check(config)
     money = unit_money(f.price, f.margin, group=group, n_skus=len(skus),
                        margin_rate=config.margin_rate)
     dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
              for i in range(f.means.shape[0])]
-    demand = f.demand[:, f.start:]
-    first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
-    per_sku = np.vstack([np.bincount(group, weights=demand[:, t], minlength=len(skus))
-                         for t in range(demand.shape[1])]).T.astype(np.float64, copy=False)
-    if config.supply == "flat":
-        per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True, dtype=np.float64),
-                            per_sku.shape[1], axis=1)
+    demand, first, per_sku = _supply_basis(f, group, len(skus), config.supply)
     rows = []
     runs = len(config.scarcity) * len(config.policies)
     with bar(desc="policy replay", total=runs * demand.shape[1], enabled=progress,
@@ -330,7 +318,7 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
                                        plans[-1])
                 outcome = simulate(inputs, decide=decide,
                                    on_period=shown.update if progress else None)
-                row = _row(share, policy, outcome, time.perf_counter() - began)
+                row = outcome_row(share, policy, outcome, time.perf_counter() - began)
                 row |= money_columns(outcome, money, holding_rate=config.holding_rate)
                 row["fill_bound"] = (decide.bound / max(outcome.demand, 1e-12)
                                      if isinstance(decide, Oracle) else np.nan)
@@ -344,6 +332,31 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     return add_headroom(table)
 
 
+def _check(config: PolicyBacktestConfig) -> None:
+    if config.supply not in SUPPLY_MODES:
+        raise ValueError(f"`supply` must be one of {SUPPLY_MODES}; got {config.supply!r}.")
+    unknown = [p for p in config.policies if p not in BACKTEST_POLICIES]
+    if unknown:
+        raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {unknown}.")
+    if config.holding_rate < 0:
+        raise ValueError(f"`holding_rate` must be >= 0; got {config.holding_rate}.")
+
+
+def _supply_basis(f: PolicyForecasts, group: IntArray, n_skus: int, mode: str
+                  ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The replayed demand (series x periods), each series' demand over its first interval
+    (the initial stock at full supply) and the central receipts per sku x period at full
+    supply: in step with demand, or its mean every period (`flat`)."""
+    demand = f.demand[:, f.start:]
+    first = np.cumsum(demand, axis=1)[np.arange(len(group)), f.interval - 1]
+    per_sku = np.vstack([np.bincount(group, weights=demand[:, t], minlength=n_skus)
+                         for t in range(demand.shape[1])]).T.astype(np.float64, copy=False)
+    if mode == "flat":
+        per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True, dtype=np.float64),
+                            per_sku.shape[1], axis=1)
+    return demand, first, per_sku
+
+
 def _recorded(decide: Decide, plan: FloatArray) -> Decide:
     """`decide`, writing what it ships at period t into `plan[:, t]`."""
 
@@ -353,28 +366,6 @@ def _recorded(decide: Decide, plan: FloatArray) -> Decide:
         return ship
 
     return recording
-
-
-def add_headroom(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with each policy's share of the oracle's headroom over the best fair-share
-    policy of its supply mode and scarcity: `headroom_fill` = (fill rate - best fair share's)
-    / (oracle's - best fair share's), `headroom_value` the same on `cost` (lower is better).
-    1 = as good as the oracle, 0 = as good as the best fair share; NaN without an oracle,
-    a fair-share row, or headroom (the oracle no better)."""
-    out = table.reset_index(drop=True)
-    out["headroom_fill"] = out["headroom_value"] = np.nan
-    keys = [k for k in ("supply", "scarcity") if k in out]
-    for _, rows in out.groupby(keys, sort=False):
-        oracle = rows[rows["policy"] == "oracle"]
-        fair = rows[rows["policy"].isin(FAIR_SHARE)]
-        if oracle.empty or fair.empty:
-            continue
-        for column, name, best in (("fill_rate", "headroom_fill", fair["fill_rate"].max()),
-                                   ("cost", "headroom_value", fair["cost"].min())):
-            gap = float(oracle[column].iloc[0]) - best
-            if abs(gap) > 1e-12 * max(abs(best), 1.0):
-                out.loc[rows.index, name] = (rows[column] - best) / gap + 0.0  # no -0
-    return out
 
 
 def _weights(priority: IntArray, config: PolicyBacktestConfig) -> FloatArray:
@@ -406,17 +397,3 @@ def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
     if policy not in POLICIES:
         raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {policy!r}.")
     return decide
-
-
-def _row(share: float, policy: str, o: SimOutcome, seconds: float) -> dict[str, object]:
-    """One line of the policy table. `avg_total_stock` = node + central (a policy that keeps
-    stock central holds it all the same); `end_node_stock` = what the nodes hold when the
-    replay stops (unsold by then, whatever would sell later)."""
-    return {"scarcity": share, "policy": policy, "fill_rate": o.fill_rate, "lost_units": o.lost,
-            "avg_node_stock": float(o.node_stock.mean()),
-            "avg_central_stock": float(o.central_stock.mean()),
-            "avg_total_stock": float((o.node_stock + o.central_stock).mean()),
-            "end_node_stock": float(o.node_stock[-1]) if o.node_stock.size else 0.0,
-            "stockouts": o.stockouts,
-            "stockout_rate": o.stockouts / max(o.periods_with_demand, 1),
-            "seconds": round(seconds, 1)}
