@@ -47,7 +47,6 @@ __all__ = [
     "interval_coverage",
     "interval_demand",
     "lead_periods",
-    "period_days",
     "protection_periods",
 ]
 

@@ -22,12 +22,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.periods import period_days
 from features.schema import DATE, IN_TRANSIT, ITEM, NODE, ON_HAND, PRICE
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     IntervalDemand,
     interval_demand,
-    period_days,
     protection_periods,
 )
 

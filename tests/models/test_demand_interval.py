@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.periods import period_days
 from models.demand_interval import (
     DEFAULT_LEVELS,
     IntervalDemand,
     combine_steps,
     interval_coverage,
     interval_demand,
-    period_days,
     protection_periods,
 )
 from tests.conftest import make_nodes

@@ -51,6 +51,7 @@ import pandas as pd
 
 from features.config import BacktestConfig
 from features.engineering.history import Panel, build_panel
+from features.periods import period_days
 from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRICE, PRIORITY, UNITS
 from models.allocation import POLICIES, AllocationConfig, fair_share_packs, pack_problem
 from models.allocation.kernel import solve
@@ -59,7 +60,6 @@ from models.demand_interval import (
     DEFAULT_LEVELS,
     IntervalDemand,
     combine_steps,
-    period_days,
 )
 from models.quantiles import quantile_name
 from models.zoo import primary_model
