@@ -66,8 +66,17 @@ def preload(cfg: TrainConfig, *, rejects: Path | None = None) -> Loaded | None:
     return data
 
 
-def _stage(name: str, args: argparse.Namespace) -> TrainOutcome:
-    """Run the tracked `backtest` or `train` stage of `args` on its engine."""
+def _stage(name: str, args: argparse.Namespace) -> TrainOutcome | None:
+    """Run the tracked `backtest` or `train` stage of `args` on its engine; None (after
+    printing why on stderr) when its input or configuration is refused."""
+    try:
+        return _run_stage(name, args)
+    except (DataContractError, FileNotFoundError, ValueError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return None
+
+
+def _run_stage(name: str, args: argparse.Namespace) -> TrainOutcome:
     cfg = replace(config_from_args(args), outside_span=getattr(args, "outside_span", "exclude"))
     store, commit, progress = store_settings(os.environ), git_commit(), not args.quiet
     if cfg.engine == "dask":
@@ -82,10 +91,8 @@ def _stage(name: str, args: argparse.Namespace) -> TrainOutcome:
 
 def track_backtest(args: argparse.Namespace) -> int:
     """`channelcast backtest --track`: a backtest logged as an MLflow run."""
-    try:
-        outcome = _stage("backtest", args)
-    except (DataContractError, FileNotFoundError, ValueError) as exc:
-        print(f"backtest: {exc}", file=sys.stderr)
+    outcome = _stage("backtest", args)
+    if outcome is None:
         return 2
     by_model = outcome.scores.by_model
     print(by_model[["model", "wape", "wrmsse", "mase", "scaled_pinball", "coverage", "bias"]]
@@ -95,10 +102,8 @@ def track_backtest(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    try:
-        outcome = _stage("train", args)
-    except (DataContractError, FileNotFoundError, ValueError) as exc:
-        print(f"train: {exc}", file=sys.stderr)
+    outcome = _stage("train", args)
+    if outcome is None:
         return 2
     store = store_settings(os.environ)
     version = outcome.version.version if outcome.version else "?"
