@@ -1,0 +1,1 @@
+"""Channel monitor: KPIs per node, health index and anomaly alerts (no HTTP, no MLflow)."""
