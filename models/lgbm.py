@@ -12,7 +12,8 @@ the model is then refitted on every row with the number of rounds found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Self
 
 import lightgbm as lgb
@@ -24,9 +25,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.config import LGBMConfig
 from features.engineering.training_set import ORIGIN, TrainingSet
-from features.schema import DATE
+from features.periods import period_offset
 
-__all__ = ["LGBMConfig", "LGBMForecaster", "StackedRows"]
+__all__ = ["LGBMConfig", "LGBMForecaster", "StackedRows", "stacked_features", "step_features"]
+
+FloatArray32 = npt.NDArray[np.float32]
 
 
 @dataclass
@@ -49,16 +52,61 @@ class StackedRows:
 
         Neighbouring origins repeat almost the same features, so a share of the steps per
         origin loses little signal and cuts training time in proportion (BENCHMARKS.md).
+        The rows and their order are those of `ts.stack()` filtered, but only the kept rows
+        are ever built, straight into one float32 block (not every step's full frame).
         """
         if not 0.0 < step_share <= 1.0:
             raise ValueError(f"`step_share` must be in (0, 1]; got {step_share}.")
-        X, y, cens, keys = ts.stack(observed_only=True)
-        keep = ~cens
-        if step_share < 1.0:
-            keep &= np.random.default_rng(seed).random(len(keep)) < step_share
-        X = X[keep].reset_index(drop=True)
-        return cls(X=X, y=y[keep], origin=keys[ORIGIN].to_numpy()[keep],
-                   date=keys[DATE].to_numpy()[keep], feature_names=list(X.columns))
+        rng = np.random.default_rng(seed)
+        picks = []
+        for k in range(1, ts.horizon + 1):  # the same draws, in the same order, as one call
+            observed = np.flatnonzero(~np.isnan(ts.targets[:, k - 1]))
+            keep = ~ts.censored[observed, k - 1]
+            if step_share < 1.0:
+                keep &= rng.random(len(observed)) < step_share
+            picks.append(observed[keep])
+        origin = ts.keys[ORIGIN]
+        step = period_offset(ts.freq)
+        dates = [(origin.iloc[rows] + k * step).to_numpy() for k, rows in enumerate(picks, 1)]
+        X = stacked_features(ts, picks)
+        return cls(X=X, y=np.concatenate([ts.targets[r, k] for k, r in enumerate(picks)]),
+                   origin=np.concatenate([origin.to_numpy()[r] for r in picks]),
+                   date=np.concatenate(dates), feature_names=list(X.columns))
+
+
+def step_features(ts: TrainingSet, k: int, rows: npt.NDArray[np.intp]) -> dict[str, FloatArray32]:
+    """Known-in-advance feature columns (`<name>_target`, `horizon`) of step `k` for `rows`."""
+    s, t = ts.known.rows
+    known = replace(ts.known, rows=(s[rows], t[rows]), price_ref=ts.known.price_ref[rows])
+    out = {f"{name}_target": values for name, values in known.at(k).items()}
+    out["horizon"] = np.full(len(rows), k, dtype=np.float32)
+    return out
+
+
+def stacked_features(ts: TrainingSet, picks: Sequence[npt.NDArray[np.intp]]) -> pd.DataFrame:
+    """Features of the rows `picks[k - 1]` at step k, steps stacked in order, columns in
+    `ts.feature_names` order: numbers in one float32 block, categoricals as categoricals."""
+    names = ts.feature_names
+    cats = [c for c in ts.features.columns
+            if isinstance(ts.features[c].dtype, pd.CategoricalDtype)]
+    dense = [c for c in names if c not in cats]
+    where = {c: j for j, c in enumerate(dense)}
+    block = np.empty((sum(len(r) for r in picks), len(dense)), dtype=np.float32, order="F")
+    start = 0
+    for k, rows in enumerate(picks, 1):
+        stop = start + len(rows)
+        for c in ts.features.columns:
+            if c not in cats:
+                block[start:stop, where[c]] = ts.features[c].to_numpy()[rows]
+        for c, values in step_features(ts, k, rows).items():
+            block[start:stop, where[c]] = values
+        start = stop
+    frame = pd.DataFrame(block, columns=dense, copy=False)
+    for c in cats:
+        codes = np.concatenate([ts.features[c].cat.codes.to_numpy()[r] for r in picks])
+        frame.insert(names.index(c), c,
+                     pd.Categorical.from_codes(codes, dtype=ts.features[c].dtype))
+    return frame
 
 
 class LGBMForecaster(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no type hints
@@ -112,9 +160,8 @@ class LGBMForecaster(BaseEstimator):  # type: ignore[misc]  # scikit-learn has n
         base = ts.features.iloc[rows].reset_index(drop=True)
         for k in range(1, ts.horizon + 1):
             X = base.copy()
-            for name, values in ts.known.at(k).items():
-                X[f"{name}_target"] = values[rows]
-            X["horizon"] = np.float32(k)
+            for name, values in step_features(ts, k, rows).items():
+                X[name] = values
             out[:, k - 1] = self._booster(k).predict(
                 X[self.feature_names_], num_threads=(self.config or LGBMConfig()).num_threads)
         return np.clip(out, 0.0, None)

@@ -60,3 +60,20 @@ def test_step_share_must_be_a_fraction() -> None:
     ts = build_training_set(make_history(), horizon=2, freq="W-MON")
     with pytest.raises(ValueError, match="`step_share`"):
         StackedRows.from_training_set(ts, step_share=0.0)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3])
+def test_stacked_rows_are_the_sampled_rows_of_the_full_stack(share: float) -> None:
+    history = make_history(n_nodes=3, n_items=4, weeks=30)
+    history.loc[history.index % 5 == 0, ON_HAND] = 0.0  # some censored targets
+    nodes = pd.DataFrame({"node_id": sorted(history["node_id"].unique()), "channel": "retail"})
+    ts = build_training_set(history, horizon=3, freq="W-MON", nodes=nodes)
+    X, y, cens, keys = ts.stack(observed_only=True)  # every step's frame, then the sample
+    assert cens.any() and "channel" in X
+    keep = ~cens & (np.random.default_rng(4).random(len(cens)) < share)
+    rows = StackedRows.from_training_set(ts, step_share=share, seed=4)
+    pd.testing.assert_frame_equal(rows.X, X[keep].reset_index(drop=True))
+    np.testing.assert_array_equal(rows.y, y[keep])
+    np.testing.assert_array_equal(rows.date, keys[DATE].to_numpy()[keep])
+    np.testing.assert_array_equal(rows.origin, keys[ORIGIN].to_numpy()[keep])
+    assert rows.feature_names == ts.feature_names
