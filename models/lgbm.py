@@ -180,13 +180,39 @@ def _train(cfg: LGBMConfig, rows: StackedRows, usable: npt.NDArray[np.bool_],
     params = cfg.params()
     rounds, booster = cfg.max_rounds, None
     if is_train.sum() > 1000 and is_valid.sum() > 100:
-        train = lgb.Dataset(rows.X[is_train], rows.y[is_train], free_raw_data=True)
-        valid = lgb.Dataset(rows.X[is_valid], rows.y[is_valid], reference=train)
+        train = _dataset(rows, is_train)
+        valid = lgb.Dataset(_matrix(rows.X, is_valid), rows.y[is_valid], reference=train)
         stop = lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)
         booster = lgb.train(params, train, num_boost_round=cfg.max_rounds,
                             valid_sets=[valid], callbacks=[stop])
         rounds = max(int(booster.best_iteration or cfg.max_rounds), 10)
     if cfg.refit or booster is None:
-        data = lgb.Dataset(rows.X[usable], rows.y[usable], free_raw_data=True)
-        booster = lgb.train(params, data, num_boost_round=rounds)
+        booster = lgb.train(params, _dataset(rows, usable), num_boost_round=rounds)
     return booster, rounds
+
+
+def _dataset(rows: StackedRows, mask: npt.NDArray[np.bool_]) -> lgb.Dataset:
+    """A LightGBM dataset of the rows `mask`, built from one matrix (`_matrix`) instead of a
+    frame copy that LightGBM would copy again; it trains the same trees as the frame and
+    keeps the frame's categories, so predicting from a frame maps categories the same way."""
+    cats = [c for c in rows.X.columns if isinstance(rows.X[c].dtype, pd.CategoricalDtype)]
+    data = lgb.Dataset(_matrix(rows.X, mask), rows.y[mask], feature_name=list(rows.X.columns),
+                       categorical_feature=cats, free_raw_data=True)
+    data.pandas_categorical = [list(rows.X[c].cat.categories) for c in cats]
+    return data
+
+
+def _matrix(X: pd.DataFrame, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.floating]:
+    """Rows `mask` of `X` as LightGBM reads a frame: categoricals as codes (-1, a missing
+    category, as NaN), numbers as they are, in one float32 matrix (float64 if a column
+    needs it; a float32 value read as float64 is the same number)."""
+    idx = np.flatnonzero(mask)
+    dense = [X[c].dtype for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+    out = np.empty((len(idx), X.shape[1]), dtype=np.result_type(*dense, np.float32), order="F")
+    for j, c in enumerate(X.columns):
+        if isinstance(X[c].dtype, pd.CategoricalDtype):
+            codes = X[c].cat.codes.to_numpy()[idx]
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = X[c].to_numpy()[idx]
+    return out

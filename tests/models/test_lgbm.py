@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +80,20 @@ def test_stacked_rows_are_the_sampled_rows_of_the_full_stack(share: float) -> No
     np.testing.assert_array_equal(rows.date, keys[DATE].to_numpy()[keep])
     np.testing.assert_array_equal(rows.origin, keys[ORIGIN].to_numpy()[keep])
     assert rows.feature_names == ts.feature_names
+
+
+def test_booster_is_the_one_lightgbm_trains_on_the_frame() -> None:
+    history = make_history(n_nodes=3, n_items=4, weeks=40)
+    nodes = pd.DataFrame({"node_id": sorted(history["node_id"].unique()), "channel": "retail"})
+    rows = StackedRows.from_training_set(build_training_set(history, horizon=3, freq="W-MON",
+                                                            nodes=nodes))
+    cutoff = pd.Timestamp(history[DATE].max()) - pd.Timedelta(weeks=3)
+    config = replace(FAST, refit=True)
+    model = LGBMForecaster(config=config).fit(rows, cutoff=cutoff, horizon=3,
+                                              period=period_offset("W-MON"))
+    usable = rows.date <= np.datetime64(cutoff)
+    frame = lgb.Dataset(rows.X[usable], rows.y[usable])  # LightGBM's own frame conversion
+    ref = lgb.train(config.params(), frame, num_boost_round=model.best_rounds_)
+    assert model.booster_.model_to_string() == ref.model_to_string()
+    assert model.booster_.pandas_categorical == [list(rows.X[c].cat.categories)
+                                                 for c in ("node_id", "sku", "channel")]
