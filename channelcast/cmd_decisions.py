@@ -32,10 +32,14 @@ from features.periods import same_freq
 from features.schema import AVAILABLE, DATE, ITEM, NODE, PACK_SIZE
 from models.allocation import (
     COLUMNS,
+    HOLDING_RATE,
+    MARGIN_RATE,
+    OBJECTIVES,
     POLICIES,
     AllocationConfig,
     AllocationRequest,
     allocate_all,
+    priced,
     recent_sales_rate,
 )
 from models.demand_interval import (
@@ -76,6 +80,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a.add_argument("--pack-size", type=int, default=None,
                    help="units per pack (default: central_stock.csv, else 1)")
     a.add_argument("--policy", choices=POLICIES, default="channelcast")
+    a.add_argument("--objective", choices=OBJECTIVES, default="profit",
+                   help="profit: keep packs central whose expected margin is below their "
+                   "holding cost at every node (needs prices); units: allocate everything")
+    a.add_argument("--margin-rate", type=float, default=MARGIN_RATE,
+                   help=f"unit margin as a share of the sku's price (default {MARGIN_RATE:g})")
+    a.add_argument("--holding-rate", type=float, default=HOLDING_RATE, help="holding cost "
+                   "per period as a share of the price (default 0.25/52: 25%% a year, weekly)")
     a.add_argument("--exclude", default="", help="comma-separated node_ids that get nothing")
     a.add_argument("--min", default="", help="per-node minimums, e.g. DLR-01=6,DLR-02=12")
     a.add_argument("--max", default="", help="per-node maximums, e.g. WEB-01=100")
@@ -250,7 +261,8 @@ def _request(args: argparse.Namespace, central: pd.DataFrame | None) -> Allocati
     return AllocationRequest(sku=args.sku, available=available, pack_size=pack,
                              min_qty=_pairs(args.min, "--min"), max_qty=_pairs(args.max, "--max"),
                              exclude=tuple(filter(None, (n.strip() for n in
-                                                         args.exclude.split(",")))))
+                                                         args.exclude.split(",")))),
+                             objective=args.objective)
 
 
 def allocation_table(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.DataFrame,
@@ -277,7 +289,16 @@ def format_allocation(table: pd.DataFrame, request: AllocationRequest) -> str:
     gained = int((table["allocated"] > 0).sum())
     return (f"{body}\n\nsku {request.sku}: {given:g} of {request.available:g} units allocated "
             f"(packs of {request.pack_size}) to {gained} of {len(table)} nodes, policy "
-            f"{table['policy'].iloc[0]}; bound = what stopped each line.")
+            f"{table['policy'].iloc[0]}, objective {_objective(request)}; bound = what "
+            "stopped each line.")
+
+
+def _objective(request: AllocationRequest) -> str:
+    """The objective in words, with the money behind it."""
+    if request.uses_profit:
+        return (f"profit (margin {request.unit_margin:.4g}, holding {request.holding_cost:.4g} "
+                "per unit per period)")
+    return "units" + (" (no price known for profit)" if request.objective == "profit" else "")
 
 
 def _run_allocate(args: argparse.Namespace) -> int:
@@ -285,9 +306,10 @@ def _run_allocate(args: argparse.Namespace) -> int:
         config = AllocationConfig(target_service=args.service)
         config.check()
         tables, freq = _load(args)
-        request = _request(args, tables.get("central_stock"))
-        request.check()
         sell = tables["sell_through"]
+        request = priced(_request(args, tables.get("central_stock")), last_prices(sell),
+                         margin_rate=args.margin_rate, holding_rate=args.holding_rate)
+        request.check()
         history = sell[sell[ITEM].astype(str) == args.sku]
         if history.empty:
             raise UnknownNodeError(f"sku {args.sku} has no sell-through history in "
@@ -345,14 +367,15 @@ def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> 
     central = tables.get("central_stock")
     if central is None or "inventory" not in tables:
         return "(no central_stock or inventory in the data: nothing to allocate)"
+    prices = last_prices(tables["sell_through"])
     risk = stock_risk(forecast, nodes=tables["nodes"], inventory=tables["inventory"],
-                      freq=freq, prices=last_prices(tables["sell_through"]))
+                      freq=freq, prices=prices)
     shown = f"stock risk, top {top}:\n{format_risk(risk, top=top)}"
     for sku in _by_scarcity(tables, freq, forecast, central):
         row = central[central[ITEM].astype(str) == sku].iloc[0]
         pack = row[PACK_SIZE] if PACK_SIZE in row and pd.notna(row[PACK_SIZE]) else 1
-        request = AllocationRequest(sku=sku, available=float(row[AVAILABLE]),
-                                    pack_size=int(pack))
+        request = priced(AllocationRequest(sku=sku, available=float(row[AVAILABLE]),
+                                           pack_size=int(pack)), prices)
         try:
             table = allocation_table(tables, freq, forecast, request)
         except InfeasibleAllocationError:

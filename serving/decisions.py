@@ -22,6 +22,7 @@ from models.allocation import (
     allocate_all,
     edited_reason,
     line_reason,
+    priced,
     recent_sales_rate,
 )
 from models.demand_interval import (
@@ -73,7 +74,9 @@ def _request(body: AllocationIn, tables: ChannelTables) -> AllocationRequest:
                                 "msg": "required: no central stock on record for this sku"}])
     return AllocationRequest(sku=body.sku, available=float(available),
                              pack_size=body.pack_size or pack or 1, min_qty=body.min_qty,
-                             max_qty=body.max_qty, exclude=tuple(body.exclude))
+                             max_qty=body.max_qty, exclude=tuple(body.exclude),
+                             objective=body.objective, unit_margin=body.unit_margin,
+                             holding_cost=body.holding_cost)
 
 
 def allocation_lines(model: ServedModel, tables: ChannelTables, body: AllocationIn
@@ -87,8 +90,8 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
     nodes = _nodes(tables)
     _check_nodes({"min_qty": list(body.min_qty), "max_qty": list(body.max_qty),
                   "exclude": list(body.exclude)}, nodes)
-    request = _request(body, tables)
     f = model.forecaster
+    request = priced(_request(body, tables), last_prices(f.tail))
     try:
         demand = model.forecasts.derived(
             ("interval_demand", body.sku, id(nodes)),

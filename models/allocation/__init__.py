@@ -20,12 +20,21 @@ from models.allocation.policies import (
     limits_problem,
     pack_problem,
 )
-from models.allocation.request import AllocationRequest
+from models.allocation.request import (
+    HOLDING_RATE,
+    MARGIN_RATE,
+    OBJECTIVES,
+    AllocationRequest,
+    priced,
+)
 from models.allocation.table import COLUMNS
 
 __all__ = [
     "BOUND_TEXT",
     "COLUMNS",
+    "HOLDING_RATE",
+    "MARGIN_RATE",
+    "OBJECTIVES",
     "POLICIES",
     "AllocationConfig",
     "AllocationRequest",
@@ -41,6 +50,7 @@ __all__ = [
     "over_available",
     "override_lines",
     "pack_problem",
+    "priced",
     "recent_sales_rate",
     "unknown_lines",
 ]

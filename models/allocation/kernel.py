@@ -1,16 +1,19 @@
 """The allocation optimiser: packs of central stock to nodes, many skus at once, exactly.
 
 Problem (one per sku, the "group"; rows are node x sku): choose packs k_r in [lo_r, hi_r]
-with sum_r k_r <= budget to maximise sum_r w_r E[min(D_r, position_r + k_r b)], where D_r
-is demand over the row's protection interval, b the sku's pack size and w_r its priority
-weight; tiers gate it: a lower tier gets packs above its minimum only once every higher
-tier holds its target packs (enough for its target service level, or its cap).
+with sum_r k_r <= budget to maximise sum_r (w_r E[min(D_r, position_r + k_r b)] - c_r k_r),
+where D_r is demand over the row's protection interval, b the sku's pack size, w_r its
+priority weight and c_r the cost of holding a pack there over the interval in units of
+margin (0 for the "units" objective: expected units sold); tiers gate it: a lower tier gets
+packs above its minimum only once every higher tier holds its target packs (enough for its
+target service level, or its cap).
 
 Why greedy is exact: the value of the k-th pack, g_r(k) = E[min(D, p + kb)] -
 E[min(D, p + (k-1)b)] = integral of P(D > y) over the pack, falls with k (P(D > y) falls
 with y), and every pack costs the same b units. So for a fixed set of forced packs the
 optimum takes the `budget` most valuable packs (ties aside) and it is found by a threshold
-lambda: row r takes every pack with w_r g_r(k) >= lambda. For tiers the feasible set is a
+lambda >= 0: row r takes every pack with w_r g_r(k) - c_r >= lambda (a pack worth less than
+its holding cost stays central even with stock to spare). For tiers the feasible set is a
 union of T cases, "tiers < c are at target, only tiers <= c may get more" (c = each tier);
 solving each case exactly and keeping the best per sku gives the optimum of the gated
 problem (tests/models/allocation/test_milp.py checks it against HiGHS).
@@ -54,6 +57,8 @@ class PackProblem:
         target: packs that bring the row to its tier's target service level (lo..hi).
         floor: least expected units sold per pack for a pack to be worth shipping.
         budget: packs available per group.
+        cost: holding cost of one more pack at the row over its interval, in units of
+            margin (a pack is worth w g - cost); zeros: maximise expected units sold.
     """
 
     demand: IntervalDemand
@@ -67,6 +72,7 @@ class PackProblem:
     target: IntArray
     floor: FloatArray
     budget: IntArray
+    cost: FloatArray
 
     @property
     def n_groups(self) -> int:
@@ -96,9 +102,9 @@ def pack_value(p: PackProblem, rows: IntArray, k: npt.ArrayLike) -> FloatArray:
 
 
 def objective(p: PackProblem, packs: IntArray) -> FloatArray:
-    """Priority-weighted expected units sold per group."""
+    """Priority-weighted expected units sold less the packs' holding cost, per group."""
     sold = p.demand.expected_sales(p.position + packs * p.pack)
-    return p.per_group(p.weight * sold)
+    return p.per_group(p.weight * sold - p.cost * packs)
 
 
 def solve(p: PackProblem) -> PackSolution:
@@ -121,8 +127,8 @@ def solve(p: PackProblem) -> PackSolution:
 
 @dataclass(frozen=True)
 class _View:
-    """The rows one pass works on, gathered once (distribution included). Rows of one group
-    and tier share their threshold, so it is computed per such class, not per row."""
+    """The rows one pass works on, gathered once (distribution included). Rows of one group,
+    tier, holding cost and floor share their threshold, so it is computed per such class."""
 
     dist: IntervalDemand
     group: IntArray
@@ -130,32 +136,35 @@ class _View:
     position: FloatArray
     pack: FloatArray
     weight: FloatArray
+    cost: FloatArray
     start: IntArray
     cap: IntArray
     cls: IntArray
     cls_group: IntArray
     cls_weight: FloatArray
+    cls_cost: FloatArray
     cls_floor: FloatArray
     cls_pack: FloatArray
 
     @classmethod
     def of(cls, p: PackProblem, rows: IntArray, start: IntArray, cap: IntArray) -> _View:
         g, prio = p.group[rows], p.priority[rows]
-        codes, first, inverse = np.unique(g * (int(prio.max()) + 1) + prio, return_index=True,
-                                          return_inverse=True)
+        key = np.column_stack([g, prio, p.cost[rows], p.floor[rows]])
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
         head = rows[first]
         return cls(dist=p.demand.take(rows, with_keys=False), group=g, n_groups=p.n_groups,
                    position=p.position[rows], pack=p.pack[rows], weight=p.weight[rows],
-                   start=start[rows], cap=cap[rows], cls=inverse.ravel(),
+                   cost=p.cost[rows], start=start[rows], cap=cap[rows], cls=inverse.ravel(),
                    cls_group=p.group[head], cls_weight=p.weight[head],
+                   cls_cost=p.cost[head],
                    cls_floor=np.maximum(p.floor[head], _EPS * p.pack[head]),
                    cls_pack=p.pack[head])
 
     def sub(self, idx: IntArray) -> _View:
         return replace(self, dist=self.dist.take(idx, with_keys=False), group=self.group[idx],
                        position=self.position[idx], pack=self.pack[idx],
-                       weight=self.weight[idx], start=self.start[idx], cap=self.cap[idx],
-                       cls=self.cls[idx])
+                       weight=self.weight[idx], cost=self.cost[idx], start=self.start[idx],
+                       cap=self.cap[idx], cls=self.cls[idx])
 
     def value(self, idx: IntArray | None, k: npt.ArrayLike) -> FloatArray:
         """Unweighted value of the k-th pack of local rows `idx` (all rows when None)."""
@@ -178,8 +187,9 @@ class _View:
                            minlength=self.n_groups).astype(np.float64, copy=False)
 
     def threshold(self, lam: FloatArray) -> FloatArray:
-        """Least unweighted pack value per class at group thresholds `lam`."""
-        return np.maximum(lam[self.cls_group] / self.cls_weight, self.cls_floor)
+        """Least unweighted pack value per class at group thresholds `lam` (on w g - cost)."""
+        return np.maximum((lam[self.cls_group] + self.cls_cost) / self.cls_weight,
+                          self.cls_floor)
 
 
 def _top_packs(p: PackProblem, rows: IntArray, *, start: IntArray, cap: IntArray) -> IntArray:
@@ -322,7 +332,7 @@ def _take_margin(v: _View, k_hi: IntArray, k_lo: IntArray, left: FloatArray) -> 
     if idx.size == 0:
         return k_hi
     offset = np.arange(idx.size) - np.repeat(np.cumsum(extra) - extra, extra)
-    value = v.weight[idx] * v.value(idx, k_hi[idx] + 1 + offset)
+    value = v.weight[idx] * v.value(idx, k_hi[idx] + 1 + offset) - v.cost[idx]
     need = np.maximum(np.rint(left - v.sums(k_hi - v.start)), 0.0)
     chosen = _first_per_group(v.group[idx], -value, need)
     return k_hi + np.bincount(idx[chosen], minlength=extra.size)

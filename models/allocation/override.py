@@ -25,6 +25,8 @@ Line = dict[str, Any]
 
 BOUND_TEXT = {
     "demand": "more would not be expected to sell over the node's protection interval",
+    "holding": "the next pack's expected margin would not cover the cost of holding it there "
+               "(kept central)",
     "available": "the central stock ran out",
     "tier": "higher-priority nodes took the stock first",
     "max_qty": "the node's maximum quantity",

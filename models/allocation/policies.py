@@ -1,7 +1,10 @@
 """Allocation of an sku's central stock across nodes, with the reason for every line.
 
-`allocate` maximises priority-weighted expected units sold over each node's protection
-interval (`models.allocation.kernel`: exact, greedy by pack); `fair_share` is the planners'
+`allocate` maximises priority-weighted expected profit over each node's protection interval:
+margin x expected units sold less the cost of holding the packs there over the interval
+(`models.allocation.kernel`: exact, greedy by pack), so a pack whose expected margin is below
+its holding cost at every node stays central; with `objective="units"` in the request (or no
+margin and holding cost known) it maximises expected units sold; `fair_share` is the planners'
 baseline (`models.allocation.equal_cover`). Both take the same request and return the same
 table: one row per node with the allocation and its explanation (demand over the interval,
 position and stock-out probability before and after, and the constraint that bound the line).
@@ -17,6 +20,7 @@ the stock, unknown nodes, pack size 0) raise with the cause.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -147,23 +151,32 @@ def limits_problem(demand: IntervalDemand, lim: pd.DataFrame,
                    ) -> PackProblem:
     """The kernel's arrays from the limits table (rows in `lim` order)."""
     budget = np.array([int(np.floor(r.available / r.pack_size + 1e-9)) for r in requests])
-    return pack_problem(demand.take(lim["row"].to_numpy(), with_keys=False),
-                        group=lim["group"].to_numpy(np.int64),
+    group = lim["group"].to_numpy(np.int64)
+    profit = np.array([r.uses_profit for r in requests])
+    margin = np.array([r.unit_margin if r.uses_profit else np.nan for r in requests])
+    holding = np.array([r.holding_cost if r.uses_profit else 0.0 for r in requests])
+    return pack_problem(demand.take(lim["row"].to_numpy(), with_keys=False), group=group,
                         position=lim["position"].to_numpy(np.float64),
                         pack=lim["pack"].to_numpy(np.float64),
                         lo=lim["lo"].to_numpy(np.int64), hi=lim["hi"].to_numpy(np.int64),
                         priority=lim[PRIORITY].to_numpy(np.int64), budget=budget,
-                        config=config)
+                        config=config, holding_ratio=np.where(
+                            profit, holding / np.where(profit, margin, 1.0), 0.0)[group])
 
 
 def pack_problem(demand: IntervalDemand, *, group: npt.NDArray[np.int64], position: FloatArray,
                  pack: FloatArray, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
                  priority: npt.NDArray[np.int64], budget: npt.NDArray[np.int64],
-                 config: AllocationConfig = _DEFAULT_CONFIG) -> PackProblem:
+                 config: AllocationConfig = _DEFAULT_CONFIG,
+                 holding_ratio: npt.ArrayLike = 0.0) -> PackProblem:
     """The optimiser's problem from per-row arrays (rows aligned with `demand`): adds the
     priority weights, the packs to each tier's target service level and the shipping floor.
     When `demand` knows its lead-time part, stock-outs before the shipment lands are lost
-    sales (`IntervalDemand.served`): the shipment is valued for what it can still sell."""
+    sales (`IntervalDemand.served`): the shipment is valued for what it can still sell.
+
+    `holding_ratio` (per row or one value): holding cost per unit per period / unit margin;
+    a pack then costs pack x ratio x the interval's periods (the objective is expected profit
+    in units of margin) and no tier's target asks for packs that do not pay their holding."""
     demand = demand.served(position)
     weights = config.priority_weights or {}
     levels = np.unique(priority)
@@ -173,11 +186,32 @@ def pack_problem(demand: IntervalDemand, *, group: npt.NDArray[np.int64], positi
     alpha = (np.array([service[int(p)] for p in levels])[np.searchsorted(levels, priority)]
              if isinstance(service, Mapping) else np.full(len(priority), float(service)))
     target = np.ceil((demand.quantile(alpha) - position) / pack - 1e-9)
-    return PackProblem(demand=demand, group=group, position=position, pack=pack, lo=lo, hi=hi,
-                       weight=weight, priority=priority,
-                       target=np.clip(target, lo, hi).astype(np.int64),
-                       floor=config.min_sell_through * pack,
-                       budget=np.asarray(budget, dtype=np.int64))
+    cost = np.broadcast_to(np.asarray(holding_ratio, np.float64), pack.shape) * pack \
+        * demand.periods
+    if not np.all(np.isfinite(cost) & (cost >= 0)):
+        raise ValueError("`holding_ratio` must be finite and >= 0 (holding cost per unit per "
+                         "period / unit margin).")
+    problem = PackProblem(demand=demand, group=group, position=position, pack=pack, lo=lo,
+                          hi=hi, weight=weight, priority=priority,
+                          target=np.clip(target, lo, hi).astype(np.int64),
+                          floor=config.min_sell_through * pack,
+                          budget=np.asarray(budget, dtype=np.int64), cost=cost)
+    if not cost.any():
+        return problem
+    paying = _paying_packs(problem)
+    return replace(problem, target=np.clip(np.minimum(problem.target, paying), lo, hi))
+
+
+def _paying_packs(p: PackProblem) -> npt.NDArray[np.int64]:
+    """Per row, the most packs (up to its target) of which every one pays its holding cost
+    (weight x expected extra units sold >= cost); binary search, the value falls with k."""
+    lo, hi = np.zeros(len(p.target), np.int64), p.target.copy()
+    rows = np.arange(len(lo))
+    while np.any(lo < hi):
+        mid = (lo + hi + 1) // 2
+        ok = p.weight * pack_value(p, rows, mid) >= p.cost
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid - 1)
+    return lo
 
 
 def _basis(demand: IntervalDemand, lim: pd.DataFrame, policy: str,

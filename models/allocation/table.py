@@ -240,14 +240,17 @@ def _bound(p: PackProblem, lim: pd.DataFrame, packs: npt.NDArray[np.int64], *,
            cut: npt.NDArray[np.int64] | None, next_value: FloatArray) -> npt.NDArray[np.str_]:
     """Which limit stopped the line: excluded, max_qty / capacity / available (at its cap),
     tier (a higher tier took the stock), available (stock ran out first), min_qty (held at
-    a minimum it would not need), demand (more would not sell enough) or share (fair
-    share's proportional cut)."""
-    useful = next_value >= np.maximum(p.floor, 1e-9 * p.pack)
+    a minimum it would not need), holding (the next pack would sell, but its expected margin
+    is below the cost of holding it there: kept central), demand (more would not sell
+    enough) or share (fair share's proportional cut)."""
+    sells = next_value >= np.maximum(p.floor, 1e-9 * p.pack)
+    useful = sells & (p.weight * next_value >= p.cost)
     at_cap = packs >= p.hi
     gated = (p.priority > cut[p.group]) if cut is not None else np.zeros(len(packs), bool)
     at_min = (packs == p.lo) & (p.lo > 0)
     conditions = [lim["excluded"].to_numpy(), at_cap & useful, gated & useful,
-                  useful & (cut is not None), at_min]
-    choices = ["excluded", lim["hi_source"].to_numpy(), "tier", "available", "min_qty"]
+                  useful & (cut is not None), at_min, sells & (cut is not None)]
+    choices = ["excluded", lim["hi_source"].to_numpy(), "tier", "available", "min_qty",
+               "holding"]
     default = "demand" if cut is not None else "share"
     return np.select(conditions, choices, default=default)

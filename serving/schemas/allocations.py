@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -11,10 +11,14 @@ from pydantic import (
     Field,
 )
 
+from models.allocation import OBJECTIVES
 from serving.schemas.fields import TEXT_CHECK, Count, Id, Policy, Share, StrictBody, Units
 
 __all__ = ["AllocationDecisionIn", "AllocationIn", "AllocationLine", "AllocationList",
-           "AllocationOut", "AllocationSummary", "DecisionOut"]
+           "AllocationOut", "AllocationSummary", "DecisionOut", "Objective"]
+
+Objective = Literal["profit", "units"]
+assert set(get_args(Objective)) == set(OBJECTIVES)
 
 class AllocationIn(StrictBody):
     sku: Id
@@ -27,6 +31,14 @@ class AllocationIn(StrictBody):
     max_qty: dict[Id, Units] = Field(default_factory=dict, description="node_id -> units")
     exclude: list[Id] = Field(default_factory=list, description="nodes that get nothing")
     target_service: Share = 0.9
+    objective: Objective = Field(
+        "profit", description="profit: keep a pack central when its expected margin is below "
+        "the cost of holding it at every node (needs a price on record or `unit_margin` and "
+        "`holding_cost`; else units); units: allocate everything that can sell")
+    unit_margin: Units | None = Field(None, gt=0, description="money per unit sold (default: "
+                                      "0.3 x the sku's last price on record)")
+    holding_cost: Units | None = Field(None, description="money per unit per period at a node "
+                                       "(default: 0.25/52 x the sku's last price on record)")
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "sku": "SKU-0001", "available": 120, "policy": "channelcast",
         "max_qty": {"WEB-01": 40}, "exclude": ["DLR-07"]}]})
@@ -47,8 +59,8 @@ class AllocationLine(BaseModel):
     position_after: float
     p_stockout_before: float
     p_stockout_after: float | None = Field(description="null on lines a planner overrode")
-    bound: str = Field(description="what stopped the line: demand, available, tier, "
-                       "max_qty, capacity, min_qty, excluded, share")
+    bound: str = Field(description="what stopped the line: demand, holding, available, "
+                       "tier, max_qty, capacity, min_qty, excluded, share")
     reason: str = Field(description="the line's explanation in words")
 
 

@@ -72,6 +72,22 @@ def test_allocate_prints_the_explained_table_and_writes_csv(
     assert table["allocated"].sum() <= 40 and (table["allocated"] % 2 == 0).all()
 
 
+def test_allocate_objective_profit_keeps_stock_central_units_ships_it(
+        folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = {}
+    for objective in ("profit", "units"):
+        out = tmp_path / f"{objective}.csv"
+        code = main(["allocate", "--data", str(folder), "--sku", _sku(folder), "--available",
+                     "5000", "--pack-size", "1", "--models", "ma,auto", "--objective",
+                     objective, "--out", str(out)])
+        text = capsys.readouterr().out
+        assert code == 0, text
+        assert f"objective {objective}" in text
+        shipped[objective] = pd.read_csv(out)
+    assert shipped["profit"]["allocated"].sum() < shipped["units"]["allocated"].sum()
+    assert (shipped["profit"]["bound"] == "holding").any()
+
+
 @pytest.mark.parametrize("args, cause", [
     (["--pack-size", "0"], "pack_size"),
     (["--exclude", "NOPE"], "NOPE"),

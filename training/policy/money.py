@@ -16,16 +16,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from models.allocation import HOLDING_RATE, MARGIN_RATE
 from training.policy.sim import SimOutcome
 
 __all__ = ["HOLDING_RATE", "MARGIN_RATE", "UnitMoney", "money_columns", "unit_money"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-MARGIN_RATE = 0.3
-"""Unit margin as a share of price where the history has no `margin` column."""
-HOLDING_RATE = 0.25 / 52
-"""Holding cost per period as a share of the stock's value: 25% a year on weekly data."""
 
 
 @dataclass(frozen=True)

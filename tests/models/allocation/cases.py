@@ -49,8 +49,10 @@ class Case:
     config: AllocationConfig
 
 
-def make_case(seed: int, *, max_nodes: int = 50, max_packs: int = 25) -> Case:
-    """One random instance; minimums always fit the stock."""
+def make_case(seed: int, *, max_nodes: int = 50, max_packs: int = 25,
+              profit: bool = False) -> Case:
+    """One random instance; minimums always fit the stock. `profit`: the request maximises
+    expected profit, with a holding cost of 1-30% of the unit margin per period."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, max_nodes + 1))
     demand = make_demand(rng, n)
@@ -73,8 +75,11 @@ def make_case(seed: int, *, max_nodes: int = 50, max_packs: int = 25) -> Case:
     available = float(floor_units + rng.integers(0, max(2, int(demand.mean.sum() * 1.5)) + 1))
     exclude = tuple(rng.choice(names, size=int(rng.integers(0, 3)), replace=False)) \
         if n > 2 else ()
+    money = ({"unit_margin": float(rng.uniform(1, 10))} if profit else {})
+    if profit:
+        money["holding_cost"] = money["unit_margin"] * float(rng.uniform(0.01, 0.3))
     request = AllocationRequest(sku="S1", available=available, pack_size=pack,
-                                exclude=exclude)
+                                exclude=exclude, **money)
     config = AllocationConfig(target_service=float(rng.choice([0.8, 0.9, 0.95])))
     return Case(demand=demand, request=request, nodes=nodes, inventory=inventory,
                 config=config)
@@ -87,13 +92,15 @@ def case_problem(case: Case) -> PackProblem:
     lim = limits_frame(case.demand, requests=[case.request], nodes=case.nodes,
                        inventory=case.inventory)
     budget = np.array([int(case.request.available // case.request.pack_size)])
+    req = case.request
+    ratio = (req.holding_cost or 0.0) / (req.unit_margin or 1.0) if req.uses_profit else 0.0
     return pack_problem(case.demand.take(lim["row"].to_numpy(), with_keys=False),
                         group=lim["group"].to_numpy(np.int64),
                         position=lim["position"].to_numpy(np.float64),
                         pack=lim["pack"].to_numpy(np.float64),
                         lo=lim["lo"].to_numpy(np.int64), hi=lim["hi"].to_numpy(np.int64),
                         priority=lim["priority"].to_numpy(np.int64), budget=budget,
-                        config=case.config)
+                        config=case.config, holding_ratio=ratio)
 
 
 def milp_optimum(p: PackProblem, *, time_limit: float = 60.0) -> tuple[float, np.ndarray]:
@@ -106,7 +113,8 @@ def milp_optimum(p: PackProblem, *, time_limit: float = 60.0) -> tuple[float, np
     seg_row = np.repeat(np.arange(n), p.hi - p.lo)
     seg_k = p.lo[seg_row] + 1 + (np.arange(seg_row.size)
                                  - np.repeat(np.cumsum(p.hi - p.lo) - (p.hi - p.lo), p.hi - p.lo))
-    slope = p.weight[seg_row] * pack_value(p, seg_row, seg_k) if seg_row.size else np.zeros(0)
+    slope = (p.weight[seg_row] * pack_value(p, seg_row, seg_k) - p.cost[seg_row]
+             if seg_row.size else np.zeros(0))
     tiers = np.unique(p.priority)[:-1]
     n_seg, n_gate = seg_row.size, tiers.size
     cost = np.concatenate([np.zeros(n), -slope, np.zeros(n_gate)])

@@ -117,6 +117,28 @@ def test_min_sell_through_keeps_unlikely_packs_central() -> None:
     assert table["allocated"].tolist() == [5]  # P(D > y) >= 0.5 up to y = 5
 
 
+def test_profit_keeps_packs_central_that_do_not_pay_their_holding() -> None:
+    money = {"unit_margin": 1.0, "holding_cost": 0.3}  # a unit pays when P(sold) >= 0.3
+    table = allocate(uniform([10]), request=AllocationRequest(sku="S1", available=10, **money),
+                     nodes=nodes_table(1), inventory=inventory([0]))
+    assert table["allocated"].tolist() == [7]  # the 8th unit sells with P = 0.25 < 0.3
+    assert table["bound"].tolist() == ["holding"]
+    everything = AllocationRequest(sku="S1", available=10, objective="units", **money)
+    table = allocate(uniform([10]), request=everything, nodes=nodes_table(1),
+                     inventory=inventory([0]))
+    assert table["allocated"].tolist() == [10]  # "allocate everything" that can sell
+    unknown = allocate(uniform([10]), request=AllocationRequest(sku="S1", available=10),
+                       nodes=nodes_table(1), inventory=inventory([0]))
+    assert unknown["allocated"].tolist() == [10]  # no margin known: units
+
+
+def test_profit_request_refuses_bad_money() -> None:
+    with pytest.raises(ValueError, match="`unit_margin` of sku S1 must be a number > 0"):
+        AllocationRequest(sku="S1", available=1, unit_margin=0.0, holding_cost=0.1).check()
+    with pytest.raises(ValueError, match="`objective` of sku S1 must be one of"):
+        AllocationRequest(sku="S1", available=1, objective="revenue").check()
+
+
 def test_fair_share_equalises_cover() -> None:
     demand = uniform([10, 30])  # means 5 and 15
     request = AllocationRequest(sku="S1", available=16)

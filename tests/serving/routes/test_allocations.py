@@ -41,6 +41,15 @@ def test_overrides_policy_and_exclusions_are_applied(api: Api):
     assert sales["policy"] == "fair_share_sales"
 
 
+def test_profit_keeps_stock_central_that_units_would_ship(api: Api):
+    profit = _create(api, available=5000, pack_size=1)
+    units = _create(api, available=5000, pack_size=1, objective="units")
+    assert profit["allocated"] < units["allocated"] <= 5000
+    assert any(line["bound"] == "holding" and "holding" in line["reason"]
+               for line in profit["lines"])
+    assert all(line["bound"] != "holding" for line in units["lines"])
+
+
 def test_get_and_list_read_what_was_recorded(api: Api):
     first = _create(api)
     second = _create(api, sku="SKU-0003", available=40)
