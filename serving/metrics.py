@@ -30,6 +30,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "COUNTERS", "MULTIPROC_ENV", "Metrics",
            "multiprocess_dir"]
@@ -76,6 +77,13 @@ class Metrics:
                                 multiprocess_mode="livemax")
         self._model: tuple[str, str, str] | None = None
         self._lock = threading.Lock()
+        self._collectors: list[Collector] = []
+
+    def add_collector(self, collector: Collector) -> None:
+        """Also expose what `collector` yields at scrape time (e.g. counts read from the
+        database, the same in every worker: never summed across workers)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
 
     def started(self) -> None:
         """One more request in flight."""
@@ -113,6 +121,8 @@ class Metrics:
         _forget_exited_workers(self.multiprocess_dir)
         workers = CollectorRegistry()
         workers.register(_EveryWorker(self.multiprocess_dir))
+        for collector in self._collectors:
+            workers.register(collector)
         return generate_latest(workers)
 
     def close(self) -> None:

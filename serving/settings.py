@@ -16,6 +16,11 @@ Environment variables:
                                Idempotency-Key before a retry may take it over (default 60)
     CHANNELCAST_BODY_TIMEOUT_SECONDS  a request body not received in full within this
                                time is answered 408 and the connection closed (default 15)
+    CHANNELCAST_WEBHOOK_URL    where alert changes are POSTed (optional; none: no webhooks)
+    CHANNELCAST_WEBHOOK_SECRET HMAC-SHA256 key that signs each webhook body (header
+                               `X-Channelcast-Signature: sha256=<hex>`)
+    CHANNELCAST_WEBHOOK_ATTEMPTS  delivery attempts per message, backing off exponentially
+                               from 0.5 s (default 6)
     MLFLOW_TRACKING_URI        tracking and registry store (default: the one training and the
                                CLI use, `mlflow.db` in the project folder, whatever the
                                working folder: the same champion everywhere)
@@ -61,6 +66,11 @@ class Settings:
             never leaves it stuck; see `serving.idempotency`).
         body_timeout_seconds: a request body not received in full within this time is
             answered 408 and its connection closed.
+        webhook_url: where alert changes are POSTed (None: no webhooks).
+        webhook_secret: key of the HMAC-SHA256 signature of each webhook body.
+        webhook_attempts: delivery attempts per message (exponential backoff between them).
+        webhook_backoff_seconds: the first wait between attempts (doubles, at most 60 s).
+        monitor: compute alerts when sell-through or inventory arrives.
         load_model: load the model at startup (tests may start without one).
         migrate: run the Alembic migrations at startup.
     """
@@ -76,6 +86,11 @@ class Settings:
     max_periods_ahead: int = 4
     idempotency_lease_seconds: float = 60.0
     body_timeout_seconds: float = 15.0
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    webhook_attempts: int = 6
+    webhook_backoff_seconds: float = 0.5
+    monitor: bool = True
     load_model: bool = True
     migrate: bool = True
 
@@ -88,6 +103,9 @@ class Settings:
                              " and `body_timeout_seconds` (CHANNELCAST_BODY_TIMEOUT_SECONDS) "
                              f"must be > 0; got {self.idempotency_lease_seconds} and "
                              f"{self.body_timeout_seconds}.")
+        if self.webhook_attempts < 1:
+            raise ValueError("`webhook_attempts` (CHANNELCAST_WEBHOOK_ATTEMPTS) must be >= 1; "
+                             f"got {self.webhook_attempts}.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -104,6 +122,9 @@ class Settings:
             idempotency_lease_seconds=float(
                 environ.get("CHANNELCAST_IDEMPOTENCY_LEASE_SECONDS") or 60.0),
             body_timeout_seconds=float(environ.get("CHANNELCAST_BODY_TIMEOUT_SECONDS") or 15.0),
+            webhook_url=environ.get("CHANNELCAST_WEBHOOK_URL") or None,
+            webhook_secret=environ.get("CHANNELCAST_WEBHOOK_SECRET") or "",
+            webhook_attempts=int(environ.get("CHANNELCAST_WEBHOOK_ATTEMPTS") or 6),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -118,4 +139,8 @@ class Settings:
                "CHANNELCAST_BODY_TIMEOUT_SECONDS": str(self.body_timeout_seconds)}
         if self.data_dir is not None:
             env["CHANNELCAST_DATA"] = str(self.data_dir)
+        if self.webhook_url is not None:
+            env["CHANNELCAST_WEBHOOK_URL"] = self.webhook_url
+            env["CHANNELCAST_WEBHOOK_SECRET"] = self.webhook_secret
+            env["CHANNELCAST_WEBHOOK_ATTEMPTS"] = str(self.webhook_attempts)
         return env

@@ -1,5 +1,6 @@
 """The service's records (SQLAlchemy 2 ORM): keys, allocations and their decisions,
-inventory snapshots, sell-through batches, model reloads, idempotent answers, the audit log.
+inventory snapshots, sell-through batches, model reloads, idempotent answers, the audit log,
+channel alerts with their lifecycle, alert runs and webhook deliveries.
 
 The schema is created and changed only by the Alembic migrations in `serving/migrations`;
 `tests/serving/test_db.py` checks that the migrations and these classes agree.
@@ -13,9 +14,9 @@ from typing import Any, overload
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["AllocationDecisionRow", "AllocationRow", "ApiKeyRow", "AuditRow", "Base",
-           "IdempotencyRow", "InventorySnapshotRow", "ModelReloadRow", "SellThroughBatchRow",
-           "as_utc", "utcnow"]
+__all__ = ["AlertRow", "AlertRunRow", "AllocationDecisionRow", "AllocationRow", "ApiKeyRow",
+           "AuditRow", "Base", "IdempotencyRow", "InventorySnapshotRow", "ModelReloadRow",
+           "SellThroughBatchRow", "WebhookDeliveryRow", "as_utc", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -169,3 +170,63 @@ class AuditRow(Base):
     object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[JsonObject | None] = mapped_column(JSON, nullable=True)
     request_id: Mapped[str] = mapped_column(String(64))
+
+
+class AlertRow(Base):
+    """A channel alert (`models.monitor.vocabulary.ALERT_COLUMNS`) and its lifecycle:
+    open -> acknowledged (who, note, when) -> closed (when it clears).
+
+    `open_key` is kind|node_id|sku while the alert is not closed and NULL after: its unique
+    index keeps one open alert per kind x node x sku even when two workers detect at once.
+    """
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    node_id: Mapped[str] = mapped_column(String(200), index=True)
+    sku: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[str] = mapped_column(String(10))
+    period_end: Mapped[str] = mapped_column(String(10), index=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expected: Mapped[float | None] = mapped_column(Float, nullable=True)
+    observed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(440), nullable=True, unique=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ack_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AlertRunRow(Base):
+    """One detection run: the period it ran for, what triggered it and what it changed."""
+
+    __tablename__ = "alert_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[str] = mapped_column(String(10), index=True)
+    trigger: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WebhookDeliveryRow(Base):
+    """One attempt to deliver a webhook message (`delivery` is the same for its retries)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery: Mapped[str] = mapped_column(String(32), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(2000))
+    alert_ids: Mapped[JsonArray] = mapped_column(JSON)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seconds: Mapped[float] = mapped_column(Float)
