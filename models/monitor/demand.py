@@ -1,0 +1,108 @@
+"""Demand detectors: a one-step demand expectation per series and its calibrated errors.
+
+The expectation of period t is a level (mean of log1p units over recent clean periods,
+ending `level_lag` periods before t) plus a share of last year's deviation from its level.
+"Clean" periods are reported, without a recorded promotion and not censored (on_hand > 0 at
+the end, or on_hand unknown): stock-out and promotion weeks neither teach the baseline nor
+raise an alert. Errors are scaled by the series' own mean absolute past error, so a score
+of 4 means four of that series' typical errors.
+
+- `demand_spike`: the scaled error of a clean period (one period is enough).
+- `demand_drop`: a CUSUM of scaled shortfalls over clean periods; it scores only after
+  `min_run` clean periods below expectation, so one bad week is not a drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from models.monitor.config import MonitorConfig
+from models.monitor.panel import FloatArray, Panel, trailing_mean
+from models.monitor.signal import Signal
+
+__all__ = ["Expectation", "demand_expectation", "drop_signal", "spike_signal"]
+
+SPIKE_FLOORS = (3.5, 5.0, 6.0, 8.0)
+DROP_FLOORS = (3.0, 5.0, 7.0, 10.0)
+_MIN_SCALE = 0.05
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One-step expectations and their scaled errors, (series x periods).
+
+    Attributes:
+        clean: periods that count as demand (reported, no promotion, not censored).
+        expected_units: expected units of each period (NaN when the series is too new).
+        scale: the series' mean absolute past error in log units.
+        z: scaled error log1p(units) - log1p(expected) over scale; NaN where not clean.
+    """
+
+    clean: npt.NDArray[np.bool_]
+    expected_units: FloatArray
+    scale: FloatArray
+    z: FloatArray
+
+
+def demand_expectation(panel: Panel, config: MonitorConfig) -> Expectation:
+    """Causal one-step expectation of every series and period (columns <= t only)."""
+    censored = panel.on_hand <= 0  # NaN compares False: unknown stock is not censored
+    clean = panel.present & ~(panel.promo >= 1) & ~censored
+    logged = np.where(clean, np.log1p(np.maximum(panel.units, 0.0)), np.nan)
+    level = trailing_mean(logged, config.level_window, lag=config.level_lag,
+                          min_count=max(2, config.level_window // 2))
+    expected = level.copy()
+    m = panel.season
+    if config.season_weight > 0 and logged.shape[1] > m:
+        deviation = np.nan_to_num(logged - level, nan=0.0)
+        expected[:, m:] += config.season_weight * deviation[:, :-m]
+    error = logged - expected
+    mean_abs = trailing_mean(np.abs(error), config.scale_window, lag=1,
+                             min_count=config.min_history)
+    scale = np.maximum(mean_abs, _MIN_SCALE)
+    return Expectation(clean=clean, expected_units=np.expm1(np.maximum(expected, 0.0)),
+                       scale=scale, z=error / scale)
+
+
+def spike_signal(panel: Panel, exp: Expectation) -> Signal:
+    """`demand_spike`: the scaled error of each clean period (positive side)."""
+    t = np.broadcast_to(np.arange(panel.units.shape[1]), panel.units.shape).astype(np.int64)
+    return Signal(kind="demand_spike", node_level=False, score=exp.z, start=t.copy(),
+                  expected=exp.expected_units, observed=panel.units, floors=SPIKE_FLOORS,
+                  extra={"upper": np.expm1(np.log1p(exp.expected_units)
+                                           + SPIKE_FLOORS[1] * exp.scale)})
+
+
+def drop_signal(panel: Panel, exp: Expectation, config: MonitorConfig) -> Signal:
+    """`demand_drop`: CUSUM of shortfalls; scores only runs of >= `min_run` clean periods."""
+    n, periods = exp.z.shape
+    score = np.full((n, periods), np.nan)
+    start = np.zeros((n, periods), dtype=np.int64)
+    expected = np.zeros((n, periods))
+    observed = np.zeros((n, periods))
+    cusum, run, first = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    sum_exp, sum_obs = np.zeros(n), np.zeros(n)
+    checked = np.zeros(n, dtype=bool)
+    for t in range(periods):
+        z = exp.z[:, t]
+        ok = ~np.isnan(z)
+        checked |= ok
+        new = np.where(ok, np.maximum(0.0, cusum - np.nan_to_num(z) - config.cusum_slack),
+                       cusum)
+        opened = (cusum == 0) & (new > 0)
+        first = np.where(opened, t, first)
+        live = new > 0
+        run = np.where(live, run + (ok & opened | ok & (cusum > 0)), 0)
+        add = ok & live
+        sum_exp = np.where(live, np.where(opened, 0.0, sum_exp), 0.0)
+        sum_obs = np.where(live, np.where(opened, 0.0, sum_obs), 0.0)
+        sum_exp += np.where(add, np.nan_to_num(exp.expected_units[:, t]), 0.0)
+        sum_obs += np.where(add, np.nan_to_num(panel.units[:, t]), 0.0)
+        cusum = new
+        score[:, t] = np.where(checked, np.where(run >= config.min_run, cusum, 0.0), np.nan)
+        start[:, t], expected[:, t], observed[:, t] = first, sum_exp, sum_obs
+    return Signal(kind="demand_drop", node_level=False, score=score, start=start,
+                  expected=expected, observed=observed, floors=DROP_FLOORS)
