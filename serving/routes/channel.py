@@ -1,5 +1,6 @@
 """What the ERP sends and asks about the channel: stock risk, inventory snapshots, and new
-sell-through (which rolls the model forward, and which an admin can revert).
+sell-through (which rolls the model forward, and which an admin can revert). New
+sell-through and inventory queue alert detection for their periods (`serving.monitor`).
 
 Posted dates are checked for plausibility first (`serving.plausibility`): sell-through only
 in the first `Settings.max_periods_ahead` periods after the model's origin, on its grid;
@@ -16,12 +17,13 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from features.schema import ITEM, NODE
+from features.schema import DATE, ITEM, NODE
 from serving.contract import JsonRow, RowProblem, check_rows, nodes_of_model
 from serving.decisions import risk_rows
 from serving.deps import AdminDep, ErpDep, ModelDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented, linked, summary
 from serving.model_store import ModelUnavailableError, ServedModel
+from serving.monitor import monitor_of
 from serving.plausibility import PeriodWindow, as_of_problems, period_problems
 from serving.schemas import (
     ErrorItemJson,
@@ -111,6 +113,8 @@ def put_inventory(body: InventoryIn, who: ErpDep, service: ServiceDep, request: 
     _refuse(problems, "the snapshot", implausible, more)
     snap = service.put_inventory(inventory=tables["inventory"],
                                  central_stock=tables.get("central_stock"), by=who.name)
+    monitor = monitor_of(request)
+    monitor.submit(monitor.inventory_periods(), trigger=f"inventory snapshot {snap.id}")
     request.state.audit = {"action": "inventory.put", "object_id": str(snap.id),
                            "detail": {"rows": len(body.inventory),
                                       "central_stock_rows": len(body.central_stock or [])}}
@@ -181,6 +185,8 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
     except ValueError as exc:
         raise ApiError(422, f"cannot roll the model forward over these rows: {exc}; nothing "
                        "was applied.") from exc
+    monitor_of(request).submit({d.date() for d in rows[DATE]},
+                               trigger=f"sell-through batch {batch.id}")
     request.state.audit = {"action": "sell_through.post", "object_id": str(batch.id),
                            "detail": {"rows": batch.n_rows, "origin_before": batch.origin_before,
                                       "origin_after": batch.origin_after}}
