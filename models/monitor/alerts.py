@@ -156,10 +156,24 @@ def update_alerts(open_alerts: pd.DataFrame, detected: pd.DataFrame, *, as_of: d
                         closed=closed.reset_index(drop=True))
 
 
+def _record(episodes: dict[str, dict[str, object]], rec: dict[str, object],
+            when: pd.Timestamp) -> None:
+    """Keep an episode's latest state, when it was first raised and first >= medium."""
+    before = episodes.get(str(rec["alert_id"]), {})
+    serious = rec["status"] != "closed" and rec["severity"] != "low"
+    rec["raised_on"] = before.get("raised_on", when)
+    rec["serious_on"] = before.get("serious_on", pd.NaT)
+    if serious and pd.isna(rec["serious_on"]):
+        rec["serious_on"] = when
+    episodes[str(rec["alert_id"])] = rec
+
+
 def replay(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, since: date | None = None,
            config: MonitorConfig | None = None) -> pd.DataFrame:
     """Every alert raised when each period from `since` (default: the last) to the end was
-    the newest, with its alert_id, final status and the period_end it reached."""
+    the newest, with its alert_id, final status and the period_end it reached, the period
+    it was first raised (`raised_on`) and first at medium or worse (`serious_on`, NaT if
+    never)."""
     config = config or MonitorConfig()
     panel = build_panel(sell_through)
     channels = _channels(nodes)
@@ -173,10 +187,10 @@ def replay(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, since: date | Non
         changes = update_alerts(open_now, detected, as_of=panel.dates[t].date())
         for frame in (changes.opened, changes.extended, changes.closed):
             for rec in frame.to_dict("records"):
-                episodes[str(rec["alert_id"])] = rec
+                _record(episodes, rec, panel.dates[t])
         live = [f for f in (changes.opened, changes.extended) if len(f)]
         open_now = pd.concat(live, ignore_index=True) if live else open_now.iloc[:0]
-    columns = [*ALERT_COLUMNS, CHANNEL, "status"]
+    columns = [*ALERT_COLUMNS, CHANNEL, "status", "raised_on", "serious_on"]
     if not episodes:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     out = pd.DataFrame(list(episodes.values()))[columns]

@@ -22,8 +22,10 @@ class MonitorConfig:
         calibration_window: periods of pooled history whose scores set the thresholds.
         rates: false-alarm rates per series-period of the severities low, medium, high and
             critical: each threshold is the (1 - rate) quantile of the score on history.
-        cusum_slack: slack of the drop CUSUM, in error-scale units per period.
+        drop_slack: how far below expectation (in error scales) a period must be to count
+            towards a drop.
         min_run: clean periods below expectation a drop needs (a lasting shift, not one week).
+        drop_window: the most recent periods of a drop's run that make its score.
         stuffing_window: periods over which sell-in must exceed sell-through.
         cover_window: periods of sell-through behind a node's cover.
         band_window: periods of a node's own past cover that make its normal band.
@@ -41,9 +43,10 @@ class MonitorConfig:
     scale_window: int = 52
     min_history: int = 8
     calibration_window: int = 104
-    rates: tuple[float, float, float, float] = (2e-3, 2.5e-4, 1e-4, 2e-5)
-    cusum_slack: float = 0.75
+    rates: tuple[float, float, float, float] = (5e-3, 1.2e-3, 3e-4, 6e-5)
+    drop_slack: float = 0.5
     min_run: int = 2
+    drop_window: int = 4
     stuffing_window: int = 4
     cover_window: int = 8
     band_window: int = 52
@@ -57,8 +60,8 @@ class MonitorConfig:
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
         for name in ("level_window", "level_lag", "scale_window", "min_history",
-                     "calibration_window", "min_run", "stuffing_window", "cover_window",
-                     "band_window", "gap_lookback"):
+                     "calibration_window", "min_run", "drop_window", "stuffing_window",
+                     "cover_window", "band_window", "gap_lookback"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MonitorConfig.{name} must be >= 1; got "
                                  f"{getattr(self, name)}.")

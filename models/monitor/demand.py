@@ -8,8 +8,10 @@ raise an alert. Errors are scaled by the series' own mean absolute past error, s
 of 4 means four of that series' typical errors.
 
 - `demand_spike`: the scaled error of a clean period (one period is enough).
-- `demand_drop`: a CUSUM of scaled shortfalls over clean periods; it scores only after
-  `min_run` clean periods below expectation, so one bad week is not a drop.
+- `demand_drop`: a run of clean periods below expectation (by more than `drop_slack`
+  error scales each); it scores only after `min_run` of them, so one bad week is not a drop,
+  and the score (sum of the run's last `drop_window` scaled shortfalls over the square root
+  of their count) grows while the drop lasts.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from models.monitor.signal import Signal
 
 __all__ = ["Expectation", "demand_expectation", "drop_signal", "spike_signal"]
 
-SPIKE_FLOORS = (3.5, 5.0, 6.0, 8.0)
-DROP_FLOORS = (3.0, 5.0, 7.0, 10.0)
+SPIKE_FLOORS = (3.5, 6.0, 7.5, 9.0)
+DROP_FLOORS = (3.0, 4.0, 5.0, 7.0)
 _MIN_SCALE = 0.05
 
 
@@ -39,12 +41,14 @@ class Expectation:
         expected_units: expected units of each period (NaN when the series is too new).
         scale: the series' mean absolute past error in log units.
         z: scaled error log1p(units) - log1p(expected) over scale; NaN where not clean.
+        seasonal_from: first period with last year's season in the expectation (0 if never).
     """
 
     clean: npt.NDArray[np.bool_]
     expected_units: FloatArray
     scale: FloatArray
     z: FloatArray
+    seasonal_from: int = 0
 
 
 def demand_expectation(panel: Panel, config: MonitorConfig) -> Expectation:
@@ -56,7 +60,8 @@ def demand_expectation(panel: Panel, config: MonitorConfig) -> Expectation:
                           min_count=max(2, config.level_window // 2))
     expected = level.copy()
     m = panel.season
-    if config.season_weight > 0 and logged.shape[1] > m:
+    seasonal = config.season_weight > 0 and logged.shape[1] > m + config.min_history
+    if seasonal:
         deviation = np.nan_to_num(logged - level, nan=0.0)
         expected[:, m:] += config.season_weight * deviation[:, :-m]
     error = logged - expected
@@ -64,45 +69,51 @@ def demand_expectation(panel: Panel, config: MonitorConfig) -> Expectation:
                              min_count=config.min_history)
     scale = np.maximum(mean_abs, _MIN_SCALE)
     return Expectation(clean=clean, expected_units=np.expm1(np.maximum(expected, 0.0)),
-                       scale=scale, z=error / scale)
+                       scale=scale, z=error / scale, seasonal_from=m if seasonal else 0)
 
 
 def spike_signal(panel: Panel, exp: Expectation) -> Signal:
     """`demand_spike`: the scaled error of each clean period (positive side)."""
     t = np.broadcast_to(np.arange(panel.units.shape[1]), panel.units.shape).astype(np.int64)
     return Signal(kind="demand_spike", node_level=False, score=exp.z, start=t.copy(),
+                  calibrate_from=exp.seasonal_from,
                   expected=exp.expected_units, observed=panel.units, floors=SPIKE_FLOORS,
                   extra={"upper": np.expm1(np.log1p(exp.expected_units)
                                            + SPIKE_FLOORS[1] * exp.scale)})
 
 
 def drop_signal(panel: Panel, exp: Expectation, config: MonitorConfig) -> Signal:
-    """`demand_drop`: CUSUM of shortfalls; scores only runs of >= `min_run` clean periods."""
+    """`demand_drop`: a run of >= `min_run` clean periods below expectation, scored by the
+    sum of its last (up to `drop_window`) scaled errors over sqrt(their count)."""
     n, periods = exp.z.shape
+    w = config.drop_window
     score = np.full((n, periods), np.nan)
     start = np.zeros((n, periods), dtype=np.int64)
-    expected = np.zeros((n, periods))
-    observed = np.zeros((n, periods))
-    cusum, run, first = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    expected, observed = np.zeros((n, periods)), np.zeros((n, periods))
+    recent = np.zeros((n, w))  # the run's last w scaled errors (0 = none)
+    run, first = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     sum_exp, sum_obs = np.zeros(n), np.zeros(n)
     checked = np.zeros(n, dtype=bool)
     for t in range(periods):
         z = exp.z[:, t]
         ok = ~np.isnan(z)
         checked |= ok
-        new = np.where(ok, np.maximum(0.0, cusum - np.nan_to_num(z) - config.cusum_slack),
-                       cusum)
-        opened = (cusum == 0) & (new > 0)
+        below = ok & (z < -config.drop_slack)
+        broken = ok & ~below
+        opened = below & (run == 0)
         first = np.where(opened, t, first)
-        live = new > 0
-        run = np.where(live, run + (ok & opened | ok & (cusum > 0)), 0)
-        add = ok & live
-        sum_exp = np.where(live, np.where(opened, 0.0, sum_exp), 0.0)
-        sum_obs = np.where(live, np.where(opened, 0.0, sum_obs), 0.0)
-        sum_exp += np.where(add, np.nan_to_num(exp.expected_units[:, t]), 0.0)
-        sum_obs += np.where(add, np.nan_to_num(panel.units[:, t]), 0.0)
-        cusum = new
-        score[:, t] = np.where(checked, np.where(run >= config.min_run, cusum, 0.0), np.nan)
+        run = np.where(broken, 0, run + below)
+        recent = np.where(broken[:, None] | opened[:, None], 0.0, recent)
+        recent[below] = np.roll(recent[below], 1, axis=1)
+        recent[below, 0] = -z[below]
+        keep = run > 0
+        sum_exp = np.where(keep, np.where(opened, 0.0, sum_exp), 0.0)
+        sum_obs = np.where(keep, np.where(opened, 0.0, sum_obs), 0.0)
+        sum_exp += np.where(below, np.nan_to_num(exp.expected_units[:, t]), 0.0)
+        sum_obs += np.where(below, np.nan_to_num(panel.units[:, t]), 0.0)
+        value = recent.sum(axis=1) / np.sqrt(np.clip(run, 1, w))
+        score[:, t] = np.where(checked, np.where(run >= config.min_run, value, 0.0), np.nan)
         start[:, t], expected[:, t], observed[:, t] = first, sum_exp, sum_obs
     return Signal(kind="demand_drop", node_level=False, score=score, start=start,
-                  expected=expected, observed=observed, floors=DROP_FLOORS)
+                  expected=expected, observed=observed, floors=DROP_FLOORS,
+                  calibrate_from=exp.seasonal_from)

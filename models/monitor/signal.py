@@ -37,6 +37,8 @@ class Signal:
         floors: smallest threshold of low, medium, high and critical.
         extra: more (entities x periods) arrays the messages quote.
         calibrated: False when the floors alone are the thresholds (counts, not noise).
+        calibrate_from: first period whose scores calibrate (the model's regime before it,
+            e.g. no season known yet, would misstate the false-alarm rate).
     """
 
     kind: str
@@ -48,11 +50,12 @@ class Signal:
     floors: tuple[float, float, float, float]
     extra: dict[str, FloatArray] = field(default_factory=dict)
     calibrated: bool = True
+    calibrate_from: int = 0
 
 
 def thresholds_at(signal: Signal, t: int, config: MonitorConfig) -> FloatArray:
     """Thresholds (low, medium, high, critical) for period t from scores of periods before t."""
-    lo = max(0, t - config.calibration_window)
+    lo = max(signal.calibrate_from, t - config.calibration_window)
     past = signal.score[:, lo:t]
     past = past[~np.isnan(past)]
     floors = np.asarray(signal.floors, dtype=float)
@@ -62,7 +65,7 @@ def thresholds_at(signal: Signal, t: int, config: MonitorConfig) -> FloatArray:
     q = np.quantile(past, 1 - rates, method="higher")
     # a quantile counts only where history holds >= MIN_EXCEEDANCES scores beyond it
     q = np.where(past.size * rates >= MIN_EXCEEDANCES, q, -np.inf)
-    return np.asarray(np.maximum(q, floors), dtype=np.float64)
+    return np.maximum.accumulate(np.maximum(q, floors)).astype(np.float64)
 
 
 def severity_at(scores: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.object_]:

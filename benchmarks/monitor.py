@@ -1,0 +1,283 @@
+"""Channel monitor benchmark (issue 21): injected anomalies on walmart_store_dept, peers, speed.
+
+    .venv/bin/python benchmarks/monitor.py [--peers adtk,ets] [--peer-clean 300] [--scale]
+
+Builds weekly units per store x department from ../shared/data/walmart_store_dept
+(units = sales / 10, rounded, negatives as 0; series with all 143 weeks), a consistent stock
+flow (order-up-to 3 weeks of the trailing 8-week mean, topped up when a week needs more, so
+on_hand = previous on_hand + sell_in - units holds exactly), and a copy with labelled
+injections of every kind in the last 40 weeks (features.synthetic.anomalies). It replays
+`models.monitor.alerts.replay` over those 40 weeks on both copies and reports per kind and
+magnitude: recall (an alert of that kind on the right node/sku first at medium or worse
+within 2 periods of the onset), mean delay (periods from onset to that alert) and false
+alerts per 1,000 series-periods (medium or worse) on the clean copy. Peers on the demand
+kinds, on every injected demand series plus `--peer-clean` clean series: ADTK's
+LevelShiftAD/PersistAD/SeasonalAD and statsforecast AutoETS 99% in-sample intervals. With
+`--scale`: `replay` over the last 40 of 104 weeks of 30,000 generated series, time and peak
+memory of the process.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from features.synthetic import generate_channel_data  # noqa: E402
+from features.synthetic.anomalies import InjectionPlan, inject_anomalies, order_up_to_flow  # noqa: E402
+from models.monitor.alerts import replay  # noqa: E402
+from models.monitor.health import health_index  # noqa: E402
+from tests.conftest import SHARED_DATA  # noqa: E402
+
+WALMART = SHARED_DATA / "walmart_store_dept"
+WINDOW = 40
+PLAN = InjectionPlan(window=WINDOW, drops=30, spikes=30, mismatches=30, stuffed_nodes=6,
+                     silent_nodes=6, min_units=20.0)
+DEMAND = ("demand_drop", "demand_spike")
+
+
+def load_walmart(root: Path = WALMART) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Walmart store x dept as contract sell_through (with a stock flow) and nodes."""
+    raw = pd.read_csv(root / "train.csv.zip", parse_dates=["Date"])
+    raw = raw[raw.groupby(["Store", "Dept"])["Date"].transform("size") == raw["Date"].nunique()]
+    raw = raw.sort_values(["Store", "Dept", "Date"])
+    weeks = raw["Date"].nunique()
+    units = np.round(np.clip(raw["Weekly_Sales"].to_numpy(), 0, None) / 10).reshape(-1, weeks)
+    sell_in, on_hand = order_up_to_flow(units, cover=3.0)
+    frame = pd.DataFrame({
+        "date": raw["Date"].to_numpy(), "node_id": [f"W{s:02d}" for s in raw["Store"]],
+        "sku": [f"D{d:02d}" for d in raw["Dept"]], "units": units.reshape(-1),
+        "price": 10.0, "promo": 0, "on_hand": on_hand.reshape(-1),
+        "sell_in": sell_in.reshape(-1)})
+    stores = pd.read_csv(root / "stores.csv")
+    nodes = pd.DataFrame({"node_id": [f"W{s:02d}" for s in stores["Store"]],
+                          "parent_id": [f"TYPE-{t}" for t in stores["Type"]],
+                          "channel": "retail", "lead_time_days": 7, "review_period_days": 7,
+                          "priority": 1})
+    return frame, nodes
+
+
+def _match(alerts: pd.DataFrame, label: pd.Series) -> pd.Series | None:
+    """The first alert at medium or worse of the label's kind and place near its onset."""
+    hit = alerts[(alerts["kind"] == label["kind"]) & (alerts["node_id"] == label["node_id"])
+                 & (alerts["sku"].fillna("") == label["sku"]) & alerts["serious_on"].notna()]
+    delay = (hit["serious_on"] - label["onset"]).dt.days / 7
+    hit = hit[(delay >= 0) & (delay <= 2)]
+    return None if hit.empty else hit.assign(delay=delay).sort_values("delay").iloc[0]
+
+
+def score(alerts: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Recall and mean delay per kind and magnitude (stock_mismatch by sign)."""
+    rows = []
+    for _, label in labels.iterrows():
+        found = _match(alerts, label)
+        size = label["magnitude"]
+        if label["kind"] == "stock_mismatch":
+            size = "+" if size > 0 else "-"
+        elif label["kind"] in ("reporting_gap",):
+            size = "2-5 periods"
+        rows.append({"kind": label["kind"], "magnitude": size, "found": found is not None,
+                     "delay": np.nan if found is None else found["delay"]})
+    table = pd.DataFrame(rows)
+    return table.groupby(["kind", "magnitude"]).agg(
+        n=("found", "size"), recall=("found", "mean"), mean_delay=("delay", "mean")).reset_index()
+
+
+def false_alerts(alerts: pd.DataFrame, series: int, periods: int) -> pd.Series:
+    """Alerts at medium or worse per 1,000 series-periods, per kind and in total."""
+    serious = alerts[alerts["serious_on"].notna()]
+    per_kind = serious.groupby("kind").size() * 1000 / (series * periods)
+    per_kind["all"] = len(serious) * 1000 / (series * periods)
+    return per_kind
+
+
+def health_checks(injected: pd.DataFrame, nodes: pd.DataFrame, labels: pd.DataFrame,
+                  alerts: pd.DataFrame) -> list[str]:
+    """Stuffed nodes in the bottom quintile the month after onset; a node with a break scores
+    lower in the month of the break (the month from its onset) than in the month before."""
+    lines, cache = [], {}
+
+    def month(ts: pd.Timestamp, shift: int) -> str:
+        return str(ts.to_period("M") + shift)
+
+    def table(m: str) -> pd.DataFrame:
+        if m not in cache:
+            cache[m] = health_index(injected, nodes, month=m, alerts=alerts).set_index("node_id")
+        return cache[m]
+
+    stuffed = labels[labels["kind"] == "channel_stuffing"]
+    ok = 0
+    for _, lab in stuffed.iterrows():
+        t = table(month(lab["onset"], 1))
+        ok += t.loc[lab["node_id"], "rank"] <= max(1, round(0.2 * len(t)))
+    lines.append(f"stuffed nodes in the bottom quintile the month after onset: {ok}/{len(stuffed)}")
+    breaks = labels[labels["kind"] == "stock_mismatch"]
+    lower = named = 0
+    for _, lab in breaks.iterrows():
+        before, after = table(month(lab["onset"], -1)), table(month(lab["onset"], 0))
+        node = lab["node_id"]
+        lower += after.loc[node, "score"] < before.loc[node, "score"]
+        named += "data_quality" in str(after.loc[node, "explanation"])
+    lines.append(f"break nodes scoring lower in the break's month than the month before: {lower}/"
+                 f"{len(breaks)}; explanation names data_quality: {named}/{len(breaks)}")
+    return lines
+
+
+def _runs(flags: np.ndarray) -> np.ndarray:
+    """First flags of runs (series x periods): where flagged and the period before is not."""
+    before = np.concatenate([np.zeros((flags.shape[0], 1), bool), flags[:, :-1]], axis=1)
+    return flags & ~before
+
+
+def peer_flags(frame: pd.DataFrame, keys: pd.DataFrame, peer: str) -> dict[str, np.ndarray]:
+    """(series x periods) flags per detector name and side, for the series in `keys`."""
+    wide = frame.merge(keys, on=["node_id", "sku"]).pivot_table(
+        index=["node_id", "sku"], columns="date", values="units").reindex(
+        pd.MultiIndex.from_frame(keys))
+    if peer == "ets":
+        return _ets_flags(wide)
+    from adtk.data import validate_series
+    from adtk.detector import LevelShiftAD, PersistAD, SeasonalAD
+    detectors = {"LevelShiftAD": lambda side: LevelShiftAD(c=6.0, side=side, window=5),
+                 "PersistAD": lambda side: PersistAD(c=3.0, side=side, window=8),
+                 "SeasonalAD": lambda side: SeasonalAD(c=3.0, side=side, freq=52)}
+    out = {f"{name}:{side}": np.zeros(wide.shape, bool) for name in detectors
+           for side in ("negative", "positive")}
+    dates = pd.DatetimeIndex(wide.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, values in enumerate(wide.to_numpy()):
+            series = validate_series(pd.Series(values, index=dates).asfreq("W-FRI"))
+            for name, make in detectors.items():
+                for side in ("negative", "positive"):
+                    try:
+                        flags = make(side).fit_detect(series)
+                    except Exception:  # noqa: BLE001 - a peer failing on a series flags nothing
+                        continue
+                    out[f"{name}:{side}"][i] = flags.fillna(False).to_numpy(bool)[: wide.shape[1]]
+    return out
+
+
+def _ets_flags(wide: pd.DataFrame) -> dict[str, np.ndarray]:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+    long = wide.reset_index(drop=True).stack().rename("y").reset_index()
+    long.columns = ["unique_id", "ds", "y"]
+    sf = StatsForecast(models=[AutoETS(season_length=52)], freq="W-FRI", n_jobs=1)
+    sf.forecast(df=long, h=1, fitted=True, level=[99])
+    fitted = sf.forecast_fitted_values().sort_values(["unique_id", "ds"])
+    shape = wide.shape
+    y = fitted["y"].to_numpy().reshape(shape)
+    lo = fitted["AutoETS-lo-99"].to_numpy().reshape(shape)
+    hi = fitted["AutoETS-hi-99"].to_numpy().reshape(shape)
+    return {"AutoETS-99%:negative": y < lo, "AutoETS-99%:positive": y > hi}
+
+
+def score_peer(flags: dict[str, np.ndarray], keys: pd.DataFrame, labels: pd.DataFrame,
+               dates: pd.DatetimeIndex, clean_rows: np.ndarray) -> list[dict[str, object]]:
+    """Recall/delay on injected series and false alerts per 1,000 on clean ones, per peer."""
+    index = {(n, s): i for i, (n, s) in enumerate(zip(keys["node_id"], keys["sku"],
+                                                      strict=True))}
+    first = len(dates) - WINDOW
+    rows = []
+    for name, flag in flags.items():
+        kind = "demand_drop" if name.endswith("negative") else "demand_spike"
+        found, delays = [], []
+        for _, lab in labels[labels["kind"] == kind].iterrows():
+            row, t0 = index[(lab["node_id"], lab["sku"])], dates.get_loc(lab["onset"])
+            hits = np.flatnonzero(flag[row, t0:t0 + 3])
+            found.append(hits.size > 0)
+            if hits.size:
+                delays.append(hits[0])
+        starts = _runs(flag[clean_rows])[:, first:].sum()
+        rows.append({"peer": name.split(":")[0], "kind": kind, "recall": np.mean(found),
+                     "mean_delay": np.mean(delays) if delays else np.nan,
+                     "false_per_1000": 1000 * starts / (len(clean_rows) * WINDOW)})
+    return rows
+
+
+def run_peers(clean: pd.DataFrame, injected: pd.DataFrame, labels: pd.DataFrame,
+              peers: list[str], n_clean: int) -> pd.DataFrame:
+    """Every peer on the injected demand series (recall) and a sample of clean ones (FAR)."""
+    demand = labels[labels["kind"].isin(DEMAND)][["node_id", "sku"]].drop_duplicates()
+    keys = clean[["node_id", "sku"]].drop_duplicates()
+    sample = keys.sample(n=min(n_clean, len(keys)), random_state=0)
+    dates = pd.DatetimeIndex(np.unique(clean["date"]))
+    rows = []
+    for peer in peers:
+        start = time.perf_counter()
+        hit = peer_flags(injected, demand.reset_index(drop=True), peer)
+        calm = peer_flags(clean, sample.reset_index(drop=True), peer)
+        for name in hit:
+            both = {name: np.concatenate([hit[name], calm[name]])}
+            table = pd.concat([demand, sample], ignore_index=True)
+            clean_rows = np.arange(len(demand), len(table))
+            rows += score_peer(both, table.iloc[: len(demand)], labels, dates, clean_rows)
+        print(f"peer {peer}: {time.perf_counter() - start:.0f} s")
+    return pd.DataFrame(rows)
+
+
+def scale_run() -> str:
+    """replay over the last 40 of 104 weeks of 30,000 generated series: time, peak memory."""
+    data = generate_channel_data(nodes=300, skus=100, periods=104, seed=5)
+    series = data.sell_through.groupby(["node_id", "sku"]).ngroups
+    since = np.sort(data.sell_through["date"].unique())[-WINDOW]
+    start = time.perf_counter()
+    alerts = replay(data.sell_through, data.nodes, since=pd.Timestamp(since).date())
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return (f"replay of {series:,} series x {WINDOW} weeks (104 weeks of history): "
+            f"{seconds:.1f} s, {len(alerts):,} alerts, peak RSS of the process {peak:.2f} GiB")
+
+
+def main() -> None:
+    """Run the suite and print the tables (markdown)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--peers", default="adtk,ets", help="adtk,ets or none")
+    parser.add_argument("--peer-clean", type=int, default=300, help="clean series for peers")
+    parser.add_argument("--scale", action="store_true", help="also the 30,000-series replay")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    clean, nodes = load_walmart()
+    injected, labels = inject_anomalies(clean, seed=21, plan=PLAN)
+    series = clean.groupby(["node_id", "sku"]).ngroups
+    since = pd.Timestamp(np.sort(clean["date"].unique())[-WINDOW]).date()
+    print(f"walmart: {series:,} series x {clean['date'].nunique()} weeks, {len(labels)} "
+          f"injections ({time.perf_counter() - start:.0f} s)")
+    timings = {}
+    for name, frame in (("clean", clean), ("injected", injected)):
+        began = time.perf_counter()
+        result = replay(frame, nodes, since=since)
+        timings[name] = time.perf_counter() - began
+        if name == "clean":
+            far = false_alerts(result, series, WINDOW)
+        else:
+            found = score(result, labels)
+            alerts = result
+    print(f"replay: clean {timings['clean']:.1f} s, injected {timings['injected']:.1f} s")
+    print(found.to_markdown(index=False, floatfmt=".2f"))
+    print("\nfalse alerts per 1,000 series-periods (medium+), clean copy:")
+    print(far.round(3).to_string())
+    for line in health_checks(injected, nodes, labels, alerts):
+        print(line)
+    peers = [p for p in args.peers.split(",") if p and p != "none"]
+    if peers:
+        table = run_peers(clean, injected, labels, peers, args.peer_clean)
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    if args.scale:
+        print(scale_run())
+
+
+if __name__ == "__main__":
+    main()
