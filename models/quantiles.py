@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ConformalQuantiles", "quantile_level", "quantile_name", "series_scale"]
+__all__ = ["ConformalQuantiles", "forecast_level", "quantile_level", "quantile_name",
+           "series_scale", "weighted_quantile"]
 
 FloatArray = npt.NDArray[np.float64]
 MIN_POOL = 50
@@ -78,10 +79,16 @@ class ConformalQuantiles:
     """Pooled scaled residuals per (horizon step, group); call `add` then `predict`.
 
     Groups with fewer than `MIN_POOL` residuals at a step borrow the pool of all groups.
+    `weighted`: each residual weighs as much as its series' mean forecast over the window
+    (the level of the forecast it came from), so the quantiles fit the series that carry the
+    volume, as the scaled pinball loss of the evaluation protocol weights them; `weights`
+    holds them beside `pools`. Unweighted by default.
     """
 
     horizon: int
     pools: dict[tuple[int, str], list[FloatArray]] = field(default_factory=dict)
+    weighted: bool = False
+    weights: dict[tuple[int, str], list[FloatArray]] = field(default_factory=dict)
 
     def add(self, *, mean: FloatArray, actual: FloatArray, scale: FloatArray,
             groups: npt.NDArray[np.str_], steps: Iterable[int] | None = None) -> None:
@@ -91,15 +98,17 @@ class ConformalQuantiles:
         cutoffs are closer than the horizon adds step k once its target period is past.
         """
         r = (actual - mean) / scale[:, None]
+        level = forecast_level(mean) if self.weighted else None
         width = min(self.horizon, r.shape[1])
         for k in (range(width) if steps is None else sorted({int(s) for s in steps})):
             if not 0 <= k < width:
                 continue
             ok = ~np.isnan(r[:, k])
-            for g in np.unique(groups[ok]):
-                sel = ok & (groups == g)
+            for g in [*np.unique(groups[ok]), "*"]:
+                sel = ok & (groups == g) if g != "*" else ok
                 self.pools.setdefault((k, str(g)), []).append(r[sel, k])
-            self.pools.setdefault((k, "*"), []).append(r[ok, k])
+                if level is not None:
+                    self.weights.setdefault((k, str(g)), []).append(level[sel])
 
     @property
     def empty(self) -> bool:
@@ -110,13 +119,17 @@ class ConformalQuantiles:
         of all groups, and a step with no residuals yet borrows the nearest step that has
         some (the shorter on a tie). With cutoffs closer than the horizon the long steps of
         the first windows are not known yet; a shorter step's spread is the closest guess."""
-        values = self._values(step, group)
-        if values.size < MIN_POOL:
-            values = self._values(step, "*")
-        if values.size == 0:
+        key = (step, group)
+        if self._values(*key).size < MIN_POOL:
+            key = (step, "*")
+        if self._values(*key).size == 0:
             near = sorted(range(self.horizon), key=lambda s: (abs(s - step), s > step))
-            values = next((v for v in (self._values(s, "*") for s in near) if v.size),
-                          np.zeros(1))
+            key = next(((s, "*") for s in near if self._values(s, "*").size), key)
+        values = self._values(*key)
+        if values.size == 0:
+            return np.zeros(len(qs))
+        if self.weighted:
+            return weighted_quantile(values, np.concatenate(self.weights[key]), qs)
         return np.quantile(values, qs)
 
     def _values(self, step: int, group: str) -> FloatArray:
@@ -140,3 +153,25 @@ class ConformalQuantiles:
         for q in qs:
             np.clip(out[q], 0.0, None, out=out[q])
         return out
+
+
+def forecast_level(mean: FloatArray) -> FloatArray:
+    """Per series, the mean of its forecast row (0 where none is finite): a residual's weight."""
+    finite = np.isfinite(mean)
+    n = finite.sum(axis=1)
+    total = np.where(finite, mean, 0.0).sum(axis=1)
+    return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+
+def weighted_quantile(values: FloatArray, weights: FloatArray, qs: Sequence[float]
+                      ) -> FloatArray:
+    """Quantiles `qs` of `values` where each weighs `weights` (>= 0): the weighted empirical
+    distribution with each value at the middle of its weight, linearly interpolated. With
+    all weights 0 (or not finite) every value weighs the same."""
+    w = np.where(np.isfinite(weights) & (weights > 0), weights, 0.0)
+    if w.sum() <= 0:
+        return np.quantile(values, qs)
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], w[order]
+    position = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp(qs, position, v)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.quantiles import ConformalQuantiles, quantile_level, quantile_name, series_scale
+from models.quantiles import (
+    ConformalQuantiles,
+    quantile_level,
+    quantile_name,
+    series_scale,
+    weighted_quantile,
+)
 
 
 def test_quantile_name_and_range() -> None:
@@ -59,3 +65,29 @@ def test_predict_without_residuals_says_what_to_do() -> None:
     with pytest.raises(RuntimeError, match="add"):
         ConformalQuantiles(2).predict(mean=np.zeros((1, 2)), scale=np.ones(1),
                                       groups=np.array(["smooth"]), quantiles=(0.5,))
+
+
+def test_weighted_quantile_follows_the_heavy_values() -> None:
+    values = np.array([0.0, 1.0, 2.0, 10.0])
+    assert weighted_quantile(values, np.array([1.0, 1.0, 1.0, 1e6]), [0.5])[0] > 9.99
+    even = weighted_quantile(values, np.ones(4), [0.125, 0.875])
+    np.testing.assert_allclose(even, [0.0, 10.0])
+    np.testing.assert_allclose(weighted_quantile(values, np.zeros(4), [0.5]),
+                               np.quantile(values, [0.5]))
+
+
+def test_weighted_calibration_fits_the_series_that_carry_the_volume() -> None:
+    """Big series (level 100) miss by +-1 scale unit, small ones (level 1) by +-5: weighted
+    by the forecast level, the interval follows the big series; unweighted, both."""
+    rng = np.random.default_rng(0)
+    S, h = 400, 2
+    mean = np.where(np.arange(S) < 200, 100.0, 1.0)[:, None] * np.ones((S, h))
+    spread = np.where(np.arange(S) < 200, 1.0, 5.0)[:, None]
+    actual = mean + spread * rng.uniform(-1, 1, (S, h))
+    groups = np.full(S, "smooth")
+    plain, weighted = ConformalQuantiles(h), ConformalQuantiles(h, weighted=True)
+    for cq in (plain, weighted):
+        cq.add(mean=mean, actual=actual, scale=np.ones(S), groups=groups)
+    narrow = weighted.residual_quantiles([0.1, 0.9], step=0, group="smooth")
+    wide = plain.residual_quantiles([0.1, 0.9], step=0, group="smooth")
+    assert narrow[1] - narrow[0] < 2.0 < wide[1] - wide[0]

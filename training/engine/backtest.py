@@ -29,7 +29,7 @@ from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
 from training.engine.progress import bar
-from training.engine.selection import SELECTION_QUANTILES, Selector, members
+from training.engine.selection import SELECTION_QUANTILES, Selector, members, weights_of
 from training.engine.windows import WindowForecasts
 from training.engine.windows import cutoffs as rolling_cutoffs
 
@@ -115,7 +115,7 @@ def run_backtest(history: pd.DataFrame, *, freq: str, config: BacktestConfig,
     last_lgbm = glob.last_model_ if glob is not None else None
     del glob  # its training set and stacked rows: the largest things held, no longer needed
     start = time.perf_counter()
-    calib = {n: ConformalQuantiles(config.horizon) for n in models}
+    calib = {n: ConformalQuantiles(config.horizon, weighted=n == "auto") for n in models}
     frame, choices = _assemble(panel, windows, models, config, calib,
                                warmup=len(windows) - config.windows)
     seconds["auto"] = seconds.get("auto", 0.0) + time.perf_counter() - start
@@ -185,9 +185,9 @@ def _assemble(panel: Panel, windows: list[WindowForecasts], models: Sequence[str
             chosen, w.means["auto"] = selector.choose(w)
             choice_parts.append(pd.DataFrame({NODE: panel.keys[NODE], ITEM: panel.keys[ITEM],
                                               CUTOFF: w.cutoff, "chosen": chosen}))
-            picked = quantiles_of_choice(chosen, quants)
-            if picked is not None:
-                quants["auto"] = picked
+            if not calib["auto"].empty:  # auto's own residuals, like every model's
+                quants["auto"] = calib["auto"].predict(mean=w.means["auto"], scale=w.scale,
+                                                       groups=w.classes, quantiles=qs_all)
         if i >= warmup:
             for name in models:
                 qs = {q: quants[name][q] for q in config.quantiles}
@@ -239,8 +239,9 @@ def _release(pending: list[_Pending], now: int | None, models: Sequence[str],
 def quantiles_of_choice(chosen: npt.NDArray[np.str_],
                     quants: dict[str, dict[float, FloatArray]]
                     ) -> dict[float, FloatArray] | None:
-    """`auto`'s quantiles: each series takes those of the model chosen for it (a blend
-    takes the average of its members'), so they stay calibrated as the choice changes."""
+    """Each series' quantiles as the mean of those of the models chosen for it, weighted
+    by the combination's weights (normalised to sum 1). The local backtest calibrates
+    `auto` on its own residuals instead; the Dask engine still uses this."""
     if not quants:
         return None
     some = next(iter(quants.values()))
@@ -250,8 +251,10 @@ def quantiles_of_choice(chosen: npt.NDArray[np.str_],
         if not all(m in quants for m in parts):
             return None
         sel = chosen == name
+        weights = weights_of(str(name))
+        total = sum(weights.values()) or 1.0
         for q in out:
-            out[q][sel] = np.mean([quants[m][q][sel] for m in parts], axis=0)
+            out[q][sel] = sum(weights[m] / total * quants[m][q][sel] for m in parts)
     return out
 
 

@@ -234,6 +234,8 @@ class Forecaster:
                    ) -> dict[float, FloatArray]:
         names = self.chosen[rows] if model == "auto" else np.full(len(rows), model)
         out = {q: np.zeros((len(rows), h)) for q in qs}
+        if model == "auto" and "auto" in self.calibrators and not self.calibrators["auto"].empty:
+            names = np.full(len(rows), "auto")  # calibrated on auto's own errors (backtest)
         for name in np.unique(names):
             sel = names == name
             parts = [self.calibrators[m].predict(

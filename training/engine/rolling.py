@@ -32,6 +32,7 @@ from features.engineering.history import build_panel
 from features.engineering.training_set import build_training_set
 from features.periods import period_index, period_offset
 from features.schema import DATE, ITEM, NODE, ON_HAND, PRICE, PROMO, SELL_IN, UNITS
+from models.combine import combine
 from models.ets import ETSFit
 from models.lgbm import LGBMForecaster
 from models.zoo import LOCAL_MODELS
@@ -140,12 +141,12 @@ def lgbm_means(state: ForecastState, *, keys: pd.DataFrame, freq: str, horizon: 
 
 
 def auto_means(means: dict[str, FloatArray], chosen: npt.NDArray[np.str_]) -> FloatArray:
-    """`auto`: each series takes the forecast of the model (or blend) chosen for it."""
+    """`auto`: each series takes the combination of models chosen for it (its weights)."""
     some = next(iter(v for k, v in means.items() if k != "auto"))
     out = np.zeros_like(some)
     for name in np.unique(chosen):
         sel = chosen == name
-        out[sel] = np.mean([means[m][sel] for m in members(str(name))], axis=0)
+        out[sel] = combine(str(name), {m: means[m][sel] for m in members(str(name))})
     return out
 
 

@@ -88,8 +88,10 @@ def test_auto_choice_uses_only_earlier_windows() -> None:
     cuts = sorted(res.choices["cutoff"].unique())
     assert len(cuts) == CONFIG.windows + CONFIG.warmup
     first = res.choices[res.choices["cutoff"] == cuts[0]]["chosen"]
-    # before any window there is no error to learn from: the class routing decides
-    assert set(first) <= {"ma", "croston", "snaive", "lgbm"}
+    # before any window there is no error to learn from: the combined models weigh the same
+    assert set(first) == {"lgbm*0.5+snaive*0.5"}
+    later = res.choices[res.choices["cutoff"] == cuts[1]]["chosen"]
+    assert set(later) != {"lgbm*0.5+snaive*0.5"}  # learned from the first window
 
 
 def test_lgbm_refit_every_reuses_the_last_booster_between_refits(
