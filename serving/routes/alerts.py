@@ -34,6 +34,7 @@ from serving.schemas.alerts import (
     TrendPoint,
 )
 from serving.schemas.fields import Id
+from serving.service import Service
 from serving.tables import AlertRow, as_utc
 
 __all__ = ["router"]
@@ -43,7 +44,7 @@ AlertId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
-def _channels(service: ServiceDep) -> dict[str, str]:
+def _channels(service: Service) -> dict[str, str]:
     nodes = service.channel.nodes
     if nodes is None or CHANNEL not in nodes:
         return {}
@@ -116,7 +117,8 @@ def _month_back(month: str, back: int) -> str:
     return f"{pd.Period(month, freq='M') - back}"
 
 
-def _health_rows(frame: pd.DataFrame, level: str) -> list[HealthRow]:
+def _health_rows(frame: pd.DataFrame, level: str, channels: dict[str, str]
+                 ) -> list[HealthRow]:
     """The health index frame (least healthy first) as rows with their components."""
     key = {"node": NODE, "parent": PARENT, "channel": CHANNEL}[level]
     rows = []
@@ -125,10 +127,9 @@ def _health_rows(frame: pd.DataFrame, level: str) -> list[HealthRow]:
         trend = [TrendPoint(month=_month_back(month, back), score=_number(r.get(column)))
                  for back, column in ((3, "score_3_months_ago"), (1, "score_prev_month"),
                                       (0, "score"))]
-        channel = r.get(CHANNEL) if level != "parent" else None
         rows.append(HealthRow(
             rank=int(r["rank"]), id=str(r[key]), month=month,
-            channel=None if channel is None or pd.isna(channel) else str(channel),
+            channel=channels.get(str(r[key])) if level == "node" else None,
             score=_number(r["score"]) or 0.0, grade=str(r["grade"]),
             change_vs_prev=_number(r.get("change_vs_prev")),
             explanation=str(r.get("explanation") or ""),
@@ -140,13 +141,14 @@ def _health_rows(frame: pd.DataFrame, level: str) -> list[HealthRow]:
 
 
 def _health(monitor: AlertMonitor, level: str, month: str | None) -> HealthOut:
+    channels = _channels(monitor.service)
     try:
         frame = monitor.health(level=level, month=month)
     except LookupError as exc:
         raise ApiError(409, str(exc)) from exc
     except ValueError as exc:  # e.g. a month outside the data
         raise ApiError(404, f"no health index for month {month}: {exc}") from exc
-    rows = _health_rows(frame, level)
+    rows = _health_rows(frame, level, channels)
     shown = month or (rows[0].month if rows else "")
     return HealthOut(level=level, month=shown, rows=rows)  # type: ignore[arg-type]
 

@@ -1,8 +1,10 @@
 // The planner page: sign in with an API key, rank stock risk, read a series, decide an
-// allocation, see the decisions. Talks only to the service's /v1 API (same origin).
+// allocation, see the decisions, watch alerts and channel health (monitor.js). Talks only
+// to the service's /v1 API (same origin).
 "use strict";
 
 import { seriesChart, sparkline } from "./chart.js";
+import { showAlerts, showHealth } from "./monitor.js";
 
 const KEY = "channelcast-key";
 const state = { key: sessionStorage.getItem(KEY), me: null, nodes: null, skus: null,
@@ -48,9 +50,10 @@ const badge = (text) => { const s = document.createElement("span");
 
 function show(view) {
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== `view-${view}`;
+  if (view !== "series") state.seriesFrom = view;
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", a.dataset.view === view ||
-      (view === "series" && a.dataset.view === "risk"));
+      (view === "series" && a.dataset.view === (state.seriesFrom || "risk")));
   }
 }
 
@@ -185,8 +188,11 @@ async function showRisk() {
 }
 
 // ---- series ------------------------------------------------------------------------------
-async function showSeries(node, sku) {
+async function showSeries(node, sku, marked) {
   show("series");
+  const from = state.seriesFrom === "alerts" ? "alerts" : "risk";
+  $("#series-back").href = `#${from}`;
+  $("#series-back").textContent = from === "alerts" ? "← Alerts" : "← Stock risk";
   $("#series-title").textContent = `${node} · ${sku}`;
   $("#series-facts").replaceChildren();
   $("#series-chart").replaceChildren();
@@ -209,7 +215,7 @@ async function showSeries(node, sku) {
                                      promo: r.promo })),
     forecast: s.forecast.map((r) => ({ date: r.date, mean: r.mean, lo: r.lo, hi: r.hi,
                                        promo: false })),
-    unit: `units per ${s.period}`, bandLabel: "80% interval (10%–90%)" }));
+    unit: `units per ${s.period}`, bandLabel: "80% interval (10%–90%)", marked }));
   const tbody = $("#series-forecast tbody");
   tbody.replaceChildren();
   for (const r of s.forecast) {
@@ -391,6 +397,9 @@ async function showHistory() {
   }
 }
 
+// What monitor.js's views use of this page.
+const ui = { state, $, api, td, badge, num, show, lookups, banner, fail };
+
 // ---- routing -------------------------------------------------------------------------------
 async function route() {
   banner("");
@@ -400,10 +409,14 @@ async function route() {
   }
   const [view, ...rest] = location.hash.replace(/^#/, "").split("/");
   try {
-    if (view === "series" && rest.length === 2) {
-      await showSeries(decodeURIComponent(rest[0]), decodeURIComponent(rest[1]));
+    if (view === "series" && (rest.length === 2 || rest.length === 4)) {
+      await showSeries(decodeURIComponent(rest[0]), decodeURIComponent(rest[1]),
+        rest.length === 4 ? { start: rest[2], end: rest[3], label: "alert period" } : null);
     } else if (view === "allocation") await showAllocation();
     else if (view === "history") await showHistory();
+    else if (view === "alerts") await showAlerts(ui);
+    else if (view === "health") await showHealth(ui, rest.length ? decodeURIComponent(rest[0])
+                                                                  : null);
     else await showRisk();
   } catch (err) { fail(err); }
 }
@@ -432,6 +445,10 @@ function init() {
   $("#a-reason").addEventListener("input", () => banner(""));
   $("#history-filters").addEventListener("submit", (ev) => { ev.preventDefault();
     showHistory().catch(fail); });
+  $("#alert-filters").addEventListener("submit", (ev) => { ev.preventDefault();
+    showAlerts(ui).catch(fail); });
+  $("#health-filters").addEventListener("submit", (ev) => { ev.preventDefault();
+    showHealth(ui).catch(fail); });
   window.addEventListener("hashchange", () => route());
   route();
 }

@@ -47,7 +47,7 @@ const fmtDate = (d) => d.toISOString().slice(0, 10);
 
 // History and forecast of one series.
 // data: {history: [{date, units, stockout, promo}], forecast: [{date, mean, lo, hi}],
-//        unit: "units / week", loLabel, hiLabel}
+//        unit: "units / week", loLabel, hiLabel, marked: {start, end, label} | null}
 export function seriesChart(data, { width = 860, height = 320 } = {}) {
   const m = { top: 16, right: 16, bottom: 46, left: 56 };
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, class: "series-chart",
@@ -100,6 +100,16 @@ export function seriesChart(data, { width = 860, height = 320 } = {}) {
     svg.appendChild(el("rect", { x: px - half, y: m.top, width: 2 * half, height: H,
                                  class: "promo" }));
   }
+  // an alert's periods: outlined, from the first period's start to the last period's end
+  if (data.marked) {
+    const a = x(new Date(data.marked.start).getTime()) - half;
+    const b = x(new Date(data.marked.end).getTime()) + half;
+    const rect = el("rect", { x: Math.max(a, m.left), y: m.top, height: H, class: "anomaly",
+                              width: Math.max(Math.min(b, m.left + W) - Math.max(a, m.left), 2) });
+    rect.appendChild(el("title", {}, `${data.marked.label}: ${data.marked.start} to ` +
+                                     `${data.marked.end}`));
+    svg.appendChild(rect);
+  }
   // 80% band
   if (fc.length) {
     const top = fc.map((r) => `${x(r.t.getTime()).toFixed(1)},${y(r.hi).toFixed(1)}`);
@@ -134,6 +144,7 @@ export function seriesChart(data, { width = 860, height = 320 } = {}) {
   const items = [["history", "sell-through"], ["forecast", "forecast (mean)"],
                  ["band", data.bandLabel || "80% interval"], ["promo", "promotion"],
                  ["stockout", "stock-out (demand censored)"]];
+  if (data.marked) items.push(["anomaly", data.marked.label]);
   let lx = 0;
   for (const [cls, text] of items) {
     const g = el("g", { transform: `translate(${lx},0)` });
