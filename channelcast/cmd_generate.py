@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 from features.config import GENERATOR
-from features.synthetic import generate_channel_data, summarize, write_channel_data
+from features.synthetic import ChannelData, generate_channel_data, summarize, write_channel_data
+from features.synthetic.anomalies import InjectionPlan, inject_anomalies
 
 __all__ = ["add_parser", "run"]
 
@@ -39,7 +41,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         help=f"ISO date of the first period; default {GENERATOR.start} (a Monday)")
     parser.add_argument("--format", dest="fmt", default="csv", choices=["csv", "parquet"],
                         help="file format of sell_through; default csv")
+    parser.add_argument("--anomalies", action="store_true",
+                        help="inject labelled anomalies of every kind (demand drops and spikes, "
+                             "stuffing, stock-balance breaks, silent nodes) in the last 40 "
+                             "periods; the labels go to anomalies.csv beside the data")
     parser.set_defaults(handler=run)
+
+
+def _with_anomalies(data: ChannelData, out: Path, seed: int) -> tuple[ChannelData, int]:
+    """The data with injected anomalies; writes their labels to out/anomalies.csv."""
+    series = data.sell_through.groupby(["node_id", "sku"]).ngroups
+    selling = data.sell_through["node_id"].nunique()
+    periods = data.sell_through["date"].nunique()
+    per = max(1, series // 200)
+    plan = InjectionPlan(window=min(40, max(periods - 20, 1)), drops=per, spikes=per,
+                         mismatches=per, stuffed_nodes=max(1, selling // 10),
+                         silent_nodes=max(1, selling // 10), min_units=1.0)
+    sell_through, labels = inject_anomalies(data.sell_through, seed=seed, plan=plan)
+    out.mkdir(parents=True, exist_ok=True)
+    labels.to_csv(out / "anomalies.csv", index=False, date_format="%Y-%m-%d")
+    return dataclasses.replace(data, sell_through=sell_through), len(labels)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = generate_channel_data(nodes=args.nodes, skus=args.skus, periods=args.periods,
                                      freq=args.freq, seed=args.seed, start=args.start)
+        injected = 0
+        if getattr(args, "anomalies", False):
+            data, injected = _with_anomalies(data, args.out, args.seed)
         paths = write_channel_data(data, args.out, fmt=args.fmt)
     except ValueError as err:
         print(f"channelcast generate: error: {err}", file=sys.stderr)
@@ -58,5 +82,8 @@ def run(args: argparse.Namespace) -> int:
           f"({args.freq}) | nodes: {channels}")
     print(f"zero share {facts['zero_share']:.1%} | stock-out share {facts['stockout_share']:.1%} "
           f"| promo share {facts['promo_share']:.1%} | lost demand {facts['lost_share']:.1%}")
+    if injected:
+        print(f"injected {injected} labelled anomalies: {args.out / 'anomalies.csv'} "
+              "(kind,node_id,sku,onset,end,magnitude)")
     print(f"wrote {len(paths)} files to {args.out} in {time.perf_counter() - began:.1f} s")
     return 0

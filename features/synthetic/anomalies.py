@@ -120,11 +120,17 @@ class _Series:
         return out.loc[keep].reset_index(drop=True)
 
 
+def _row_mean(values: FloatArray) -> FloatArray:
+    """Mean of each row's non-NaN values (0 for a row without any)."""
+    count = (~np.isnan(values)).sum(axis=1)
+    return np.nansum(values, axis=1) / np.maximum(count, 1)
+
+
 def _cover(series: _Series, s: int, t0: int) -> float:
     """The series' usual stock in periods of sales before t0 (at least 1.5)."""
     lo = max(0, t0 - 8)
-    units = np.nanmean(series.values[UNITS][s, lo:t0])
-    stock = np.nanmedian(series.values[ON_HAND][s, lo:t0])
+    units = float(_row_mean(series.values[UNITS][s:s + 1, lo:t0])[0])
+    stock = float(_row_mean(series.values[ON_HAND][s:s + 1, lo:t0])[0])
     ratio = stock / units if units > 0 else np.nan
     return float(max(np.nan_to_num(ratio, nan=3.0), 1.5))
 
@@ -133,7 +139,7 @@ def _candidates(series: _Series, plan: InjectionPlan, nodes_taken: set[str]
                 ) -> npt.NDArray[np.int64]:
     """Series with steady sales over the window and a known stock, not on a taken node."""
     window = series.values[UNITS][:, -plan.window - 8:]
-    busy = (np.nanmean(window, axis=1) >= plan.min_units) & (np.isnan(window).sum(axis=1) == 0)
+    busy = (_row_mean(window) >= plan.min_units) & (np.isnan(window).sum(axis=1) == 0)
     free = ~series.keys[NODE].astype(str).isin(nodes_taken).to_numpy()
     has_stock = ~np.isnan(series.values[ON_HAND][:, -1])
     return np.flatnonzero(busy & free & has_stock)
@@ -175,7 +181,7 @@ def _node_kind(series: _Series, kind: str, node: str, t0: int, magnitude: float,
         return end
     units = series.values[UNITS][rows]
     end = min(t0 + 6, units.shape[1]) - 1
-    mean = np.nan_to_num(np.nanmean(units[:, max(0, t0 - 8):t0], axis=1))
+    mean = _row_mean(units[:, max(0, t0 - 8):t0])
     extra = np.zeros_like(units)
     extra[:, t0:end + 1] = np.round(magnitude * mean)[:, None]
     extra = np.where(np.isnan(units), 0.0, extra)
