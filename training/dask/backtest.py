@@ -12,10 +12,11 @@ it equals the local `_assemble`:
    for every release of `_assemble`'s schedule; the client pools them into the same
    `ConformalQuantiles` and computes, per window, the residual quantiles every group needs
    (a table: quantiles are order statistics, so pooling partitions changes nothing);
-2. selection: each partition scores every candidate per series with those tables and
-   returns the class sums of `Selector.add`; the client adds them up per release;
+2. selection: each partition returns the class sums of `Selector.add` (the statistics of
+   `auto`'s combination weights); the client adds them up per release; then `auto`'s own
+   residuals are pooled like the models' (`training.dask.auto_quantiles`);
 3. assembly: each partition replays `_assemble` with the class state of each window: the
-   per-series choice of `auto`, every model's quantiles, the scored rows, written to Parquet
+   combination of `auto`, every model's quantiles, the scored rows, written to Parquet
    (`part-NNNNN.parquet`, one per partition), and the sums behind the metrics.
 
 Nothing per row or per period reaches the client: only residuals (one float per series,
@@ -43,6 +44,7 @@ from features.schema import DATE, ITEM, NODE, UNITS
 from models.lgbm import LGBMConfig, LGBMForecaster
 from models.quantiles import ConformalQuantiles
 from models.zoo import check_models, primary_model
+from training.dask.auto_quantiles import auto_calibration
 from training.dask.cluster import placement
 from training.dask.lgbm import PartitionLGBM, fit_lgbm_dask, partition_inputs
 from training.dask.metrics import combine_scores, partial_scores
@@ -51,11 +53,10 @@ from training.dask.pooled import (
     Context,
     PartWindows,
     Table,
+    TableQuantiles,
     calibrate,
     class_states,
-    merge_pools,
     quantile_table,
-    residual_pools,
     schedule,
     window_quantiles,
 )
@@ -64,7 +65,6 @@ from training.engine.backtest import (
     MODEL,
     BacktestConfig,
     long_rows,
-    quantiles_of_choice,
     window_forecasts,
 )
 from training.engine.progress import bar
@@ -147,8 +147,9 @@ def _partition_windows(part: pd.DataFrame, ts: Any, boosters: dict[pd.Timestamp,
 
 
 def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dict[str, Table]],
-            states: list[tuple[dict[str, FloatArray], dict[str, float]]], ctx: Context,
-            summary: StoreSummary, out: Path | None, all_models: Path | None, primary: str,
+            states: list[tuple[dict[str, FloatArray], dict[str, float]]],
+            auto_tables: list[Table | None], ctx: Context, summary: StoreSummary,
+            out: Path | None, all_models: Path | None, primary: str,
             score_by: Sequence[tuple[str, ...]], outside_span: str, keep: _Keep
             ) -> dict[str, Any]:
     """Phase 3: `_assemble` for this partition with the pooled class state of each window;
@@ -164,9 +165,10 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
         if "auto" in ctx.models:
             selector.class_loss, selector.class_n = dict(states[i][0]), dict(states[i][1])
             chosen, w.means["auto"] = selector.choose(w)
-            picked = quantiles_of_choice(chosen, q)
-            if picked is not None:
-                q["auto"] = picked
+            table = auto_tables[i]
+            if table is not None:  # auto's own residuals, as locally
+                q["auto"] = TableQuantiles(ctx.horizon, table).predict(
+                    mean=w.means["auto"], scale=w.scale, groups=w.classes, quantiles=ctx.qs_all)
         if i >= ctx.warmup:
             for name in ctx.models:
                 qs = {x: q[name][x] for x in ctx.quantiles}
@@ -188,9 +190,6 @@ def _finish(pw: PartWindows, part: pd.DataFrame, index: int, *, tables: list[dic
         _write(forecast_rows(pw, chosen, tables=keep.tables, quantiles=keep.quantiles,
                              primary=primary), keep.forecast_out, index)
     if keep.tail_periods is not None:
-        events = [*(e for es in ctx.schedule for e in es), *ctx.final]
-        result["auto_pools"] = (residual_pools(pw, ["auto"], events, ctx.horizon)
-                                if "auto" in ctx.models else [])
         result["piece"] = forecaster_piece(pw, part, chosen, primary=primary, end=summary.end,
                                            periods=keep.tail_periods)
     return result
@@ -322,20 +321,22 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
         keep.tables = {n: quantile_table(c, keep.quantiles, groups) for n, c in calib.items()
                        if not c.empty}
     states = class_states(client, pw_f, tables_f, ctx)
+    auto_tables, auto_calib = (auto_calibration(client, pw_f, states, ctx, groups)
+                               if "auto" in models else ([None] * len(cuts), None))
+    if auto_calib is not None and forecast_out is not None:
+        keep.tables["auto"] = quantile_table(auto_calib, keep.quantiles, groups)
     lap("select")
     results = client.gather(client.map(
-        _finish, pw_f, parts, list(range(len(parts))), tables=tables_f, states=states, ctx=ctx,
+        _finish, pw_f, parts, list(range(len(parts))), tables=tables_f, states=states,
+        auto_tables=auto_tables, ctx=ctx,
         summary=summary_f, out=_prepare(out), all_models=_prepare(all_models),
         primary=primary_model(models), score_by=list(score_by), outside_span=outside_span,
         keep=keep, pure=False))
     lap("assemble")
     lap.shown.close()
     scores, seconds = _totals(results, lap, score_by)
-    if tail_periods is not None and "auto" in models:
-        calib["auto"] = ConformalQuantiles(ctx.horizon)
-        for r in results:
-            for event in r["auto_pools"]:
-                merge_pools(calib["auto"], event["auto"])
+    if tail_periods is not None and auto_calib is not None:
+        calib["auto"] = auto_calib
     return DaskBacktest(scores=scores, cutoffs=cuts, out=out, all_models=all_models,
                         seconds=seconds, lgbm=boosters.get(cuts[-1]), summary=summary,
                         n_rows=sum(r["rows"] for r in results), calibrators=calib,

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.config import BacktestConfig
+from features.engineering.history import build_panel
 from models.combine import weights_of
+from models.lgbm import LGBMConfig
+from tests.conftest import make_history, make_nodes
+from training.engine.backtest import run_backtest
+from training.engine.forecast import fit_forecaster
 from training.engine.selection import MIN_CLASS_ROWS, Selector
-from training.engine.windows import WindowForecasts
+from training.engine.windows import WindowForecasts, cutoffs
 
 MODELS = ("lgbm", "ets", "snaive", "ma")
 
@@ -48,3 +54,21 @@ def test_auto_combines_lightgbm_ets_and_seasonal_naive_with_weights_per_class() 
 
 def test_without_two_of_the_combined_models_auto_combines_every_model() -> None:
     assert Selector(["ma", "croston", "lgbm"]).pool == ["ma", "croston", "lgbm"]
+
+
+def test_the_served_auto_forecast_is_the_backtested_one() -> None:
+    """`fit_forecaster` serves `auto` (means and quantiles) exactly as the backtest made it at
+    the last period, after the same calibration windows."""
+    history = make_history(n_nodes=3, n_items=4, weeks=60, seed=3)
+    lgbm = LGBMConfig(max_rounds=30, num_leaves=7, min_data_in_leaf=5, num_threads=1)
+    models = ("lgbm", "ets", "snaive", "ma", "auto")
+    served = fit_forecaster(history, freq="W-MON", horizon=4, nodes=make_nodes(3),
+                            models=models, lgbm=lgbm).predict()
+    dates = build_panel(history, freq="W-MON").dates
+    cuts = [*cutoffs(dates, horizon=4, windows=3, step=4), dates[-1]]
+    config = BacktestConfig(horizon=4, windows=1, step=4, models=models, warmup=3, lgbm=lgbm)
+    rows = run_backtest(history, freq="W-MON", config=config, nodes=make_nodes(3),
+                        cutoffs=cuts).for_model("auto")
+    assert served["model"].str.contains("lgbm*", regex=False).all()
+    cols = ["mean", "q0.1", "q0.5", "q0.9"]
+    np.testing.assert_allclose(served[cols].to_numpy(), rows[cols].to_numpy(), atol=1e-9)
