@@ -24,6 +24,8 @@ from features.config import DEFAULT_HORIZON, FAST_LGBM, GENERATOR, TrainConfig
 from features.contract.validation import validate_folder
 from features.engineering.training_set import build_training_set
 from features.synthetic import generate_channel_data, write_channel_data
+from models.monitor.alerts import replay
+from models.monitor.health import health_index
 from models.zoo import check_models
 from training.engine.forecast import Forecaster
 from training.engine.loading import Loaded
@@ -91,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     champion = _forecast_and_point(store)
     decider = _decision_forecaster(champion, store, version, loaded.history)
     _decide(args.out, decider)
+    _monitor(loaded.history, report.tables["nodes"])
     uri = (f"models:/{store.model_name}@{CHAMPION}" if decider is champion
            else f"models:/{store.model_name}/{version}")
     return 0 if _tour(args.out, store, uri) else 1
@@ -101,7 +104,7 @@ def _tour(data_dir: Path, store: StoreSettings, model_uri: str) -> bool:
     from serving.settings import Settings
     from serving.tour import run_tour
 
-    _step(8, "serve: the API for the ERP and planners, one request of each kind")
+    _step(9, "serve: the API for the ERP and planners, one request of each kind")
     ok = run_tour(Settings(model_uri=model_uri, tracking_uri=store.tracking_uri,
                            data_dir=Path(data_dir)))
     print("\nrun it yourself (keys: channelcast keys create --role planner --name YOU):")
@@ -171,3 +174,25 @@ def _decide(data_dir: Path, forecaster: Forecaster) -> None:
     print(demo_decisions(data_dir, forecaster, top=10))
     print(f"({time.perf_counter() - start:.1f} s; the same from the CLI: channelcast allocate "
           f"--data {data_dir} --sku SKU, channelcast risk --data {data_dir})")
+
+
+def _monitor(history: pd.DataFrame, nodes: pd.DataFrame) -> None:
+    """The channel monitor over the last 8 periods: top alerts and the health ranking."""
+    _step(8, "monitor: alerts of the last 8 periods and the channel health ranking")
+    start = time.perf_counter()
+    dates = pd.to_datetime(history["date"])
+    since = sorted(dates.unique())[-8]
+    alerts = replay(history, nodes, since=pd.Timestamp(since).date())
+    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    top = alerts.assign(r=alerts["severity"].map(rank)).sort_values(["r", "score"],
+                                                                    ascending=[True, False])
+    print(f"{len(alerts)} alerts since {pd.Timestamp(since):%Y-%m-%d}; the top 5:")
+    for row in top.head(5).itertuples():
+        print(f"  [{row.severity}] {row.kind}: {str(row.message)[:110]}...")
+    health = health_index(history, nodes, alerts=alerts)
+    show = health[["node_id", "score", "grade", "explanation"]]
+    print(f"\nhealth index {health['month'].iloc[0]}, the 3 weakest and the 3 strongest nodes:")
+    print(pd.concat([show.head(3), show.tail(3)]).to_string(index=False))
+    print(f"({time.perf_counter() - start:.1f} s; the same from the CLI: channelcast monitor "
+          "--data DIR --since DATE --out alerts.csv, channelcast health --data DIR --out "
+          "health.csv)")

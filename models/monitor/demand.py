@@ -30,6 +30,7 @@ __all__ = ["Expectation", "demand_expectation", "drop_signal", "spike_signal"]
 SPIKE_FLOORS = (3.5, 6.0, 7.5, 9.0)
 DROP_FLOORS = (3.0, 4.0, 5.0, 7.0)
 _MIN_SCALE = 0.05
+_COUNT_NOISE = 0.8  # mean absolute log1p error of Poisson counts ~ 0.8 / sqrt(1 + mean)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ def demand_expectation(panel: Panel, config: MonitorConfig) -> Expectation:
     error = logged - expected
     mean_abs = trailing_mean(np.abs(error), config.scale_window, lag=1,
                              min_count=config.min_history)
-    scale = np.maximum(mean_abs, _MIN_SCALE)
+    # counts have their own noise: about 1/sqrt(1 + expected) in log1p units (Poisson), so
+    # an intermittent item selling 2 where 0.1 was expected is not a spike
+    counting = _COUNT_NOISE / np.sqrt(1.0 + np.expm1(np.maximum(expected, 0.0)))
+    scale = np.maximum(np.fmax(mean_abs, counting), _MIN_SCALE)
     return Expectation(clean=clean, expected_units=np.expm1(np.maximum(expected, 0.0)),
                        scale=scale, z=error / scale, seasonal_from=m if seasonal else 0)
 

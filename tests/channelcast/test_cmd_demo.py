@@ -28,3 +28,5 @@ def test_demo_ends_with_one_allocation_and_the_top_risks(
     assert "allocation of " in decisions and "units allocated" in decisions
     assert "bound" in decisions
     assert "stock risk, top 10" in decisions and "risk_class" in decisions
+    monitor = text[text.index("[8] monitor"):]
+    assert "alerts since" in monitor and "health index" in monitor
