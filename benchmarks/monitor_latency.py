@@ -2,7 +2,7 @@
 its alerts being readable from `GET /v1/alerts`.
 
 Usage:
-    .venv/bin/python benchmarks/monitor_latency.py [--nodes 112 --skus 300 --periods 106]
+    .venv/bin/python benchmarks/monitor_latency.py [--nodes 114 --skus 300 --periods 106]
         [--models snaive,ma,croston] [--repeat 1]
 
 It generates a weekly channel (`--nodes` selling nodes x `--skus` items, with sell_in and
@@ -187,7 +187,7 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=112)
+    parser.add_argument("--nodes", type=int, default=114)
     parser.add_argument("--skus", type=int, default=300)
     parser.add_argument("--periods", type=int, default=106)
     parser.add_argument("--models", default="snaive,ma,croston")
