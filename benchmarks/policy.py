@@ -3,7 +3,7 @@
 Usage:
     .venv/bin/python benchmarks/policy.py [--dataset walmart|generated|demo|all]
         [--models lgbm,snaive,ma,croston,tsb,ets,auto] [--lgbm-refit-every 13]
-        [--seeds 3,5,11,12]
+        [--seeds 3,5,11,12] [--supply demand|flat|both] [--frontier]
 
 Datasets:
 - walmart: ../shared/data/walmart_store_dept, sales as demand, lead time 1 week (nodes.csv),
@@ -31,6 +31,12 @@ foresight, the ceiling), each policy's share of the headroom over the best fair 
 rates (margin 0.3 x price, holding 0.25/52 a week of the stock's value; walmart has no prices:
 its units are dollars of sales, worth 1 each). Tables are written to
 benchmarks/out/policy/{dataset}[_{models}].csv. Skips walmart with a message when absent.
+`--supply demand` (or `flat`) replays one supply mode only, without the backorder view.
+`--frontier` also sweeps each policy's service knob (`training.policy.frontier`: channelcast's
+fill quantile, fair share's cover multiple) with supply in step with demand, writes
+`{tag}_frontier.csv`, prints where a fair-share point lies above channelcast's frontier and
+plots fill rate against average total stock (and node stock), one panel per scarcity, with
+the oracle's point: benchmarks/figures/policy-frontier-{tag}.png.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from training.policy.backtest import (  # noqa: E402
     policy_forecasts,
     run_policy_backtest,
 )
+from training.policy.frontier import compare_frontiers, run_frontier  # noqa: E402
 from training.policy.interval_check import check_intervals  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -88,7 +95,8 @@ SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units"
 
 
 def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
-        refit_every: int = LGBM_REFIT_EVERY) -> pd.DataFrame | None:
+        refit_every: int = LGBM_REFIT_EVERY, supply: str = "both", frontier: bool = False
+        ) -> pd.DataFrame | None:
     loaded = {"walmart": _walmart,
               "generated": lambda: _generated(20, 40, 130, seed, 70),
               "demo": lambda: _generated(24, 60, 156, 7, 60)}[name]()
@@ -101,15 +109,17 @@ def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
     began = time.perf_counter()
     forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config, demand=demand)
     check = check_intervals(forecasts)
-    table = run_policy_backtest(forecasts, nodes=nodes, config=config, pack_sizes=packs)
-    backorder = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
-                                    config=replace(config, lost_sales=False,
-                                                   policies=("channelcast",)))
-    backorder["policy"] = "channelcast (backorder view)"
-    flat = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
-                               config=replace(config, supply="flat"))
-    table = add_headroom(pd.concat([table, backorder, flat]).sort_values(
-        ["supply", "scarcity", "policy"], kind="stable"))
+    parts = [run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                                 config=replace(config, supply=mode))
+             for mode in (("demand", "flat") if supply == "both" else (supply,))]
+    if supply == "both":
+        backorder = run_policy_backtest(forecasts, nodes=nodes, pack_sizes=packs,
+                                        config=replace(config, lost_sales=False,
+                                                       policies=("channelcast",)))
+        backorder["policy"] = "channelcast (backorder view)"
+        parts.append(backorder)
+    table = add_headroom(pd.concat(parts).sort_values(["supply", "scarcity", "policy"],
+                                                      kind="stable"))
     print(f"\n== {name}: {forecasts.means.shape[0]} replayed periods, "
           f"{forecasts.panel.n_series:,} series; backtest {forecasts.seconds:.0f} s, total "
           f"{time.perf_counter() - began:.0f} s")
@@ -121,7 +131,50 @@ def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,
     tag += f"_refit{refit_every}" if "lgbm" in models and refit_every != LGBM_REFIT_EVERY else ""
     table.to_csv(OUT / f"{tag}.csv", index=False)
     check.table.to_csv(OUT / f"{tag}_coverage.csv", index=False)
+    if frontier:
+        sweep = run_frontier(forecasts, nodes=nodes, config=config, pack_sizes=packs)
+        sweep.to_csv(OUT / f"{tag}_frontier.csv", index=False)
+        print(f"frontier of {name}:")
+        print(sweep[["scarcity", "policy", "knob", "fill_rate", "avg_node_stock",
+                     "avg_total_stock", "cost"]].round(5).to_string(index=False))
+        print(compare_frontiers(sweep).to_string(index=False))
+        print(f"wrote {plot_frontier(sweep, table, tag)}")
     return table
+
+
+def plot_frontier(sweep: pd.DataFrame, table: pd.DataFrame, tag: str) -> Path:
+    """Fill rate against average total stock (top) and node stock (bottom) of each policy's
+    sweep, one column per scarcity, with the oracle's point; the figure's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = sorted(sweep["scarcity"].unique())
+    fig, axes = plt.subplots(2, len(levels), figsize=(5 * len(levels), 8), squeeze=False)
+    oracle = table[(table["policy"] == "oracle") & (table["supply"] == "demand")]
+    for col, share in enumerate(levels):
+        rows = sweep[sweep["scarcity"] == share]
+        for row, stock in enumerate(("avg_total_stock", "avg_node_stock")):
+            ax = axes[row, col]
+            for policy, points in rows.groupby("policy", sort=False):
+                points = points.sort_values(stock)
+                ax.plot(points[stock], points["fill_rate"], marker="o", label=policy)
+            best = oracle[oracle["scarcity"] == share]
+            if len(best):
+                ax.plot(best[stock], best["fill_rate"], marker="*", markersize=14,
+                        linestyle="none", color="black", label="oracle")
+            ax.set_xscale("log")
+            ax.set_xlabel(stock.replace("_", " ") + " (units, log)")
+            ax.set_ylabel("fill rate")
+            ax.set_title(f"{tag}: supply {share:g} x demand")
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = ROOT / "benchmarks" / "figures" / f"policy-frontier-{tag}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def main() -> None:
@@ -134,13 +187,17 @@ def main() -> None:
                         help=f"weeks between LightGBM refits (default {LGBM_REFIT_EVERY})")
     parser.add_argument("--seeds", default="3",
                         help="generator seeds of the `generated` dataset, comma-separated")
+    parser.add_argument("--supply", choices=("demand", "flat", "both"), default="both",
+                        help="central supply modes to replay (both adds the backorder view)")
+    parser.add_argument("--frontier", action="store_true",
+                        help="sweep each policy's service knob and plot the frontiers")
     args = parser.parse_args()
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     names = ("walmart", "generated", "demo") if args.dataset == "all" else (args.dataset,)
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     for name in names:
         for seed in (seeds if name == "generated" else [3]):
-            run(name, models, seed, args.lgbm_refit_every)
+            run(name, models, seed, args.lgbm_refit_every, args.supply, args.frontier)
 
 
 if __name__ == "__main__":

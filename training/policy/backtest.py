@@ -42,8 +42,7 @@ first tier, which a fill-rate comparison would count against channelcast by desi
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -51,10 +50,8 @@ import pandas as pd
 
 from features.config import BacktestConfig
 from features.engineering.history import Panel, build_panel
-from features.periods import period_days
-from features.schema import DATE, ITEM, LEAD_TIME, NODE, PRICE, PRIORITY, UNITS
-from models.allocation import POLICIES, AllocationConfig, fair_share_packs, pack_problem
-from models.allocation.kernel import solve
+from features.schema import ITEM, NODE, PRICE, PRIORITY
+from models.allocation import OBJECTIVES, POLICIES, AllocationConfig
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
@@ -65,15 +62,18 @@ from models.quantiles import quantile_name
 from models.zoo import primary_model
 from training.engine.backtest import run_backtest
 from training.engine.progress import bar
-from training.policy.money import HOLDING_RATE, MARGIN_RATE, money_columns, unit_money
+from training.policy.deciders import PolicyInputs, decider, priority_weights, recorded
+from training.policy.inputs import demand_panel, lead_periods_of, series_mean
+from training.policy.money import HOLDING_RATE, MARGIN_RATE, UnitMoney, money_columns, unit_money
 from training.policy.oracle import Oracle
+from training.policy.promo import promo_scale
 from training.policy.sim import Decide, SimInputs, simulate
 from training.policy.table import FAIR_SHARE, add_headroom, outcome_row
 
 __all__ = ["BACKTEST_POLICIES", "CHEAP_MODELS", "FAIR_SHARE", "HOLDING_RATE",
            "LGBM_REFIT_EVERY", "MARGIN_RATE", "PRODUCTION_MODELS", "SUPPLY_MODES",
-           "PolicyBacktestConfig", "PolicyForecasts", "add_headroom", "policy_forecasts",
-           "run_policy_backtest"]
+           "PolicyBacktestConfig", "PolicyForecasts", "ReplaySetup", "add_headroom",
+           "policy_forecasts", "replay_setup", "run_policy_backtest"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -118,6 +118,10 @@ class PolicyBacktestConfig:
         margin_rate: unit margin as a share of price where the history has no `margin`.
         holding_rate: holding cost per period as a share of the stock's value (the default,
             0.25 / 52, is 25% a year on weekly data; scale it for other frequencies).
+        objective: channelcast's ("profit": a pack stays central when its expected margin is
+            below its holding cost over the interval at every node; "units").
+        planned_promotions: channelcast scales promoted periods by the forecasts' promotion
+            lift (`training.policy.promo`); fair share by forecast keeps the forecasts.
     """
 
     start: int = 60
@@ -137,6 +141,8 @@ class PolicyBacktestConfig:
     lost_sales: bool = True
     margin_rate: float = MARGIN_RATE
     holding_rate: float = HOLDING_RATE
+    objective: str = "units"
+    planned_promotions: bool = True
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
     if not config.warmup + 2 <= config.start < t_end - 1:
         raise ValueError(f"`start` must be in {config.warmup + 2}..{t_end - 2} (the grid has "
                          f"{t_end} periods); got {config.start}.")
-    lead = _lead_periods(panel, nodes, freq, config.lead_periods)
+    lead = lead_periods_of(panel, nodes, freq, config.lead_periods)
     horizon = int((lead + config.review_periods).max())
     cuts = list(panel.dates[config.start - 1 - config.warmup: t_end - 1])
     bt = BacktestConfig(horizon=horizon, windows=t_end - config.start, step=1,
@@ -229,50 +235,67 @@ def policy_forecasts(history: pd.DataFrame, *, freq: str, nodes: pd.DataFrame,
     cols = [quantile_name(q) for q in DEFAULT_LEVELS]
     steps = preds[cols].to_numpy(np.float64).reshape(c, n, horizon, len(cols))
     means = preds["mean"].to_numpy(np.float64).reshape(c, n, horizon)
-    return PolicyForecasts(panel=panel, demand=_demand_panel(panel, demand), lead=lead,
+    return PolicyForecasts(panel=panel, demand=demand_panel(panel, demand), lead=lead,
                            review=config.review_periods, start=config.start, steps=steps,
                            means=means, predictions=preds.reset_index(drop=True),
-                           seconds=seconds, price=_series_mean(history, panel, PRICE),
-                           margin=_series_mean(history, panel, MARGIN))
+                           seconds=seconds, price=series_mean(history, panel, PRICE),
+                           margin=series_mean(history, panel, MARGIN))
 
 
-def _series_mean(history: pd.DataFrame, panel: Panel, column: str) -> FloatArray:
-    """Mean of `column` per series of the panel (NaN where the column or its values are
-    absent)."""
-    if column not in history:
-        return np.full(panel.n_series, np.nan)
-    keys = [history[NODE].astype(str), history[ITEM].astype(str)]
-    mean = pd.to_numeric(history[column], errors="coerce").groupby(keys).mean()
-    index = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str))
-    return mean.reindex(index).to_numpy(np.float64)
+@dataclass(frozen=True)
+class ReplaySetup:
+    """What every replay of one forecast set shares: the series' sku (`group`), packs per
+    sku, money per unit, the replayed demand, the first interval's demand (initial stock at
+    full supply), the central receipts per sku x period at full supply and the policies'
+    inputs."""
+
+    group: IntArray
+    pack: FloatArray
+    money: UnitMoney
+    demand: FloatArray
+    first: FloatArray
+    per_sku: FloatArray
+    policy: PolicyInputs
+
+    def sim_inputs(self, share: float, review: int, lead: IntArray) -> SimInputs:
+        """The channel at supply `share` of demand."""
+        return SimInputs(demand=self.demand, group=self.group, lead=lead, review=review,
+                         supply=share * self.per_sku, initial=share * self.first)
 
 
-def _lead_periods(panel: Panel, nodes: pd.DataFrame, freq: str, fixed: int | None) -> IntArray:
-    if fixed is not None:
-        if fixed < 0:
-            raise ValueError(f"`lead_periods` must be >= 0; got {fixed}.")
-        return np.full(panel.n_series, fixed, dtype=np.int64)
-    days = nodes.set_index(nodes[NODE].astype(str))[LEAD_TIME].astype(float)
-    per = panel.keys[NODE].astype(str).map(days)
-    if per.isna().any():
-        raise ValueError(f"nodes {per[per.isna()].index[:5].tolist()} have no "
-                         f"`{LEAD_TIME}`; add them to `nodes`.")
-    return np.ceil(per.to_numpy() / period_days(freq) - 1e-9).astype(np.int64)
-
-
-def _demand_panel(panel: Panel, demand: pd.DataFrame | None) -> FloatArray:
-    """Demand per series x period: `demand` (date, node_id, sku, units) if given, else the
-    recorded sales; 0 outside a series' rows."""
-    if demand is None:
-        return np.nan_to_num(panel.units, nan=0.0)
-    keys = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str))
-    s = keys.get_indexer(pd.MultiIndex.from_arrays([demand[NODE].astype(str),
-                                                    demand[ITEM].astype(str)]))
-    t = panel.dates.get_indexer(pd.DatetimeIndex(demand[DATE]))
-    ok = (s >= 0) & (t >= 0)
-    out = np.zeros((panel.n_series, panel.n_periods))
-    out[s[ok], t[ok]] = demand[UNITS].to_numpy(np.float64)[ok]
-    return out
+def replay_setup(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
+                 config: PolicyBacktestConfig, pack_sizes: pd.Series | None = None
+                 ) -> ReplaySetup:
+    """The shared parts of the replays of `forecasts` under `config` (checks `config`)."""
+    f = forecasts
+    _check(config)
+    group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
+    group = group_codes.astype(np.int64)
+    pack = (pack_sizes.reindex(skus).fillna(1).to_numpy(np.float64) if pack_sizes is not None
+            else np.ones(len(skus)))
+    priority = (f.panel.keys[NODE].astype(str).map(nodes.set_index(NODE)[PRIORITY])
+                .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
+    money = unit_money(f.price, f.margin, group=group, n_skus=len(skus),
+                       margin_rate=config.margin_rate)
+    dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
+             for i in range(f.means.shape[0])]
+    demand, first, per_sku = _supply_basis(f, group, len(skus), config.supply)
+    ratio = (config.holding_rate * money.price / np.maximum(money.margin, 1e-12)
+             if config.objective == "profit" else None)
+    scale = (promo_scale(f.panel, f.means, start=f.start, group=group)
+             if config.planned_promotions else None)
+    planned = f if scale is None else replace(f, steps=f.steps * scale[..., None],
+                                              means=f.means * scale)
+    inputs = PolicyInputs(dists=dists, group=group, pack=pack, priority=priority,
+                          sales=np.nan_to_num(f.panel.units, nan=0.0), start=f.start,
+                          interval=f.interval, sales_window=config.sales_window,
+                          holding_ratio=ratio, allocation=config.allocation,
+                          channelcast_dists=None if planned is f else [
+                              planned.demand_at(i, correlation=config.correlation,
+                                                lost_sales=config.lost_sales)
+                              for i in range(f.means.shape[0])])
+    return ReplaySetup(group=group, pack=pack, money=money, demand=demand, first=first,
+                       per_sku=per_sku, policy=inputs)
 
 
 def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
@@ -282,48 +305,34 @@ def run_policy_backtest(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     """The policy table: one row per scarcity x policy (see `outcome_row` for the columns, and
     `add_headroom`); `progress`: one step per replayed period on stderr."""
     f = forecasts
-    group_codes, skus = pd.factorize(f.panel.keys[ITEM].astype(str))
-    group = group_codes.astype(np.int64)
-    pack = (pack_sizes.reindex(skus).fillna(1).to_numpy(np.float64) if pack_sizes is not None
-            else np.ones(len(skus)))
-    priority = (f.panel.keys[NODE].astype(str).map(nodes.set_index(NODE)[PRIORITY])
-                .fillna(1).to_numpy(np.int64) if config.tiers else np.ones(len(group), np.int64))
-    _check(config)
-    money = unit_money(f.price, f.margin, group=group, n_skus=len(skus),
-                       margin_rate=config.margin_rate)
-    dists = [f.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
-             for i in range(f.means.shape[0])]
-    demand, first, per_sku = _supply_basis(f, group, len(skus), config.supply)
+    setup = replay_setup(f, nodes=nodes, config=config, pack_sizes=pack_sizes)
     rows = []
     runs = len(config.scarcity) * len(config.policies)
-    with bar(desc="policy replay", total=runs * demand.shape[1], enabled=progress,
+    with bar(desc="policy replay", total=runs * setup.demand.shape[1], enabled=progress,
              unit="period") as shown:
         for share in config.scarcity:
-            supply = share * per_sku
-            initial = share * first
-            inputs = SimInputs(demand=demand, group=group, lead=f.lead, review=f.review,
-                               supply=supply, initial=initial)
+            inputs = setup.sim_inputs(share, f.review, f.lead)
             plans: list[FloatArray] = []
             order = sorted(config.policies, key=lambda p: p == "oracle")  # the oracle last
             for policy in order:
                 shown.set_postfix_str(f"scarcity {share:g} {policy}", refresh=False)
                 began = time.perf_counter()
                 if policy == "oracle":
-                    decide: Decide = Oracle(inputs, pack=pack, weight=_weights(priority, config),
-                                            candidates=tuple(plans))
+                    decide: Decide = Oracle(inputs, pack=setup.pack, candidates=tuple(plans),
+                                            weight=priority_weights(setup.policy.priority,
+                                                                    config.allocation))
                 else:
-                    plans.append(np.zeros_like(demand))
-                    decide = _recorded(_decider(policy, dists=dists, group=group, pack=pack,
-                                                priority=priority, forecasts=f, config=config),
-                                       plans[-1])
+                    plans.append(np.zeros_like(setup.demand))
+                    decide = recorded(decider(policy, setup.policy), plans[-1])
                 outcome = simulate(inputs, decide=decide,
                                    on_period=shown.update if progress else None)
                 row = outcome_row(share, policy, outcome, time.perf_counter() - began)
-                row |= money_columns(outcome, money, holding_rate=config.holding_rate)
+                row |= money_columns(outcome, setup.money, holding_rate=config.holding_rate)
                 row["fill_bound"] = (decide.bound / max(outcome.demand, 1e-12)
                                      if isinstance(decide, Oracle) else np.nan)
                 row["supply"] = config.supply
-                row["supply_cap"] = (initial.sum() + supply.sum()) / max(outcome.demand, 1e-12)
+                row["supply_cap"] = ((inputs.initial.sum() + inputs.supply.sum())
+                                     / max(outcome.demand, 1e-12))
                 rows.append(row)
     table = pd.DataFrame(rows)
     rank = {p: i for i, p in enumerate(config.policies)}
@@ -340,6 +349,9 @@ def _check(config: PolicyBacktestConfig) -> None:
         raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {unknown}.")
     if config.holding_rate < 0:
         raise ValueError(f"`holding_rate` must be >= 0; got {config.holding_rate}.")
+    if config.objective not in OBJECTIVES:
+        raise ValueError(f"`objective` must be one of {list(OBJECTIVES)}; got "
+                         f"{config.objective!r}.")
 
 
 def _supply_basis(f: PolicyForecasts, group: IntArray, n_skus: int, mode: str
@@ -355,45 +367,3 @@ def _supply_basis(f: PolicyForecasts, group: IntArray, n_skus: int, mode: str
         per_sku = np.repeat(per_sku.mean(axis=1, keepdims=True, dtype=np.float64),
                             per_sku.shape[1], axis=1)
     return demand, first, per_sku
-
-
-def _recorded(decide: Decide, plan: FloatArray) -> Decide:
-    """`decide`, writing what it ships at period t into `plan[:, t]`."""
-
-    def recording(t: int, position: FloatArray, central: FloatArray) -> FloatArray:
-        ship = np.maximum(np.asarray(decide(t, position, central), dtype=np.float64), 0.0)
-        plan[:, t] = ship
-        return ship
-
-    return recording
-
-
-def _weights(priority: IntArray, config: PolicyBacktestConfig) -> FloatArray:
-    """Per series: the allocation's priority weight (1 / priority unless configured)."""
-    given = config.allocation.priority_weights or {}
-    return np.array([given.get(int(p), 1.0 / p) for p in priority], dtype=np.float64)
-
-
-def _decider(policy: str, *, dists: Sequence[IntervalDemand], group: IntArray,
-             pack: FloatArray, priority: IntArray, forecasts: PolicyForecasts,
-             config: PolicyBacktestConfig) -> Decide:
-    """The policy as a function of (period, positions, central stock) -> units shipped."""
-    history = np.nan_to_num(forecasts.panel.units, nan=0.0)
-    row_pack = pack[group]
-
-    def decide(t: int, position: FloatArray, central: FloatArray) -> FloatArray:
-        budget = np.floor(central / pack + 1e-9).astype(np.int64)
-        p = pack_problem(dists[t], group=group, position=position, pack=row_pack,
-                         lo=np.zeros(len(group), np.int64), hi=budget[group],
-                         priority=priority, budget=budget, config=config.allocation)
-        if policy == "channelcast":
-            return solve(p).packs * row_pack
-        if policy == "fair_share_forecast":
-            return fair_share_packs(p, basis=dists[t].mean) * row_pack
-        now = forecasts.start + t
-        recent = history[:, max(now - config.sales_window, 0): now].mean(axis=1)
-        return fair_share_packs(p, basis=recent * forecasts.interval) * row_pack
-
-    if policy not in POLICIES:
-        raise ValueError(f"`policies` must be from {list(BACKTEST_POLICIES)}; got {policy!r}.")
-    return decide

@@ -17,8 +17,9 @@ within [0, central stock]); neither does the oracle. Sizes: per sku, nodes x per
 shipment, sale and stock variables (walmart: ~45 nodes x 83 weeks). Whole packs make it
 hard: with packs of 24 units and a few units a week per node HiGHS does not prove a 1% gap
 in 20 s, so each sku gets `time_limit` seconds (2 by default) and the oracle ships the best
-plan found; `Oracle.bound` is HiGHS' upper bound on the units sold (the sum over skus of
-each problem's dual bound), which no policy can exceed. With a gap left, a policy may sell
+plan found (none, if HiGHS found no plan in time: then the candidates below decide);
+`Oracle.bound` is HiGHS' upper bound on the units sold (the sum over skus of each problem's
+dual bound), which no policy can exceed. With a gap left, a policy may sell
 a little more than that plan, never more than the bound. So the oracle takes, per sku, the
 plan that sells most in hindsight among HiGHS' plan and `candidates` (the shipments the
 other policies made in the same replay; skus do not interact in the replay, so the per-sku
@@ -113,12 +114,14 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
     result = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=integer,
                   bounds=Bounds(np.zeros(size), upper),
                   options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP})
-    if result.x is None:
-        raise RuntimeError(f"the oracle's plan found no solution ({result.message}); the "
-                           "plan of shipping nothing is feasible, so this is a solver failure.")
     plan = np.zeros((n, periods))
-    plan[:, reviews] = np.rint(result.x[k_at]) * pack
     dual = getattr(result, "mip_dual_bound", None)
+    if result.x is None:  # no plan within the time limit (a loaded machine): ship nothing
+        # here (the candidates' plans compete per sku); the bound is HiGHS' or all demand
+        if dual is not None and np.isfinite(dual):
+            return plan, -float(dual)
+        return plan, float(weight @ demand.sum(axis=1))
+    plan[:, reviews] = np.rint(result.x[k_at]) * pack
     bound = -float(dual) if dual is not None and np.isfinite(dual) else -float(result.fun)
     return plan, bound
 

@@ -10,12 +10,12 @@ import pytest
 
 from features.synthetic import generate_channel_data
 from tests.conftest import SHARED_DATA, require
+from tests.training.policy.conftest import Small
 from training.policy.backtest import (
     BACKTEST_POLICIES,
     FAIR_SHARE,
     PRODUCTION_MODELS,
     PolicyBacktestConfig,
-    PolicyForecasts,
     policy_forecasts,
     run_policy_backtest,
 )
@@ -67,20 +67,6 @@ def test_stock_is_conserved_when_shipments_land_at_once() -> None:
 def test_a_policy_shipping_stock_it_does_not_have_is_a_bug() -> None:
     with pytest.raises(RuntimeError, match="central stock"):
         simulate(one_node([1, 1], supply=[1, 0]), decide=lambda _t, _p, c: c + 1)
-
-
-Small = tuple[PolicyForecasts, pd.DataFrame, pd.Series]
-
-
-@pytest.fixture(scope="module")
-def small() -> Small:
-    data = generate_channel_data(nodes=5, skus=4, periods=60, freq="W", seed=2)
-    truth = data.truth.rename(columns={"demand": "units"})[["date", "node_id", "sku", "units"]]
-    config = PolicyBacktestConfig(start=40, models=("ma", "tsb", "auto"))
-    freq = pd.infer_freq(pd.DatetimeIndex(sorted(data.sell_through["date"].unique())))
-    forecasts = policy_forecasts(data.sell_through, freq=str(freq), nodes=data.nodes,
-                                 config=config, demand=truth)
-    return forecasts, data.nodes, data.central_stock.set_index("sku")["pack_size"]
 
 
 def test_each_decision_uses_forecasts_from_before_its_period(small: Small) -> None:

@@ -88,3 +88,23 @@ def test_priority_weights_rank_the_nodes() -> None:
     inputs = channel([[3, 0], [3, 0]], group=[0, 0], lead=[0, 0], supply=[[3, 0]])
     _, seen = run_oracle(inputs, pack=[1], weight=np.array([0.5, 1.0]))
     assert seen[0][:, 0].tolist() == [0.0, 3.0]
+
+
+def test_without_a_plan_in_time_the_candidates_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded machine: HiGHS finds no plan in its time: the oracle ships the best
+    candidate per sku, and its bound is still an upper bound."""
+    import training.policy.oracle as oracle_module
+
+    class NoPlan:
+        x = None
+        mip_dual_bound = None
+        message = "Time limit reached."
+
+    monkeypatch.setattr(oracle_module, "milp", lambda *_a, **_k: NoPlan())
+    inputs = channel([[2, 3, 1, 4], [5, 0, 2, 2]], group=[0, 0], lead=[0, 0],
+                     supply=[[20, 0, 0, 0]])
+    candidate = np.zeros((2, 4))
+    candidate[:, 0] = [10, 9]
+    oracle = Oracle(inputs, pack=np.ones(1), weight=np.ones(2), candidates=(candidate,))
+    out = simulate(inputs, decide=oracle)
+    assert out.sold == 19.0 and oracle.bound >= out.sold
