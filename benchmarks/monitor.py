@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 
 from features.synthetic import generate_channel_data  # noqa: E402
 from features.synthetic.anomalies import InjectionPlan, inject_anomalies, order_up_to_flow  # noqa: E402
-from models.monitor.alerts import replay  # noqa: E402
+from models.monitor.alerts import detect_alerts, replay  # noqa: E402
 from models.monitor.health import health_index  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 
@@ -237,8 +237,12 @@ def scale_run() -> str:
     alerts = replay(data.sell_through, data.nodes, since=pd.Timestamp(since).date())
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    start = time.perf_counter()
+    last = detect_alerts(data.sell_through, data.nodes)
+    one = time.perf_counter() - start
     return (f"replay of {series:,} series x {WINDOW} weeks (104 weeks of history): "
-            f"{seconds:.1f} s, {len(alerts):,} alerts, peak RSS of the process {peak:.2f} GiB")
+            f"{seconds:.1f} s, {len(alerts):,} alerts, peak RSS of the process {peak:.2f} GiB; "
+            f"detect_alerts of the newest week alone: {one:.1f} s ({len(last)} alerts)")
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 - `channel_stuffing` (node): sell-in above sell-through in nearly every one of the last
   `stuffing_window` periods, sell-in / sell-through over them >= `min_sell_in_ratio`, and the
   node's cover risen above its own normal (median cover of its past `band_window` periods);
-  the score is log(cover / normal cover).
+  the score is log(cover / normal cover). Its thresholds are the floors (cover 1.15, 1.25,
+  1.5, 2 x normal): a channel has too few node-periods to measure a 1e-3 quantile, and the
+  quantile would absorb earlier stuffing (measured false alarms on walmart: BENCHMARKS.md).
 - `stock_mismatch` (series): on_hand differs from previous on_hand + sell_in - units by more
   than `mismatch_units` and `mismatch_share` of the flow; the score is the break's share of
   the flow (sign kept in `observed - expected`).
@@ -62,7 +64,8 @@ def stuffing_signal(panel: Panel, config: MonitorConfig) -> Signal:
     weeks = panel.period_weeks
     return Signal(kind="channel_stuffing", node_level=True, score=score,
                   start=_run_start(sell_in > units), expected=normal * weeks,
-                  observed=cover * weeks, floors=STUFFING_FLOORS, extra={"ratio": ratio})
+                  observed=cover * weeks, floors=STUFFING_FLOORS, extra={"ratio": ratio},
+                  calibrated=False)
 
 
 def _trailing_median(values: FloatArray, window: int, *, lag: int) -> FloatArray:
