@@ -21,6 +21,7 @@ from channelcast.args import add_partial_arguments, load_folder, write_table
 from features.contract.datasets import load_walmart
 from features.contract.errors import DataContractError
 from features.schema import ITEM, NODE, PACK_SIZE
+from models.allocation import OBJECTIVES
 from models.errors import InfeasibleAllocationError, UnknownNodeError
 from training.engine.forecast import UnknownSeriesError
 from training.policy.backtest import (
@@ -69,6 +70,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--holding-rate", type=float, default=HOLDING_RATE,
                    help=f"holding cost per period as a share of the stock's value (default "
                    f"0.25/52 = {HOLDING_RATE:.5f}: 25%% a year on weekly data)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="units",
+                   help="channelcast's objective (default units: the replay charges stock kept "
+                   "central as much as stock at a node, so profit would keep it for nothing)")
+    p.add_argument("--planned-promotions", action=argparse.BooleanOptionalAction, default=True,
+                   help="channelcast scales promoted periods by the forecasts' promotion lift "
+                   "(default on; the history's promo column is the plan)")
     p.add_argument("--out", type=Path, default=None, help="write the table to this CSV")
     add_partial_arguments(p)
     p.set_defaults(handler=_run_policy_backtest)
@@ -88,7 +95,8 @@ def _run_policy_backtest(args: argparse.Namespace) -> int:
                                       tiers=args.tiers, supply=args.supply,
                                       lgbm_refit_every=args.lgbm_refit_every,
                                       margin_rate=args.margin_rate,
-                                      holding_rate=args.holding_rate)
+                                      holding_rate=args.holding_rate, objective=args.objective,
+                                      planned_promotions=args.planned_promotions)
         forecasts = policy_forecasts(history, freq=freq, nodes=nodes, config=config,
                                      demand=demand, progress=not args.quiet)
         check = check_intervals(forecasts)

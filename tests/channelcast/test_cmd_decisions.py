@@ -118,7 +118,8 @@ def test_risk_prints_the_ranked_list(folder: Path, tmp_path: Path,
 def test_policy_backtest_prints_coverage_and_the_policy_table(
         folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["policy-backtest", "--data", str(folder), "--start", "40",
-                 "--models", "ma,tsb,auto", "--scarcity", "0.7,1.0", "--margin-rate", "0.4"])
+                 "--models", "ma,tsb,auto", "--scarcity", "0.7,1.0", "--margin-rate", "0.4",
+                 "--objective", "profit", "--no-planned-promotions"])
     text = capsys.readouterr().out
     assert code == 0, text
     assert "cover_80" in text and "fair_share_sales" in text and "truth.parquet" in text
