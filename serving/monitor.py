@@ -269,13 +269,17 @@ def fold_inventory(tail: pd.DataFrame, inventory: pd.DataFrame | None) -> pd.Dat
     out = tail.copy()
     if ON_HAND not in out:
         out[ON_HAND] = np.nan
-    keys = pd.MultiIndex.from_frame(out[[NODE, ITEM, DATE]].astype(
-        {NODE: str, ITEM: str, DATE: "datetime64[ns]"}))
-    found = keys.get_indexer(pd.MultiIndex.from_frame(inv[[NODE, ITEM, DATE]].astype(
-        {NODE: str, ITEM: str, DATE: "datetime64[ns]"})))
+    # only the rows of the periods the snapshot reports: a whole-tail index costs seconds
+    at = np.flatnonzero(out[DATE].isin(inv[DATE].unique()).to_numpy())
+    where = out.iloc[at]
+    keys = pd.MultiIndex.from_arrays([where[NODE].astype(str), where[ITEM].astype(str),
+                                      pd.to_datetime(where[DATE])])
+    found = keys.get_indexer(pd.MultiIndex.from_arrays(
+        [inv[NODE].astype(str), inv[ITEM].astype(str), pd.to_datetime(inv[DATE])]))
     hit = found >= 0
-    rows = found[hit]
-    missing = out[ON_HAND].to_numpy()[rows]
-    values = np.where(np.isnan(missing), inv[ON_HAND].to_numpy(dtype=float)[hit], missing)
-    out.loc[out.index[rows], ON_HAND] = values
+    rows = at[found[hit]]
+    column = out.columns.get_loc(ON_HAND)
+    reported = out.iloc[rows, column].to_numpy(dtype=float)
+    values = np.where(np.isnan(reported), inv[ON_HAND].to_numpy(dtype=float)[hit], reported)
+    out.iloc[rows, column] = values
     return out
