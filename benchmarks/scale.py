@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -39,6 +40,17 @@ MODELS = ("lgbm", "ets", "snaive", "croston", "tsb", "ma", "auto")
 # (issue 19: 3.20 GiB / (30,000 x 156); it was 3,700 bytes, 16.2 GiB, before the stacked
 # LightGBM rows were built per step; the fixed part makes it an overestimate at larger sizes)
 LOCAL_BYTES_PER_CELL = 740.0
+
+
+class Record(TypedDict, total=False):
+    """One engine's run at one size (or why it did not run)."""
+
+    seconds: float
+    client_mib: float
+    workers_mib: list[float]
+    wrmsse: dict[str, float]
+    error: str
+    refused: str
 
 
 def _store(size: str) -> Path:
@@ -67,7 +79,7 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_local(store_path: Path, out: Path) -> dict[str, object]:
+def _run_local(store_path: Path, out: Path) -> Record:
     from features.contract.partitioned import open_store
     from training.engine.backtest import run_backtest
     from training.engine.metrics import evaluate
@@ -82,7 +94,7 @@ def _run_local(store_path: Path, out: Path) -> dict[str, object]:
             "workers_mib": [], "wrmsse": dict(zip(table["model"], table["wrmsse"], strict=True))}
 
 
-def _run_dask(store_path: Path, out: Path, workers: int, memory: str) -> dict[str, object]:
+def _run_dask(store_path: Path, out: Path, workers: int, memory: str) -> Record:
     from features.contract.partitioned import open_store
     from training.dask.backtest import run_backtest_dask
     from training.dask.cluster import connect
@@ -135,26 +147,26 @@ def _generate(size: str) -> None:
         sys.exit(f"generating {size} failed: {done.stderr.strip()[-2000:]}")
 
 
-def _spawn(size: str, engine: str, args: argparse.Namespace) -> dict[str, object]:
+def _spawn(size: str, engine: str, args: argparse.Namespace) -> Record:
     cmd = [sys.executable, __file__, "--child", engine, "--size", size,
            "--workers", str(args.workers), "--worker-memory", args.worker_memory]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])  # type: ignore[no-any-return]
+            return cast(Record, json.loads(line[len("RESULT "):]))
         print(line)
     return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
 
 
-def _row(size: str, engine: str, rec: dict[str, object]) -> str:
+def _row(size: str, engine: str, rec: Record) -> str:
     if "error" in rec or "refused" in rec:
         return f"| {size} | {engine} | {rec.get('refused') or rec.get('error')} | | | | |"
     workers = rec["workers_mib"] or []
-    wmax = f"{max(workers) / 1024:.2f}" if workers else "-"  # type: ignore[type-var]
+    wmax = f"{max(workers) / 1024:.2f}" if workers else "-"
     wr = rec["wrmsse"]
     return (f"| {size} | {engine} | {rec['seconds']:.0f} | {rec['client_mib'] / 1024:.2f} | "
-            f"{wmax} | {wr.get('lgbm', float('nan')):.4f} | "  # type: ignore[union-attr]
-            f"{wr.get('auto', float('nan')):.4f} |")  # type: ignore[union-attr]
+            f"{wmax} | {wr.get('lgbm', float('nan')):.4f} | "
+            f"{wr.get('auto', float('nan')):.4f} |")
 
 
 def main() -> None:
@@ -184,7 +196,7 @@ def main() -> None:
         for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
             refusal = _local_refusal(size) if engine == "local" else None
             label = engine if engine == "local" else f"dask {args.workers}x1"
-            rec = {"refused": refusal} if refusal else _spawn(size, engine, args)
+            rec: Record = {"refused": refusal} if refusal else _spawn(size, engine, args)
             lines.append(_row(size, label, rec))
             print(lines[-1], flush=True)
     print("\n".join(lines))
