@@ -4,14 +4,15 @@ The weights of a group of series (a demand class) minimise the weighted squared 
 the combined forecast on earlier backtest windows, with a ridge penalty pulling them towards
 equal weights (Bates-Granger combination, non-negative as in stacked regression):
 
-    min_b  sum_i r_i^2 (y_i - f_i . b)^2 + mu |b - 1/M|^2,   b >= 0,
+    min_b  sum_i r_i^2 (y_i - f_i . b)^2 + mu |b - 1/M|^2,   0 <= b <= MAX_WEIGHT,
     mu = shrink x trace(G) / M,
 
 where G = sum_i r_i^2 f_i f_i^T. Rows are weighted by r_i = 1 / sqrt(scale) of their series
 (between no weighting, where a few large series decide everything, and 1 / scale, where the
-small series do). Everything the fit needs is the Gram matrix G and the vector
-c = sum_i r_i^2 y_i f_i: sums over rows, so windows, releases and partitions are simply added
-(`CombinationStats`). Measured in BENCHMARKS.md, "Stronger peers (issue 19)".
+small series do). The bound keeps a class whose other models all forecast 0 (`zero`) from
+multiplying the one that does not by 10. Everything the fit needs is the Gram matrix G and
+the vector c = sum_i r_i^2 y_i f_i: sums over rows, so windows, releases and partitions are
+simply added (`gram_stats`). Measured in BENCHMARKS.md, "Stronger peers (issue 19)".
 
 A combination is named by its weights, e.g. "lgbm*0.52+ets*0.21+snaive*0.27": the name is
 what a forecaster stores per series (`weights_of` reads it back).
@@ -23,13 +24,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear
 
-__all__ = ["DEFAULT_SHRINK", "combination_name", "combine", "fit_weights", "gram_stats",
-           "weights_of"]
+__all__ = ["DEFAULT_SHRINK", "MAX_WEIGHT", "combination_name", "combine", "fit_weights",
+           "gram_stats", "weights_of"]
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_SHRINK = 0.3
+MAX_WEIGHT = 2.0
 LEGACY_NAMES: Mapping[str, Mapping[str, float]] = {"blend": {"lgbm": 0.5, "ets": 0.5}}
 
 
@@ -53,8 +55,9 @@ def gram_stats(forecasts: FloatArray, actual: FloatArray, scale: FloatArray) -> 
 
 def fit_weights(stats: FloatArray, n_models: int, *, shrink: float = DEFAULT_SHRINK
                 ) -> FloatArray:
-    """Non-negative weights from `gram_stats` sums, ridge-shrunk towards equal weights;
-    equal weights when the statistics hold no information (no rows, or all forecasts 0)."""
+    """Weights in [0, `MAX_WEIGHT`] from `gram_stats` sums, ridge-shrunk towards equal
+    weights; equal weights when the statistics hold no information (no rows, or all
+    forecasts 0)."""
     m = n_models
     equal = np.full(m, 1.0 / m)
     gram = stats[: m * m].reshape(m, m)
@@ -67,8 +70,9 @@ def fit_weights(stats: FloatArray, n_models: int, *, shrink: float = DEFAULT_SHR
     rhs = cross + mu * equal
     # min |A b - d|^2 with A^T A = lhs and A^T d = rhs: A = L^T, d = L^-1 rhs
     chol = np.linalg.cholesky(lhs)
-    weights, _ = nnls(chol.T, np.linalg.solve(chol, rhs))
-    return np.asarray(weights, dtype=np.float64)
+    fit = lsq_linear(chol.T, np.linalg.solve(chol, rhs), bounds=(0.0, MAX_WEIGHT),
+                     method="bvls")
+    return np.clip(np.asarray(fit.x, dtype=np.float64), 0.0, MAX_WEIGHT)
 
 
 def combination_name(models: Sequence[str], weights: FloatArray) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.combine import combination_name, combine, fit_weights, gram_stats, weights_of
+from models.combine import (
+    MAX_WEIGHT,
+    combination_name,
+    combine,
+    fit_weights,
+    gram_stats,
+    weights_of,
+)
 
 
 def _block(rng: np.random.Generator, weights: tuple[float, ...], n: int = 60, h: int = 4):
@@ -60,3 +67,9 @@ def test_bad_names_say_what_a_name_looks_like() -> None:
         weights_of("lgbm*heavy+ets*0.5")
     with pytest.raises(KeyError, match="needs the forecasts of \\['ets'\\]"):
         combine("lgbm*0.5+ets*0.5", {"lgbm": np.ones(2)})
+
+
+def test_no_model_weighs_more_than_the_bound() -> None:
+    f, y, scale = _block(np.random.default_rng(3), (5.0, 0.0))
+    f[..., 1] = 0.0  # the other model forecasts 0 everywhere (a class of dead series)
+    assert fit_weights(gram_stats(f, y, scale), 2).tolist() == pytest.approx([MAX_WEIGHT, 0.5])
