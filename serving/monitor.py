@@ -134,14 +134,15 @@ class AlertMonitor:
 
     def run(self, as_of: date, trigger: str) -> Applied | None:
         """Detect alerts for period `as_of` and apply them; None when there is nothing to
-        run on (no model, or a model that keeps no history)."""
-        data = self.data()
-        if data is None:
-            return None
-        sell_through, nodes = data
+        run on (no model, a model that keeps no history, or data that ends before
+        `as_of`)."""
         last = self.store.last_run()
         if last is not None and date.fromisoformat(last.as_of) > as_of:
             as_of = date.fromisoformat(last.as_of)
+        data = self._data_through(as_of)
+        if data is None:
+            return None
+        sell_through, nodes = data
         run = self._record(AlertRunRow(as_of=f"{as_of:%Y-%m-%d}", trigger=trigger[:64],
                                        started_at=utcnow(), opened=0, extended=0, closed=0))
         try:
@@ -158,6 +159,19 @@ class AlertMonitor:
         self.changes += 1
         self._notify(applied, as_of)
         return applied
+
+    def _data_through(self, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """What the service holds, once it reaches period `as_of` (another worker may have
+        applied it: its batches are picked up first); None if it does not."""
+        data = self.data()
+        if data is not None and data[0][DATE].max() < pd.Timestamp(as_of):
+            with self.service.models.lock:
+                self.service.sync_batches()
+            data = self.data()
+        if data is None or data[0][DATE].max() < pd.Timestamp(as_of):
+            log.warning("alerts for %s not computed: the data held here ends before it", as_of)
+            return None
+        return data
 
     def _apply(self, detected: pd.DataFrame, as_of: date) -> Applied:
         for attempt in range(3):

@@ -177,3 +177,11 @@ def test_the_real_detectors_run_on_what_the_service_holds(api: Api, workspace: W
     listed = api.get("/v1/alerts", role="erp").json()
     assert listed["as_of"] == f"{week['date'].iloc[0]:%Y-%m-%d}", listed
     assert all(a["period_end"] == listed["as_of"] for a in listed["alerts"])
+
+
+def test_a_period_past_the_data_held_is_not_run(api: Api, workspace: Workspace,
+                                               monkeypatch: pytest.MonkeyPatch):
+    calls = _script(monkeypatch, {})
+    later = (pd.Timestamp(workspace.forecaster.origin) + pd.Timedelta(weeks=3)).date()
+    assert _monitor(api).run(later, trigger="test") is None
+    assert calls == [] and api.get("/v1/alerts", role="erp").json()["as_of"] is None
