@@ -123,6 +123,7 @@ def post_and_wait(url: str, key: str, week: pd.DataFrame, timeout: float = 600
     day = f"{pd.Timestamp(week['date'].iloc[0]):%Y-%m-%d}"
     rows = week.assign(date=day).to_dict("records")
     rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in rows]
+    load = round(os.getloadavg()[0], 2)
     began = time.perf_counter()
     posted = _call(f"{url}/v1/sell-through", key, {"rows": rows}, method="POST")
     answered = time.perf_counter() - began
@@ -133,11 +134,27 @@ def post_and_wait(url: str, key: str, week: pd.DataFrame, timeout: float = 600
         if listed["as_of"] == day:
             readable = time.perf_counter() - began
             open_now = _call(f"{url}/v1/alerts?status=open&limit=1", key)["total"]
-            return {"week": day, "rows": posted["rows"], "post_seconds": round(answered, 2),
+            return {"week": day, "load_before": load, "rows": posted["rows"],
+                    "post_seconds": round(answered, 2),
                     "readable_seconds": round(readable, 2), "polls": polls,
                     "alerts_total": listed["total"], "alerts_open": open_now}
         time.sleep(0.05)
     raise TimeoutError(f"the alerts of {day} were not readable after {timeout:.0f} s")
+
+
+def _run_seconds(db_url: str) -> list[float]:
+    """How long each detection run took in the service (its `alert_runs` rows, in order)."""
+    from sqlalchemy import select
+
+    from serving.db import Database
+    from serving.tables import AlertRunRow
+
+    db = Database(db_url)
+    with db.session() as session:
+        runs = session.scalars(select(AlertRunRow).order_by(AlertRunRow.id)).all()
+    db.dispose()
+    return [round((r.finished_at - r.started_at).total_seconds(), 2) for r in runs
+            if r.finished_at is not None]
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,16 +188,20 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=60)
+    for run, seconds in zip(runs, _run_seconds(db_url), strict=False):
+        run["detection_run_seconds"] = seconds
     series = int(held.groupby(["node_id", "sku"]).ngroups)
     return {"series": series, "models": args.models, "runs": runs,
             "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| phase | week | rows posted | POST answered (s) | alerts readable (s) | "
-             "alerts (all / open) |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| phase | week | load before | rows posted | POST answered (s) | detection run "
+             "(s) | alerts readable (s) | alerts (all / open) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results["runs"]:
-        lines.append(f"| {r['phase']} | {r['week']} | {r['rows']:,} | {r['post_seconds']} | "
+        lines.append(f"| {r['phase']} | {r['week']} | {r['load_before']} | {r['rows']:,} | "
+                     f"{r['post_seconds']} | {r.get('detection_run_seconds', '?')} | "
                      f"{r['readable_seconds']} | {r['alerts_total']:,} / {r['alerts_open']:,} |")
     return "\n".join(lines)
 
