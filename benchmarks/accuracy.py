@@ -57,6 +57,12 @@ def _ours(dataset: str, models: tuple[str, ...]) -> pd.DataFrame:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"{dataset}: channelcast backtest of {len(models)} models in {wall:.0f} s "
           f"(all windows incl. {config.warmup} warm-up), peak RSS so far {peak:.2f} GiB")
+    if result.choices is not None:  # auto's combination per demand class, last cutoff
+        last = result.choices[result.choices["cutoff"] == result.choices["cutoff"].max()]
+        classes = result.windows[-1].classes
+        for cls in sorted(set(classes)):
+            names = last["chosen"].to_numpy()[classes == cls]
+            print(f"  auto, {cls} ({len(names)} series): {names[0]}")
     return table
 
 

@@ -39,6 +39,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and benchmarks/features.py
@@ -91,7 +92,7 @@ class Protocol:
     season: int
     # walmart: a missing week is a week without sales, also after a series' last row;
     # carparts: NA = the series ended, so nothing after its last row is filled or scored
-    outside_span: str
+    outside_span: Literal["exclude", "zero"]
     # dynamic columns known ahead, keyed by node_id and/or sku and date (None: the data has none)
     exogenous: Callable[[Path], pd.DataFrame] | None = None
 
@@ -126,7 +127,7 @@ def _statsforecast(model_factory: Callable[[Task], object]) -> Callable[[Task], 
     return run
 
 
-def _conformal(task: Task) -> object:
+def _conformal(task: Task) -> Any:  # statsforecast's ConformalIntervals (bench extra)
     from statsforecast.utils import ConformalIntervals
 
     return ConformalIntervals(h=task.horizon, n_windows=2)

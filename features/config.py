@@ -216,9 +216,10 @@ class TrainConfig:
         windows: scored backtest cutoffs.
         step: periods between cutoffs (None = the horizon).
         warmup: unscored windows before the scored ones; the final fit uses as many
-            calibration windows for quantiles and the per-series choice of `auto`.
-        models: models to backtest and fit, in the caller's order; `auto` picks one per
-            series; the served and scored one is `models.zoo.primary_model(models)`.
+            calibration windows for quantiles and the combination weights of `auto`.
+        models: models to backtest and fit, in the caller's order; `auto` combines them
+            (weights per demand class); the served and scored one is
+            `models.zoo.primary_model(models)`.
         quantiles: quantiles scored in the backtest.
         lgbm: LightGBM settings.
         outside_span: how target periods outside a series' span are scored.

@@ -1,12 +1,12 @@
-"""Rolling-origin backtest of every model, per-series choice (`auto`) and calibrated quantiles.
+"""Rolling-origin backtest of every model, their combination (`auto`) and calibrated quantiles.
 
 The protocol is BENCHMARKS.md's "Evaluation protocol": at each cutoff every model sees data
 up to and including the cutoff only, then forecasts the next `horizon` periods of every series.
 
 `warmup` extra windows run before the scored ones. They exist so that the first scored
 window, too, has earlier out-of-sample errors to learn from: quantiles (conformal residuals
-per model, horizon step and series class) and the per-series model choice of `auto` at
-window i use windows < i only, never the window being scored.
+per model, horizon step and series class) and the combination weights of `auto`
+(`training.engine.selection`) at window i use windows < i only, never the window scored.
 """
 
 from __future__ import annotations

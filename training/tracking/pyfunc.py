@@ -1,9 +1,9 @@
 """The `channelcast-demand` MLflow model: a pyfunc that answers forecast requests.
 
 Input rows are series, (`node_id`, `sku`); params are `horizon` (1..the trained horizon),
-`quantiles` (any levels in (0, 1)) and `model` (default `auto` = the per-series choice of
-the backtest when it was trained, else the first of the trained models: `served_model`; or
-any trained model by name).
+`quantiles` (any levels in (0, 1)) and `model` (default `auto` = the per-class combination
+of models learned by the backtest when it was trained, else the first of the trained
+models: `served_model`; or any trained model by name).
 Optional input columns `date`, `price`, `promo` carry planned prices and promotions of the
 forecast periods: a row with a `date` says "this series, in this period, will sell at this
 price / be on promotion"; LightGBM's forecasts of those series are rebuilt with them.
@@ -11,7 +11,7 @@ Output: one row per series x step with `node_id, sku, date, step, model, mean` a
 `q<level>` column per quantile.
 
 The model directory holds `forecaster.pkl` (the fitted `training.engine.forecast.Forecaster`:
-every model's forecasts from the last history period, the per-series model choice,
+every model's forecasts from the last history period, `auto`'s combination per series,
 conformal residual pools per model, horizon step and demand class, series scales and
 classes, and its `state`: the LightGBM booster, the ETS states and parameters, the feature
 spec, the node table and the history tail the features need, so that the model can roll
