@@ -149,9 +149,13 @@ def peer_flags(frame: pd.DataFrame, keys: pd.DataFrame, peer: str) -> dict[str, 
         return _ets_flags(wide)
     from adtk.data import validate_series
     from adtk.detector import LevelShiftAD, PersistAD, SeasonalAD
-    detectors = {"LevelShiftAD": lambda side: LevelShiftAD(c=6.0, side=side, window=5),
-                 "PersistAD": lambda side: PersistAD(c=3.0, side=side, window=8),
-                 "SeasonalAD": lambda side: SeasonalAD(c=3.0, side=side, freq=52)}
+    detectors = {}
+    for c in (3.0, 6.0):  # ADTK's documented c, and a stricter one for fewer false alarms
+        detectors[f"LevelShiftAD c={2 * c:g}"] = (
+            lambda side, c=c: LevelShiftAD(c=2 * c, side=side, window=5))
+        detectors[f"PersistAD c={c:g}"] = lambda side, c=c: PersistAD(c=c, side=side, window=8)
+        detectors[f"SeasonalAD c={c:g}"] = (
+            lambda side, c=c: SeasonalAD(c=c, side=side, freq=52))
     out = {f"{name}:{side}": np.zeros(wide.shape, bool) for name in detectors
            for side in ("negative", "positive")}
     dates = pd.DatetimeIndex(wide.columns)
@@ -175,13 +179,16 @@ def _ets_flags(wide: pd.DataFrame) -> dict[str, np.ndarray]:
     long = wide.reset_index(drop=True).stack().rename("y").reset_index()
     long.columns = ["unique_id", "ds", "y"]
     sf = StatsForecast(models=[AutoETS(season_length=52)], freq="W-FRI", n_jobs=1)
-    sf.forecast(df=long, h=1, fitted=True, level=[99])
+    sf.forecast(df=long, h=1, fitted=True, level=[99, 99.9])
     fitted = sf.forecast_fitted_values().sort_values(["unique_id", "ds"])
     shape = wide.shape
     y = fitted["y"].to_numpy().reshape(shape)
-    lo = fitted["AutoETS-lo-99"].to_numpy().reshape(shape)
-    hi = fitted["AutoETS-hi-99"].to_numpy().reshape(shape)
-    return {"AutoETS-99%:negative": y < lo, "AutoETS-99%:positive": y > hi}
+    out = {}
+    for level in ("99.0", "99.9"):
+        lo = fitted[f"AutoETS-lo-{level}"].to_numpy().reshape(shape)
+        hi = fitted[f"AutoETS-hi-{level}"].to_numpy().reshape(shape)
+        out[f"AutoETS {level}%:negative"], out[f"AutoETS {level}%:positive"] = y < lo, y > hi
+    return out
 
 
 def score_peer(flags: dict[str, np.ndarray], keys: pd.DataFrame, labels: pd.DataFrame,
@@ -193,17 +200,20 @@ def score_peer(flags: dict[str, np.ndarray], keys: pd.DataFrame, labels: pd.Data
     rows = []
     for name, flag in flags.items():
         kind = "demand_drop" if name.endswith("negative") else "demand_spike"
-        found, delays = [], []
-        for _, lab in labels[labels["kind"] == kind].iterrows():
-            row, t0 = index[(lab["node_id"], lab["sku"])], dates.get_loc(lab["onset"])
-            hits = np.flatnonzero(flag[row, t0:t0 + 3])
-            found.append(hits.size > 0)
-            if hits.size:
-                delays.append(hits[0])
         starts = _runs(flag[clean_rows])[:, first:].sum()
-        rows.append({"peer": name.split(":")[0], "kind": kind, "recall": np.mean(found),
-                     "mean_delay": np.mean(delays) if delays else np.nan,
-                     "false_per_1000": 1000 * starts / (len(clean_rows) * WINDOW)})
+        mine = labels[labels["kind"] == kind]
+        for size, group in mine.groupby("magnitude"):
+            found, delays = [], []
+            for _, lab in group.iterrows():
+                row, t0 = index[(lab["node_id"], lab["sku"])], dates.get_loc(lab["onset"])
+                hits = np.flatnonzero(flag[row, t0:t0 + 3])
+                found.append(hits.size > 0)
+                if hits.size:
+                    delays.append(hits[0])
+            rows.append({"peer": name.split(":")[0], "kind": kind, "magnitude": size,
+                         "recall": np.mean(found),
+                         "mean_delay": np.mean(delays) if delays else np.nan,
+                         "false_per_1000": 1000 * starts / (len(clean_rows) * WINDOW)})
     return rows
 
 

@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from features.schema import CHANNEL, ITEM, NODE
-from models.monitor.channel import gap_signal, mismatch_signal, stuffing_signal
+from models.monitor.channel import (
+    NodeFlow,
+    gap_signal,
+    mismatch_signal,
+    node_flow,
+    stuffing_signal,
+)
 from models.monitor.config import MonitorConfig
 from models.monitor.demand import demand_expectation, drop_signal, spike_signal
 from models.monitor.messages import alert_message
@@ -26,7 +32,8 @@ from models.monitor.signal import Signal, severity_at, thresholds_at
 from models.monitor.vocabulary import ALERT_COLUMNS
 
 __all__ = ["AlertChanges", "MonitorConfig", "alert_key", "detect_alerts", "detector_signals",
-           "replay", "update_alerts"]
+           "has_stock", "node_signals", "replay", "replay_signals", "series_signals",
+           "update_alerts"]
 
 DETECTED_COLUMNS = (*ALERT_COLUMNS[1:], CHANNEL)
 """Columns of `detect_alerts` (ALERT_COLUMNS without alert_id, plus the node's channel)."""
@@ -48,15 +55,28 @@ class AlertChanges:
     closed: pd.DataFrame
 
 
-def detector_signals(panel: Panel, config: MonitorConfig) -> list[Signal]:
-    """Every detector's signal over the panel (stock-flow kinds only with sell_in/on_hand)."""
+def has_stock(panel: Panel) -> bool:
+    """Whether the panel reports on_hand and sell_in (the stock-flow kinds need both)."""
+    return bool(np.isfinite(panel.on_hand).any()) and bool(np.isfinite(panel.sell_in).any())
+
+
+def series_signals(panel: Panel, config: MonitorConfig, *, stock: bool) -> list[Signal]:
+    """The per-series detectors (each series on its own: any subset of series works)."""
     exp = demand_expectation(panel, config)
     signals = [drop_signal(panel, exp, config), spike_signal(panel, exp)]
-    has_stock = bool(np.isfinite(panel.on_hand).any())
-    if has_stock and bool(np.isfinite(panel.sell_in).any()):
-        signals += [stuffing_signal(panel, config), mismatch_signal(panel, config)]
-    signals.append(gap_signal(panel, config))
-    return signals
+    return [*signals, mismatch_signal(panel, config)] if stock else signals
+
+
+def node_signals(flow: NodeFlow, config: MonitorConfig, *, stock: bool) -> list[Signal]:
+    """The node-level detectors, from the node sums of every series."""
+    return [*([stuffing_signal(flow, config)] if stock else []), gap_signal(flow, config)]
+
+
+def detector_signals(panel: Panel, config: MonitorConfig) -> list[Signal]:
+    """Every detector's signal over the panel (stock-flow kinds only with sell_in/on_hand)."""
+    stock = has_stock(panel)
+    return [*series_signals(panel, config, stock=stock),
+            *node_signals(node_flow(panel), config, stock=stock)]
 
 
 def alert_key(kind: str, node_id: str, sku: str, period_start: pd.Timestamp) -> str:
@@ -64,7 +84,16 @@ def alert_key(kind: str, node_id: str, sku: str, period_start: pd.Timestamp) -> 
     return f"{kind}:{node_id}:{sku}:{pd.Timestamp(period_start):%Y-%m-%d}"
 
 
-def _alerts_at(panel: Panel, signals: list[Signal], t: int, config: MonitorConfig,
+@dataclass(frozen=True)
+class Grid:
+    """What the alert rows name: the series' keys, the nodes and the periods."""
+
+    keys: pd.DataFrame
+    node_ids: np.ndarray
+    dates: pd.DatetimeIndex
+
+
+def _alerts_at(panel: Grid | Panel, signals: list[Signal], t: int, config: MonitorConfig,
                channels: pd.Series) -> pd.DataFrame:
     """The alerts whose evidence ends at period t."""
     parts = []
@@ -176,18 +205,26 @@ def replay(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, since: date | Non
     never)."""
     config = config or MonitorConfig()
     panel = build_panel(sell_through)
-    channels = _channels(nodes)
     signals = detector_signals(panel, config) if len(panel.dates) else []
-    first = len(panel.dates) - 1 if since is None else int(
-        panel.dates.searchsorted(pd.Timestamp(since)))
+    return replay_signals(panel, signals, nodes, since=since, config=config)
+
+
+def replay_signals(grid: Grid | Panel, signals: list[Signal], nodes: pd.DataFrame, *,
+                   since: date | None = None, config: MonitorConfig | None = None
+                   ) -> pd.DataFrame:
+    """`replay` from signals already computed (locally, or assembled from a store's parts)."""
+    config = config or MonitorConfig()
+    channels = _channels(nodes)
+    first = len(grid.dates) - 1 if since is None else int(
+        grid.dates.searchsorted(pd.Timestamp(since)))
     episodes: dict[str, dict[str, object]] = {}
     open_now = pd.DataFrame(columns=["alert_id", *DETECTED_COLUMNS, "status"])
-    for t in range(max(first, 0), len(panel.dates)):
-        detected = _alerts_at(panel, signals, t, config, channels)
-        changes = update_alerts(open_now, detected, as_of=panel.dates[t].date())
+    for t in range(max(first, 0), len(grid.dates)):
+        detected = _alerts_at(grid, signals, t, config, channels)
+        changes = update_alerts(open_now, detected, as_of=grid.dates[t].date())
         for frame in (changes.opened, changes.extended, changes.closed):
             for rec in frame.to_dict("records"):
-                _record(episodes, rec, panel.dates[t])
+                _record(episodes, rec, grid.dates[t])
         live = [f for f in (changes.opened, changes.extended) if len(f)]
         open_now = pd.concat(live, ignore_index=True) if live else open_now.iloc[:0]
     columns = [*ALERT_COLUMNS, CHANNEL, "status", "raised_on", "serious_on"]

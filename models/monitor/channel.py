@@ -15,13 +15,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 
 from models.monitor.config import MonitorConfig
 from models.monitor.panel import FloatArray, Panel, node_sums, trailing_mean
 from models.monitor.signal import Signal
 
-__all__ = ["gap_signal", "mismatch_signal", "stuffing_signal"]
+__all__ = ["NodeFlow", "gap_signal", "mismatch_signal", "node_flow", "stuffing_signal"]
+
+
+@dataclass(frozen=True)
+class NodeFlow:
+    """(nodes x periods) sums over each node's series: what the node-level kinds need.
+
+    Attributes:
+        node_ids: the nodes (rows).
+        units, sell_in, on_hand: summed over the node's series (NaN counted as 0).
+        reported: series with a row; flows: series with a sell_in value.
+        period_weeks: length of one period in weeks.
+
+    Sums of integers are exact, so the flows of the parts of a store add up to the whole's.
+    """
+
+    node_ids: npt.NDArray[np.object_]
+    units: FloatArray
+    sell_in: FloatArray
+    on_hand: FloatArray
+    reported: FloatArray
+    flows: FloatArray
+    period_weeks: float
+
+    def __add__(self, other: NodeFlow) -> NodeFlow:
+        """The flows of two sets of series on the same grid, nodes aligned by id."""
+        ids = np.union1d(self.node_ids.astype(str), other.node_ids.astype(str)).astype(object)
+        def put(flow: NodeFlow, name: str) -> FloatArray:
+            out = np.zeros((len(ids), getattr(flow, name).shape[1]))
+            out[np.searchsorted(ids.astype(str), flow.node_ids.astype(str))] = getattr(flow,
+                                                                                       name)
+            return out
+        names = ("units", "sell_in", "on_hand", "reported", "flows")
+        sums = {n: put(self, n) + put(other, n) for n in names}
+        return NodeFlow(node_ids=ids, period_weeks=self.period_weeks, **sums)
+
+
+def node_flow(panel: Panel) -> NodeFlow:
+    """The node sums of a panel."""
+    return NodeFlow(node_ids=panel.node_ids, units=node_sums(panel, panel.units),
+                    sell_in=node_sums(panel, panel.sell_in),
+                    on_hand=node_sums(panel, panel.on_hand),
+                    reported=node_sums(panel, panel.present.astype(float)),
+                    flows=node_sums(panel, (~np.isnan(panel.sell_in)).astype(float)),
+                    period_weeks=panel.period_weeks)
 
 STUFFING_FLOORS = (float(np.log(1.15)), float(np.log(1.25)), float(np.log(1.5)),
                    float(np.log(2.0)))
@@ -41,12 +88,10 @@ def _run_start(flag: np.ndarray) -> np.ndarray:
     return start
 
 
-def stuffing_signal(panel: Panel, config: MonitorConfig) -> Signal:
+def stuffing_signal(flow: NodeFlow, config: MonitorConfig) -> Signal:
     """`channel_stuffing` per node."""
-    units, sell_in = node_sums(panel, panel.units), node_sums(panel, panel.sell_in)
-    on_hand = node_sums(panel, panel.on_hand)
-    reported = node_sums(panel, panel.present.astype(float)) > 0
-    has_flow = node_sums(panel, (~np.isnan(panel.sell_in)).astype(float)) > 0
+    units, sell_in, on_hand = flow.units, flow.sell_in, flow.on_hand
+    reported, has_flow = flow.reported > 0, flow.flows > 0
     k = config.stuffing_window
     mean_units = trailing_mean(np.where(reported, units, np.nan), config.cover_window,
                                min_count=max(1, config.cover_window // 2))
@@ -61,7 +106,7 @@ def stuffing_signal(panel: Panel, config: MonitorConfig) -> Signal:
         rise = np.log(cover / normal)
     persistent = (above >= (k - 1) / k) & (ratio >= config.min_sell_in_ratio)
     score = np.where(np.isnan(rise) | ~has_flow, np.nan, np.where(persistent, rise, 0.0))
-    weeks = panel.period_weeks
+    weeks = flow.period_weeks
     return Signal(kind="channel_stuffing", node_level=True, score=score,
                   start=_run_start(sell_in > units), expected=normal * weeks,
                   observed=cover * weeks, floors=STUFFING_FLOORS, extra={"ratio": ratio},
@@ -97,9 +142,9 @@ def mismatch_signal(panel: Panel, config: MonitorConfig) -> Signal:
                   expected=expected, observed=panel.on_hand, floors=MISMATCH_FLOORS)
 
 
-def gap_signal(panel: Panel, config: MonitorConfig) -> Signal:
+def gap_signal(flow: NodeFlow, config: MonitorConfig) -> Signal:
     """`reporting_gap` per node: periods of silence after regular reporting."""
-    reported = node_sums(panel, panel.present.astype(float)) > 0
+    reported = flow.reported > 0
     n, periods = reported.shape
     silent_start = _run_start(~reported)
     share = trailing_mean(reported.astype(float), config.gap_lookback, lag=1,

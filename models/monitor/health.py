@@ -11,14 +11,16 @@ The index is a weighted mean of component scores (0-100), each computed from one
 | availability | stockout_rate | no stock-outs | 20% of series-periods | 0.15 |
 | stuffing | sell_in_to_sell_through_ratio | <= 1.1 | >= 2.0 | 0.15 |
 | forecast_bias | forecast_bias_pct | 0 | +-50% | 0.05 |
-| data_quality | stock_balance_breaks + periods_missing | 0 | halves with each | 0.10 |
+| data_quality | stock_balance_breaks + periods_missing | 0 | x0.25 with each | 0.10 |
 | open_alerts | alerts at medium or worse in the month | 0 | x0.7 each | 0.10 |
 
 Why these weights: demand (growth, sell-through rate) and stock health (cover, availability,
 stuffing) carry 0.30 and 0.45, because those are what lose sales or pile up stock at a
 partner; bias, data quality and alerts (0.25) flag partners whose numbers cannot be trusted.
 A component without data (no on_hand, no alerts given) drops out and the weights of the rest
-are rescaled. Grades: A >= 85, B >= 70, C >= 55, D >= 40, E below.
+are rescaled. One stock-balance break or missing period costs 7.5 points of the index: a
+node whose stock does not add up cannot be planned for. Grades: A >= 85, B >= 70, C >= 55,
+D >= 40, E below.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sklearn.ensemble import IsolationForest
 from features.schema import CHANNEL, NODE, PARENT
 from models.monitor.kpi import check_month, monthly_kpis
 
-__all__ = ["COMPONENTS", "HealthWeights", "health_index"]
+__all__ = ["COMPONENTS", "HealthWeights", "health_index", "score_health"]
 
 COMPONENTS = ("growth_vs_forecast", "sell_through_rate", "cover_band", "availability",
               "stuffing", "forecast_bias", "data_quality", "open_alerts")
@@ -103,7 +105,7 @@ def _components(table: pd.DataFrame, keys: list[str], alerts: pd.DataFrame | Non
                      (100 * (2.0 - t["sell_in_to_sell_through_ratio"]) / 0.9).clip(0, 100)),
         "forecast_bias": (t["forecast_bias_pct"],
                           (100 - 2 * t["forecast_bias_pct"].abs()).clip(0, 100)),
-        "data_quality": (quality, 100 * 0.5 ** quality),
+        "data_quality": (quality, 100 * 0.25 ** quality),
         "open_alerts": (alerts_n, 100 * 0.7 ** alerts_n),
     }
 
@@ -164,8 +166,18 @@ def health_index(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, month: str 
     """
     if level not in _KEYS:
         raise ValueError(f"`level` must be node, parent or channel; got {level!r}.")
-    keys = _KEYS[level]
     table = monthly_kpis(sell_through, nodes, level=level)
+    return score_health(table, nodes, level=level, month=month, alerts=alerts,
+                        weights=weights)
+
+
+def score_health(table: pd.DataFrame, nodes: pd.DataFrame, *, level: str,
+                 month: str | None = None, alerts: pd.DataFrame | None = None,
+                 weights: HealthWeights | None = None) -> pd.DataFrame:
+    """`health_index` from the monthly KPI table of `level` (every month, `monthly_kpis`)."""
+    if level not in _KEYS:
+        raise ValueError(f"`level` must be node, parent or channel; got {level!r}.")
+    keys = _KEYS[level]
     table = table.sort_values([*keys, "month"], ignore_index=True)
     chosen = check_month(month, table["month"])
     scored = _trend(_score(table, _components(table, keys, alerts, nodes),

@@ -39,7 +39,8 @@ from models.monitor.config import MonitorConfig
 from models.monitor.demand import demand_expectation
 from models.monitor.panel import FloatArray, Panel, build_panel
 
-__all__ = ["KPI_COLUMNS", "LEVELS", "check_month", "kpis", "monthly_kpis"]
+__all__ = ["KPI_COLUMNS", "LEVELS", "check_month", "kpis", "monthly_kpis", "rollup_kpis",
+           "series_months"]
 
 LEVELS = ("node_sku", "node", "parent", "channel", "total")
 KPI_COLUMNS = (
@@ -204,9 +205,24 @@ def monthly_kpis(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, level: str 
     if level not in LEVELS:
         raise ValueError(f"`level` must be one of {', '.join(LEVELS)}; got {level!r}.")
     panel = panel if panel is not None else build_panel(sell_through)
+    return rollup_kpis(series_months(panel, nodes, forecasts), level, panel.period_weeks)
+
+
+def series_months(panel: Panel, nodes: pd.DataFrame, forecasts: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Additive monthly sums per series (one row per series x month): the KPIs' input.
+
+    Rows of different series sets (the parts of a store) concatenate into the whole's.
+    """
     sums, months = _series_months(panel, forecasts)
-    table = _rollup(_long(panel, sums, months, nodes), level)
-    return _ratios(table, _LEVEL_KEYS[level], panel.period_weeks)
+    return _long(panel, sums, months, nodes)
+
+
+def rollup_kpis(series: pd.DataFrame, level: str, period_weeks: float) -> pd.DataFrame:
+    """KPI_COLUMNS per `level` key and month from `series_months` rows."""
+    if level not in LEVELS:
+        raise ValueError(f"`level` must be one of {', '.join(LEVELS)}; got {level!r}.")
+    return _ratios(_rollup(series, level), _LEVEL_KEYS[level], period_weeks)
 
 
 def kpis(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, level: str = "node",

@@ -70,23 +70,28 @@ def _freq_of(dates: pd.DatetimeIndex) -> str:
     return "D" if days < 2 else "W" if days < 20 else "MS"
 
 
-def build_panel(sell_through: pd.DataFrame, *, as_of: date | pd.Timestamp | None = None
-                ) -> Panel:
+def build_panel(sell_through: pd.DataFrame, *, as_of: date | pd.Timestamp | None = None,
+                grid: pd.DatetimeIndex | None = None) -> Panel:
     """The (series x periods) arrays of `sell_through` rows dated up to `as_of` (inclusive).
 
     `as_of` is added to the grid when no row has that date yet, so a node silent in the
-    newest period is seen as silent.
+    newest period is seen as silent. `grid` imposes the periods (a part of a partitioned
+    store is laid on the whole store's grid).
     """
     dates = pd.to_datetime(sell_through[DATE])
     frame = sell_through
     if as_of is not None:
         keep = (dates <= pd.Timestamp(as_of)).to_numpy()
         frame, dates = sell_through.loc[keep], dates.loc[keep]
-    grid = pd.DatetimeIndex(np.unique(dates.to_numpy()))
+    if grid is None:
+        grid = pd.DatetimeIndex(np.unique(dates.to_numpy()))
     if as_of is not None and pd.Timestamp(as_of) not in grid and len(grid):
         grid = grid.append(pd.DatetimeIndex([pd.Timestamp(as_of)]))
     codes, keys = _series_codes(frame)
     col = grid.get_indexer(dates)
+    if (col < 0).any():
+        raise ValueError(f"{int((col < 0).sum())} sell_through rows are dated off the period "
+                         f"grid (e.g. {dates[col < 0].iloc[0]:%Y-%m-%d}); validate the data.")
     shape = (len(keys), len(grid))
 
     def dense(name: str) -> FloatArray:

@@ -40,7 +40,7 @@ def test_break_lowers_data_quality() -> None:
     before = health_index(frame, nodes(10), month="2023-05").set_index("node_id")
     after = health_index(frame, nodes(10), month="2023-06").set_index("node_id")
     assert after.loc["N5", "score"] < before.loc["N5", "score"]
-    assert after.loc["N5", "data_quality_score"] == 25  # the wrong report, then the next
+    assert after.loc["N5", "data_quality_score"] == 6.2  # the wrong report, then the next
     assert "data_quality" in after.loc["N5", "explanation"]
 
 
