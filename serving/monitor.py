@@ -87,7 +87,7 @@ class AlertMonitor:
         self._thread: threading.Thread | None = None
         self._health: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
         self._health_lock = threading.Lock()
-        self.changes = 0  # bumped by every change of the alerts this process made
+        self.changes = 0  # bumped by every detection run of this process (health cache key)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -201,8 +201,8 @@ class AlertMonitor:
             "closed": [alert_json(rows[i]) for i in applied.closed if i in rows]}))
 
     def acknowledged(self, row: AlertRow) -> None:
-        """Tell the webhook an alert was acknowledged (and by whom)."""
-        self.changes += 1
+        """Tell the webhook an alert was acknowledged (and by whom); the health index does
+        not change (an acknowledged alert is still open)."""
         if self.webhooks is not None:
             self.webhooks.send(Message(event="alert.acknowledged", alert_ids=[row.id], payload={
                 "alert": alert_json(row), "acknowledged_by": row.acknowledged_by,
