@@ -113,6 +113,8 @@ def _calls(service: Service) -> list[tuple[str, str, str, object, int]]:
         ("erp", "POST", "/v1/stock-risk", {"top": 3}, 200),
         ("erp", "PUT", "/v1/inventory", {"inventory": rows}, 200),
         ("erp", "POST", "/v1/sell-through", {"rows": _next_week(service)}, 201),
+        ("erp", "GET", "/v1/alerts?status=open&limit=3", None, 200),
+        ("erp", "GET", "/v1/health?level=channel", None, 200),
         ("planner", "POST", "/v1/allocations", {"sku": sku}, 201),
         ("planner", "POST", "/v1/allocations/1/decision", {"action": "approve"}, 200),
         ("admin", "POST", "/v1/models/reload", None, 200),
