@@ -3,8 +3,9 @@
 `monitor` replays every period from `--since` to the end as the monitor would have run then
 (each period sees only rows dated up to it) and writes every alert raised, with its final
 status. `health` writes the health index of one month with its components. Both read a data
-folder (validated) or a partitioned store (`channelcast ingest DIR --parquet-dir STORE`,
-read whole). Exit codes: 0 ok, 2 bad input.
+folder (validated) or a partitioned store (`channelcast ingest DIR --parquet-dir STORE`),
+read whole by `--engine local` or part by part on the workers by `--engine dask` (the same
+answers). Exit codes: 0 ok, 2 bad input.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from channelcast.args import add_partial_arguments, write_table
+from channelcast.args import add_engine_arguments, add_partial_arguments, write_table
 from features.contract.errors import DataContractError
-from features.contract.partitioned import is_store, open_store
+from features.contract.partitioned import Store, is_store, open_store
 from features.contract.validation import load_validated, refused_note
 from models.monitor.alerts import replay
 from models.monitor.health import health_index
+from training.dask.cluster import EngineConfig, connect
+from training.dask.monitor import health_dask, monitor_dask
 from training.engine.loading import rejects_file
 
 __all__ = ["add_parser"]
@@ -61,8 +64,7 @@ def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True,
                    help="data folder (sell_through, nodes) or a partitioned store")
     p.add_argument("--freq", default=None, help="W, D or M (default: inferred)")
-    p.add_argument("--engine", choices=("local",), default="local",
-                   help="local only for now (a store is read whole)")
+    add_engine_arguments(p)
     add_partial_arguments(p)
 
 
@@ -93,7 +95,31 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return report.tables["sell_through"], report.tables["nodes"]
 
 
+def _dask(args: argparse.Namespace) -> tuple[EngineConfig, Store] | None:
+    try:
+        return EngineConfig(args.engine, args.scheduler or "").validate(), open_store(args.data)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cannot use {args.data} on Dask: {exc}")
+        return None
+
+
+def _run_monitor_dask(args: argparse.Namespace) -> int:
+    opened = _dask(args)
+    if opened is None:
+        return 2
+    engine, store = opened
+    start = time.perf_counter()
+    with connect(engine.scheduler) as client:
+        alerts = monitor_dask(client, store, since=None if args.since is None
+                              else args.since.date())
+    print(f"{len(alerts):,} alerts on Dask ({time.perf_counter() - start:.1f} s)")
+    write_table(alerts, args.out)
+    return 0
+
+
 def _run_monitor(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        return _run_monitor_dask(args)
     loaded = _load(args)
     if loaded is None:
         return 2
@@ -116,25 +142,60 @@ def _run_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _month_alerts(history: pd.DataFrame, nodes: pd.DataFrame, month: str | None
+                  ) -> pd.DataFrame | None:
+    """The alerts raised during the month (for the open-alerts component)."""
+    dates = pd.to_datetime(history["date"])
+    period = pd.Period(month, freq="M") if month else dates.max().to_period("M")
+    inside = dates[dates.dt.to_period("M") == period]
+    if inside.empty:
+        return None
+    return replay(history, nodes, since=inside.min().date(), until=inside.max().date())
+
+
 def _run_health(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        return _run_health_dask(args)
     loaded = _load(args)
     if loaded is None:
         return 2
     history, nodes = loaded
-    alerts = None
     try:
-        if not args.no_alerts:
-            month = pd.Period(args.month, freq="M") if args.month else pd.to_datetime(
-                history["date"]).max().to_period("M")
-            dates = pd.to_datetime(history["date"])
-            since = dates[dates.dt.to_period("M") == month].min()
-            if pd.notna(since):
-                alerts = replay(history[dates <= month.end_time], nodes, since=since.date())
+        alerts = None if args.no_alerts else _month_alerts(history, nodes, args.month)
         table = health_index(history, nodes, month=args.month, level=args.level,
                              alerts=alerts)
     except ValueError as exc:
         print(f"cannot score {args.data}: {exc}")
         return 2
+    return _show_health(table, args)
+
+
+def _run_health_dask(args: argparse.Namespace) -> int:
+    opened = _dask(args)
+    if opened is None:
+        return 2
+    engine, store = opened
+    with connect(engine.scheduler) as client:
+        try:
+            alerts = None
+            if not args.no_alerts:
+                alerts = _dask_month_alerts(client, store, args.month)
+            table = health_dask(client, store, month=args.month, level=args.level,
+                                alerts=alerts)
+        except ValueError as exc:
+            print(f"cannot score {args.data}: {exc}")
+            return 2
+    return _show_health(table, args)
+
+
+def _dask_month_alerts(client: object, store: Store, month: str | None) -> pd.DataFrame:
+    """The alerts raised during the month, on the cluster (as `_month_alerts`)."""
+    period = pd.Period(month or str(store.meta["last_date"])[:7], freq="M")
+    return monitor_dask(client, store, since=period.start_time.date(),
+                        until=period.end_time.date())
+
+
+def _show_health(table: pd.DataFrame, args: argparse.Namespace) -> int:
     key = {"node": "node_id", "parent": "parent_id", "channel": "channel"}[args.level]
     show = table[[key, "rank", "score", "grade", "change_vs_prev", "explanation"]]
     print(f"health index {table['month'].iloc[0] if len(table) else args.month} "

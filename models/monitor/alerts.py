@@ -31,9 +31,9 @@ from models.monitor.panel import Panel, build_panel
 from models.monitor.signal import Signal, severity_at, thresholds_at
 from models.monitor.vocabulary import ALERT_COLUMNS
 
-__all__ = ["AlertChanges", "MonitorConfig", "alert_key", "detect_alerts", "detector_signals",
-           "has_stock", "node_signals", "replay", "replay_signals", "series_signals",
-           "update_alerts"]
+__all__ = ["AlertChanges", "Grid", "MonitorConfig", "alert_key", "detect_alerts",
+           "detector_signals", "has_stock", "node_signals", "replay", "replay_signals",
+           "series_signals", "update_alerts"]
 
 DETECTED_COLUMNS = (*ALERT_COLUMNS[1:], CHANNEL)
 """Columns of `detect_alerts` (ALERT_COLUMNS without alert_id, plus the node's channel)."""
@@ -198,28 +198,30 @@ def _record(episodes: dict[str, dict[str, object]], rec: dict[str, object],
 
 
 def replay(sell_through: pd.DataFrame, nodes: pd.DataFrame, *, since: date | None = None,
-           config: MonitorConfig | None = None) -> pd.DataFrame:
-    """Every alert raised when each period from `since` (default: the last) to the end was
-    the newest, with its alert_id, final status and the period_end it reached, the period
-    it was first raised (`raised_on`) and first at medium or worse (`serious_on`, NaT if
-    never)."""
+           config: MonitorConfig | None = None, until: date | None = None) -> pd.DataFrame:
+    """Every alert raised when each period from `since` (default: the last) to `until`
+    (default: the end) was the newest, with its alert_id, final status and the period_end
+    it reached, the period it was first raised (`raised_on`) and first at medium or worse
+    (`serious_on`, NaT if never)."""
     config = config or MonitorConfig()
     panel = build_panel(sell_through)
     signals = detector_signals(panel, config) if len(panel.dates) else []
-    return replay_signals(panel, signals, nodes, since=since, config=config)
+    return replay_signals(panel, signals, nodes, since=since, until=until, config=config)
 
 
 def replay_signals(grid: Grid | Panel, signals: list[Signal], nodes: pd.DataFrame, *,
-                   since: date | None = None, config: MonitorConfig | None = None
-                   ) -> pd.DataFrame:
-    """`replay` from signals already computed (locally, or assembled from a store's parts)."""
+                   since: date | None = None, until: date | None = None,
+                   config: MonitorConfig | None = None) -> pd.DataFrame:
+    """`replay` from signals already computed (locally, or assembled from a store's parts),
+    ending at period `until` (default: the last)."""
     config = config or MonitorConfig()
     channels = _channels(nodes)
-    first = len(grid.dates) - 1 if since is None else int(
-        grid.dates.searchsorted(pd.Timestamp(since)))
+    end = len(grid.dates) if until is None else int(
+        grid.dates.searchsorted(pd.Timestamp(until), side="right"))
+    first = end - 1 if since is None else int(grid.dates.searchsorted(pd.Timestamp(since)))
     episodes: dict[str, dict[str, object]] = {}
     open_now = pd.DataFrame(columns=["alert_id", *DETECTED_COLUMNS, "status"])
-    for t in range(max(first, 0), len(grid.dates)):
+    for t in range(max(first, 0), end):
         detected = _alerts_at(grid, signals, t, config, channels)
         changes = update_alerts(open_now, detected, as_of=grid.dates[t].date())
         for frame in (changes.opened, changes.extended, changes.closed):

@@ -54,3 +54,22 @@ def test_health_bad_month(data: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     code = main(["health", "--data", str(data), "--month", "1999-01", "--no-alerts",
                  "--out", str(tmp_path / "h.csv")])
     assert code == 2 and "no sell-through in 1999-01" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_dask_engine_gives_the_local_answers(data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert main(["ingest", str(data), "--parquet-dir", str(store), "--buckets", "3"]) == 0
+    since = pd.read_csv(data / "anomalies.csv")["onset"].min()
+    for engine in ("local", "dask"):
+        assert main(["monitor", "--data", str(store), "--since", since, "--engine", engine,
+                     "--scheduler", "local-cluster:2", "--out",
+                     str(tmp_path / f"alerts_{engine}.csv")]) == 0
+        assert main(["health", "--data", str(store), "--level", "parent", "--engine", engine,
+                     "--scheduler", "local-cluster:2", "--out",
+                     str(tmp_path / f"health_{engine}.csv")]) == 0
+    for name in ("alerts", "health"):
+        local = pd.read_csv(tmp_path / f"{name}_local.csv")
+        dask = pd.read_csv(tmp_path / f"{name}_dask.csv")
+        assert len(local) > 0
+        pd.testing.assert_frame_equal(local, dask, check_exact=False, rtol=1e-9)
