@@ -134,6 +134,8 @@ def test_two_workers_are_summed_and_never_go_backwards(two_workers: tuple[str, P
     # one model line (whichever version the shared test registry holds), not one per worker
     assert len(re.findall(r'^channelcast_model_info\{[^}]*version="\d+"\} 1\.0$', text,
                           flags=re.M)) == 1, text
+    # open alerts are counted in the database at scrape time: one line per kind x severity
+    assert text.count('channelcast_alerts_open{kind="demand_drop",severity="critical"}') == 1
 
     gone = min(workers)  # a worker dies: its counts stay in the sum, its live gauge goes
     assert (folder / f"gauge_livesum_{gone}.db").exists()
