@@ -103,6 +103,10 @@ class Settings:
                              " and `body_timeout_seconds` (CHANNELCAST_BODY_TIMEOUT_SECONDS) "
                              f"must be > 0; got {self.idempotency_lease_seconds} and "
                              f"{self.body_timeout_seconds}.")
+        if self.webhook_url is not None and not self.webhook_url.startswith(("http://",
+                                                                            "https://")):
+            raise ValueError("`webhook_url` (CHANNELCAST_WEBHOOK_URL) must be an http:// or "
+                             f"https:// URL; got {self.webhook_url!r}.")
         if self.webhook_attempts < 1:
             raise ValueError("`webhook_attempts` (CHANNELCAST_WEBHOOK_ATTEMPTS) must be >= 1; "
                              f"got {self.webhook_attempts}.")

@@ -20,6 +20,7 @@ from serving.app import create_app
 from serving.db import Database
 from serving.monitor import AlertMonitor
 from serving.service import Service
+from serving.settings import Settings
 from serving.tables import WebhookDeliveryRow
 from serving.webhooks import SIGNATURE_HEADER, Message, WebhookSender, sign, verify_signature
 from tests.serving.conftest import Workspace, add_keys, make_settings
@@ -131,3 +132,15 @@ def test_alert_changes_and_acknowledgements_reach_the_receiver(
     assert events[0]["opened"][0]["kind"] == "demand_spike" and events[0]["closed"] == []
     assert events[1]["alert"]["alert_id"] == alert_id and events[1]["ack_note"] == "checked"
     assert all(verify_signature(body, h[SIGNATURE_HEADER], SECRET) for h, body in receiver.calls)
+
+
+def test_webhook_settings_are_checked_and_round_trip_through_the_environment():
+    with pytest.raises(ValueError, match="CHANNELCAST_WEBHOOK_URL"):
+        Settings(webhook_url="file:///etc/passwd")
+    with pytest.raises(ValueError, match="CHANNELCAST_WEBHOOK_ATTEMPTS"):
+        Settings(webhook_url="http://chat.example/hook", webhook_attempts=0)
+    settings = Settings(webhook_url="https://chat.example/hook", webhook_secret=SECRET,
+                        webhook_attempts=3)
+    again = Settings.from_env(settings.to_env())
+    assert (again.webhook_url, again.webhook_secret, again.webhook_attempts) == (
+        "https://chat.example/hook", SECRET, 3)
