@@ -146,7 +146,9 @@ def _health(monitor: AlertMonitor, level: str, month: str | None) -> HealthOut:
         frame = monitor.health(level=level, month=month)
     except LookupError as exc:
         raise ApiError(409, str(exc)) from exc
-    except ValueError as exc:  # e.g. a month outside the data
+    except ValueError as exc:
+        if month is None:  # not about the month asked for: a real error
+            raise
         raise ApiError(404, f"no health index for month {month}: {exc}") from exc
     rows = _health_rows(frame, level, channels)
     shown = month or (rows[0].month if rows else "")
