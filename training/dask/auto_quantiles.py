@@ -53,9 +53,13 @@ def _merge(calib: ConformalQuantiles, pieces: Pieces) -> None:
 
 
 def auto_calibration(client: Any, pw_f: list[Any], states: Any, ctx: Context,
-                     groups: list[str]) -> tuple[list[Table | None], ConformalQuantiles]:
+                     groups: list[str], *, into: dict[str, ConformalQuantiles]
+                     ) -> list[Table | None]:
     """Phase 2b on the client: `auto`'s residual-quantile table before each window (None
-    while it has no residuals yet) and its calibrator after every release."""
+    while it has no residuals yet; all None without `auto`); its calibrator after every
+    release goes to `into["auto"]`."""
+    if "auto" not in ctx.models:
+        return [None] * len(ctx.cuts)
     parts = client.gather(client.map(auto_pieces, pw_f, states=states, ctx=ctx, pure=False))
     calib = ConformalQuantiles(ctx.horizon, weighted=True)
     tables: list[Table | None] = []
@@ -70,4 +74,5 @@ def auto_calibration(client: Any, pw_f: list[Any], states: Any, ctx: Context,
         for p in parts:
             _merge(calib, p[e])
         e += 1
-    return tables, calib
+    into["auto"] = calib
+    return tables

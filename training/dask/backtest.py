@@ -321,10 +321,9 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
         keep.tables = {n: quantile_table(c, keep.quantiles, groups) for n, c in calib.items()
                        if not c.empty}
     states = class_states(client, pw_f, tables_f, ctx)
-    auto_tables, auto_calib = (auto_calibration(client, pw_f, states, ctx, groups)
-                               if "auto" in models else ([None] * len(cuts), None))
-    if auto_calib is not None and forecast_out is not None:
-        keep.tables["auto"] = quantile_table(auto_calib, keep.quantiles, groups)
+    auto_tables = auto_calibration(client, pw_f, states, ctx, groups, into=calib)
+    if "auto" in calib and forecast_out is not None:
+        keep.tables["auto"] = quantile_table(calib["auto"], keep.quantiles, groups)
     lap("select")
     results = client.gather(client.map(
         _finish, pw_f, parts, list(range(len(parts))), tables=tables_f, states=states,
@@ -335,8 +334,6 @@ def run_backtest_dask(client: Any, store: Store, *, config: BacktestConfig,
     lap("assemble")
     lap.shown.close()
     scores, seconds = _totals(results, lap, score_by)
-    if tail_periods is not None and auto_calib is not None:
-        calib["auto"] = auto_calib
     return DaskBacktest(scores=scores, cutoffs=cuts, out=out, all_models=all_models,
                         seconds=seconds, lgbm=boosters.get(cuts[-1]), summary=summary,
                         n_rows=sum(r["rows"] for r in results), calibrators=calib,
