@@ -117,10 +117,11 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
     plan = np.zeros((n, periods))
     dual = getattr(result, "mip_dual_bound", None)
     if result.x is None:  # no plan within the time limit (a loaded machine): ship nothing
-        # here (the candidates' plans compete per sku); the bound is HiGHS' or all demand
+        # here (the candidates' plans compete per sku); the bound is HiGHS' or the trivial one
         if dual is not None and np.isfinite(dual):
             return plan, -float(dual)
-        return plan, float(weight @ demand.sum(axis=1))
+        most = float(weight.max(initial=0.0)) * (initial.sum() + supply.sum())
+        return plan, min(float(weight @ demand.sum(axis=1)), most)  # sells <= demand, stock
     plan[:, reviews] = np.rint(result.x[k_at]) * pack
     bound = -float(dual) if dual is not None and np.isfinite(dual) else -float(result.fun)
     return plan, bound
