@@ -30,6 +30,7 @@ import argparse  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -179,7 +180,8 @@ def _ets_flags(wide: pd.DataFrame) -> dict[str, np.ndarray]:
     long = wide.reset_index(drop=True).stack().rename("y").reset_index()
     long.columns = ["unique_id", "ds", "y"]
     sf = StatsForecast(models=[AutoETS(season_length=52)], freq="W-FRI", n_jobs=1)
-    sf.forecast(df=long, h=1, fitted=True, level=[99, 99.9])
+    levels: list[Any] = [99, 99.9]  # typed list[int] by statsforecast; floats work
+    sf.forecast(df=long, h=1, fitted=True, level=levels)
     fitted = sf.forecast_fitted_values().sort_values(["unique_id", "ds"])
     shape = wide.shape
     y = fitted["y"].to_numpy().reshape(shape)
