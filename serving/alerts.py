@@ -98,7 +98,7 @@ class AlertStore:
         """Alerts not closed, as a frame of `ALERT_COLUMNS` (+ `status`)."""
         with self.db.session() as session:
             rows = session.scalars(select(AlertRow).where(AlertRow.status != "closed")).all()
-        frame = pd.DataFrame([{"alert_id": r.id, "kind": r.kind, "severity": r.severity,
+        frame = pd.DataFrame([{"alert_id": r.alert_id, "kind": r.kind, "severity": r.severity,
                                "node_id": r.node_id, "sku": r.sku,
                                "period_start": r.period_start, "period_end": r.period_end,
                                "score": r.score, "expected": r.expected,
@@ -139,7 +139,7 @@ class AlertStore:
                 for r in frame.to_dict("records")]
         session.add_all(rows)
         session.flush()
-        return [r.id for r in rows]
+        return [r.alert_id for r in rows]
 
     def _extend(self, session: Session, frame: pd.DataFrame) -> list[int]:
         ids = []
@@ -149,7 +149,7 @@ class AlertStore:
                 if col in r:
                     values[col] = (_num(r[col]) if col in NUMBERS else
                                    _day(r[col]) if col == "period_end" else str(r[col]))
-            session.execute(update(AlertRow).where(AlertRow.id == int(r["alert_id"]),
+            session.execute(update(AlertRow).where(AlertRow.alert_id == int(r["alert_id"]),
                                                    AlertRow.status != "closed").values(values))
             ids.append(int(r["alert_id"]))
         return ids
@@ -158,7 +158,7 @@ class AlertStore:
         ids = [int(i) for i in frame["alert_id"]] if "alert_id" in frame else []
         for start in range(0, len(ids), 500):
             session.execute(update(AlertRow)
-                            .where(AlertRow.id.in_(ids[start:start + 500]),
+                            .where(AlertRow.alert_id.in_(ids[start:start + 500]),
                                    AlertRow.status != "closed")
                             .values(status="closed", closed_at=now, open_key=None))
         return ids
@@ -172,7 +172,7 @@ class AlertStore:
         """
         with self.db.session() as session:
             changed = session.execute(
-                update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status != "closed")
+                update(AlertRow).where(AlertRow.alert_id == alert_id, AlertRow.status != "closed")
                 .values(status="acknowledged", acknowledged_by=by, ack_note=note,
                         ack_at=utcnow()))
             row = session.get(AlertRow, alert_id)
@@ -197,9 +197,10 @@ class AlertStore:
         severity = case({s: i for i, s in enumerate(SEVERITIES)}, value=AlertRow.severity,
                         else_=len(SEVERITIES))
         stmt = self._filtered(select(AlertRow), where).order_by(
-            closed_last, severity, AlertRow.period_end.desc(), AlertRow.id.desc())
+            closed_last, severity, AlertRow.period_end.desc(), AlertRow.alert_id.desc())
         with self.db.session() as session:
-            total = session.scalar(self._filtered(select(func.count(AlertRow.id)), where)) or 0
+            counted = self._filtered(select(func.count(AlertRow.alert_id)), where)
+            total = session.scalar(counted) or 0
             rows = list(session.scalars(stmt.limit(limit).offset(offset)))
         return rows, total
 
@@ -224,7 +225,7 @@ class AlertStore:
         counts = {(k, s): 0 for k in KINDS for s in SEVERITIES}
         with self.db.session() as session:
             for kind, severity, n in session.execute(
-                    select(AlertRow.kind, AlertRow.severity, func.count(AlertRow.id))
+                    select(AlertRow.kind, AlertRow.severity, func.count(AlertRow.alert_id))
                     .where(AlertRow.status != "closed")
                     .group_by(AlertRow.kind, AlertRow.severity)):
                 counts[(kind, severity)] = int(n)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from fastapi import Request
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from sqlalchemy import select
 
 from features.schema import AS_OF, DATE, ITEM, NODE, ON_HAND
 from models.monitor.alerts import detect_alerts, update_alerts
@@ -50,7 +51,7 @@ def monitor_of(request: Request) -> AlertMonitor:
 
 def alert_json(row: AlertRow) -> dict[str, object]:
     """An alert as the API and the webhooks show it."""
-    return {"alert_id": row.id, "kind": row.kind, "severity": row.severity,
+    return {"alert_id": row.alert_id, "kind": row.kind, "severity": row.severity,
             "node_id": row.node_id, "sku": row.sku, "period_start": row.period_start,
             "period_end": row.period_end, "score": row.score, "expected": row.expected,
             "observed": row.observed, "message": row.message, "status": row.status}
@@ -194,7 +195,8 @@ class AlertMonitor:
             return
         ids = [*applied.opened, *applied.closed]
         with self.service.db.session() as session:
-            rows = {r.id: r for r in session.query(AlertRow).filter(AlertRow.id.in_(ids))}
+            found = session.scalars(select(AlertRow).where(AlertRow.alert_id.in_(ids)))
+            rows = {r.alert_id: r for r in found}
         self.webhooks.send(Message(event="alerts.changed", alert_ids=ids, payload={
             "as_of": f"{as_of:%Y-%m-%d}",
             "opened": [alert_json(rows[i]) for i in applied.opened if i in rows],
@@ -204,9 +206,10 @@ class AlertMonitor:
         """Tell the webhook an alert was acknowledged (and by whom); the health index does
         not change (an acknowledged alert is still open)."""
         if self.webhooks is not None:
-            self.webhooks.send(Message(event="alert.acknowledged", alert_ids=[row.id], payload={
-                "alert": alert_json(row), "acknowledged_by": row.acknowledged_by,
-                "ack_note": row.ack_note}))
+            self.webhooks.send(Message(
+                event="alert.acknowledged", alert_ids=[row.alert_id],
+                payload={"alert": alert_json(row), "acknowledged_by": row.acknowledged_by,
+                         "ack_note": row.ack_note}))
 
     # --- what the detectors read -------------------------------------------------------------
 

@@ -181,7 +181,7 @@ class AlertRow(Base):
     """
 
     __tablename__ = "alerts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     severity: Mapped[str] = mapped_column(String(16), index=True)
     node_id: Mapped[str] = mapped_column(String(200), index=True)

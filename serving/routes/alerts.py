@@ -52,7 +52,7 @@ def _channels(service: Service) -> dict[str, str]:
 
 
 def _out(row: AlertRow, channels: dict[str, str]) -> AlertOut:
-    return AlertOut(alert_id=row.id, kind=row.kind, severity=row.severity,  # type: ignore[arg-type]
+    return AlertOut(alert_id=row.alert_id, kind=row.kind, severity=row.severity,  # type: ignore[arg-type]
                     node_id=row.node_id, sku=row.sku, channel=channels.get(row.node_id),
                     period_start=date.fromisoformat(row.period_start),
                     period_end=date.fromisoformat(row.period_end), score=row.score,

@@ -22,7 +22,7 @@ _TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.create_table(
         "alerts",
-        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("alert_id", sa.Integer, primary_key=True),
         sa.Column("kind", sa.String(32), nullable=False, index=True),
         sa.Column("severity", sa.String(16), nullable=False, index=True),
         sa.Column("node_id", sa.String(200), nullable=False, index=True),
