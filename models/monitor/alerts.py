@@ -164,6 +164,8 @@ def update_alerts(open_alerts: pd.DataFrame, detected: pd.DataFrame, *, as_of: d
     current = detected.copy()
     current[ITEM] = current[ITEM].fillna("").astype(str)
     still = still.assign(**{ITEM: still[ITEM].fillna("").astype(str)})
+    if "status" not in still.columns:
+        still = still.assign(status="open")
     keys_open = pd.MultiIndex.from_frame(still[KEY].astype(str))
     keys_new = pd.MultiIndex.from_frame(current[KEY].astype(str))
     seen = keys_new.isin(keys_open)

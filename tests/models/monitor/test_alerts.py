@@ -144,3 +144,12 @@ def test_update_alerts_lifecycle() -> None:
     third = update_alerts(second.extended, none, as_of=week(13).date())
     assert third.closed["status"].tolist() == ["closed"]
     assert set(KINDS) >= {"demand_drop"}
+
+
+def test_update_alerts_without_status_column() -> None:
+    opened = update_alerts(_alert("demand_drop", 1, 1).iloc[:0].assign(alert_id=""),
+                           _alert("stock_mismatch", 5, 5), as_of=week(5).date()).opened
+    again = update_alerts(opened.drop(columns=["status"]), _alert("stock_mismatch", 5, 6),
+                          as_of=week(6).date())
+    assert again.extended["status"].tolist() == ["open"]
+    assert again.extended["alert_id"].tolist() == opened["alert_id"].tolist()
