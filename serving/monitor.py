@@ -29,9 +29,10 @@ from fastapi import Request
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import select
 
-from features.schema import AS_OF, DATE, ITEM, NODE, ON_HAND
+from features.schema import AS_OF, CHANNEL, DATE, ITEM, NODE, ON_HAND, PARENT
 from models.monitor.alerts import detect_alerts, update_alerts
-from models.monitor.health import health_index
+from models.monitor.health import score_health
+from models.monitor.kpi import monthly_kpis
 from serving.alerts import AlertConflictError, AlertStore, Applied
 from serving.service import Service
 from serving.tables import AlertRow, AlertRunRow, utcnow
@@ -41,6 +42,8 @@ __all__ = ["AlertMonitor", "OpenAlertsCollector", "alert_json", "monitor_of"]
 
 log = logging.getLogger("channelcast.serving")
 HEALTH_CACHE = 32
+TREND_MONTHS = 6
+HEALTH_KEYS = {"node": NODE, "parent": PARENT, "channel": CHANNEL}
 
 
 def monitor_of(request: Request) -> AlertMonitor:
@@ -86,7 +89,7 @@ class AlertMonitor:
             backoff_seconds=settings.webhook_backoff_seconds))
         self._queue: queue.Queue[tuple[date, str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._health: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._health: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()  # + KPIs
         self._health_lock = threading.Lock()
         self.changes = 0  # bumped by every detection run of this process (health cache key)
 
@@ -239,25 +242,46 @@ class AlertMonitor:
     # --- the health index ------------------------------------------------------------------
 
     def health(self, *, level: str, month: str | None) -> pd.DataFrame:
-        """The health index of `level` for `month` (default: the latest), cached per model
-        and alert state."""
+        """The health index of `level` for `month` (default: the latest) with a `trend`
+        column: (month, score) of up to `TREND_MONTHS` months ending with it. Cached per
+        model, inventory and detection run; the monthly KPIs (the costly part) per model
+        and inventory."""
         data = self.data()
         if data is None:
             raise LookupError("no model with sell-through history is loaded; the health "
                               "index needs one (GET /readyz says why).")
-        current = self.service.models.current
-        key = (id(current), self.service.channel.snapshot_id, self.changes, level, month)
+        state = (id(self.service.models.current), self.service.channel.snapshot_id)
+        key = (*state, self.changes, level, month)
         with self._health_lock:
             if key in self._health:
                 self._health.move_to_end(key)
                 return self._health[key]
+            table = self._health.get((*state, level, "kpis"))
+        if table is None:
+            table = monthly_kpis(data[0], data[1], level=level)
         alerts = self.store.open_frame()
-        frame = health_index(data[0], data[1], month=month, level=level, alerts=alerts)
+        frame = score_health(table, data[1], level=level, month=month, alerts=alerts)
+        frame["trend"] = _trend(table, data[1], frame, level=level, alerts=alerts)
         with self._health_lock:
+            self._health[(*state, level, "kpis")] = table
             self._health[key] = frame
             while len(self._health) > HEALTH_CACHE:
                 self._health.popitem(last=False)
         return frame
+
+
+def _trend(table: pd.DataFrame, nodes: pd.DataFrame, frame: pd.DataFrame, *, level: str,
+           alerts: pd.DataFrame) -> list[list[tuple[str, float]]]:
+    """Per row of `frame` (one month's index), (month, score) of the months up to it."""
+    if frame.empty:
+        return []
+    key = HEALTH_KEYS[level]
+    chosen = str(frame["month"].iloc[0])
+    months = sorted(m for m in table["month"].astype(str).unique() if m <= chosen)
+    earlier = {m: score_health(table, nodes, level=level, month=m, alerts=alerts)
+               .set_index(key)["score"] for m in months[-TREND_MONTHS:-1]}
+    return [[*((m, float(s.get(k, np.nan))) for m, s in earlier.items()), (chosen, float(v))]
+            for k, v in zip(frame[key], frame["score"], strict=True)]
 
 
 def _period_of(tail: pd.DataFrame, inventory: pd.DataFrame) -> pd.Series:

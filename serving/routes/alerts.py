@@ -16,13 +16,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
-from features.schema import CHANNEL, NODE, PARENT
+from features.schema import CHANNEL, NODE
 from models.monitor.health import COMPONENTS
 from models.monitor.vocabulary import AlertKind, AlertStatus, Severity
 from serving.alerts import AlertFilter
 from serving.deps import ErpDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError, documented
-from serving.monitor import AlertMonitor, monitor_of
+from serving.monitor import HEALTH_KEYS, AlertMonitor, monitor_of
 from serving.schemas.alerts import (
     AckIn,
     AlertList,
@@ -113,20 +113,14 @@ def _number(value: object) -> float | None:
     return None if math.isnan(number) or math.isinf(number) else number
 
 
-def _month_back(month: str, back: int) -> str:
-    return f"{pd.Period(month, freq='M') - back}"
-
-
 def _health_rows(frame: pd.DataFrame, level: str, channels: dict[str, str]
                  ) -> list[HealthRow]:
     """The health index frame (least healthy first) as rows with their components."""
-    key = {"node": NODE, "parent": PARENT, "channel": CHANNEL}[level]
+    key = HEALTH_KEYS[level]
     rows = []
     for r in frame.to_dict("records"):
         month = str(r["month"])
-        trend = [TrendPoint(month=_month_back(month, back), score=_number(r.get(column)))
-                 for back, column in ((3, "score_3_months_ago"), (1, "score_prev_month"),
-                                      (0, "score"))]
+        trend = [TrendPoint(month=m, score=_number(v)) for m, v in r["trend"]]
         rows.append(HealthRow(
             rank=int(r["rank"]), id=str(r[key]), month=month,
             channel=channels.get(str(r[key])) if level == "node" else None,

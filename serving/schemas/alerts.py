@@ -74,8 +74,8 @@ class HealthRow(BaseModel):
     change_vs_prev: float | None = Field(description="points since the previous month")
     explanation: str = Field(description="the component that fell most, or the weakest")
     unusual_score: float | None = Field(description="0 (typical) .. 1 (most unusual KPIs)")
-    trend: list[TrendPoint] = Field(description="the index 3 months ago, the previous month "
-                                                "and this month (oldest first)")
+    trend: list[TrendPoint] = Field(description="the index of up to 5 previous months and "
+                                                "this month (oldest first)")
     components: list[HealthComponent]
 
 

@@ -158,10 +158,12 @@ def test_health_index_ranks_nodes_with_components(api: Api, workspace: Workspace
     assert first["rank"] == 1 and first["grade"] in "ABCDE" and first["explanation"]
     assert [c["name"] for c in first["components"]][:2] == ["growth_vs_forecast",
                                                               "sell_through_rate"]
-    assert [p["month"] for p in first["trend"]][-1] == body["month"]
+    months = [p["month"] for p in first["trend"]]
+    assert len(months) == 6 and months == sorted(months) and months[-1] == body["month"]
+    assert first["trend"][-1]["score"] == first["score"]
     contributions = sum(c["contribution"] or 0 for c in first["components"])
     assert abs(contributions - first["score"]) < 0.1
-    earlier = first["trend"][1]["month"]
+    earlier = first["trend"][-2]["month"]
     assert api.get("/v1/health", role="erp", params={"month": earlier}).json()["month"] == earlier
     assert api.get("/v1/health", role="erp", params={"month": "1990-01"}).status_code == 404
     channels = api.get("/v1/health", role="erp", params={"level": "channel"}).json()
