@@ -14,6 +14,7 @@ from channelcast import (
     cmd_keys,
     cmd_monitor,
     cmd_policy,
+    cmd_report,
     cmd_serve,
     cmd_train,
     cmd_validate,
@@ -23,7 +24,7 @@ from channelcast.args import add_quiet_argument
 __all__ = ["main"]
 
 _COMMANDS = (cmd_generate, cmd_validate, cmd_features, cmd_backtest, cmd_train, cmd_decisions,
-             cmd_policy, cmd_monitor, cmd_demo, cmd_serve, cmd_keys)
+             cmd_policy, cmd_monitor, cmd_report, cmd_demo, cmd_serve, cmd_keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,7 @@
+"""The monthly channel report: KPIs, health, alerts, forecasts and decisions of one month as
+one self-contained HTML file (Jinja2, inline CSS and SVG) and as PDF (WeasyPrint)."""
+
+from serving.report.build import Report, build_report
+from serving.report.content import available_months
+
+__all__ = ["Report", "available_months", "build_report"]
