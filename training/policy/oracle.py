@@ -115,16 +115,21 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
                   bounds=Bounds(np.zeros(size), upper),
                   options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP})
     plan = np.zeros((n, periods))
-    dual = getattr(result, "mip_dual_bound", None)
+    given = getattr(result, "mip_dual_bound", None)
+    dual = float(given) if given is not None and np.isfinite(given) else None
     if result.x is None:  # no plan within the time limit (a loaded machine): ship nothing
         # here (the candidates' plans compete per sku); the bound is HiGHS' or the trivial one
-        if dual is not None and np.isfinite(dual):
-            return plan, -float(dual)
-        most = float(weight.max(initial=0.0)) * (initial.sum() + supply.sum())
-        return plan, min(float(weight @ demand.sum(axis=1)), most)  # sells <= demand, stock
+        return plan, -dual if dual is not None else _trivial_bound(demand, initial, supply,
+                                                                    weight)
     plan[:, reviews] = np.rint(result.x[k_at]) * pack
-    bound = -float(dual) if dual is not None and np.isfinite(dual) else -float(result.fun)
-    return plan, bound
+    return plan, -dual if dual is not None else -float(result.fun)
+
+
+def _trivial_bound(demand: FloatArray, initial: FloatArray, supply: FloatArray,
+                   weight: FloatArray) -> float:
+    """Weighted units sold are at most the weighted demand and the stock that can arrive."""
+    most = float(weight.max(initial=0.0)) * float(initial.sum() + supply.sum())
+    return min(float(weight @ demand.sum(axis=1)), most)
 
 
 def best_per_sku(inputs: SimInputs, plans: list[FloatArray], weight: FloatArray
