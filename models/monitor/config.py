@@ -43,7 +43,7 @@ class MonitorConfig:
     scale_window: int = 52
     min_history: int = 8
     calibration_window: int = 104
-    rates: tuple[float, float, float, float] = (5e-3, 1.6e-3, 3e-4, 6e-5)
+    rates: tuple[float, float, float, float] = (5e-3, 1.5e-3, 3e-4, 6e-5)
     drop_slack: float = 0.5
     min_run: int = 2
     drop_window: int = 4
