@@ -3,8 +3,9 @@
 Today: generate -> validate -> build the training set -> train (a tracked MLflow run and a
 registered `challenger` version) -> promote it to `champion` if its backtest beats the
 current champion -> forecast a few series with the champion -> decide with it: one
-allocation of scarce central stock and the top of the stock-risk list. Serving is added here
-when it lands.
+allocation of scarce central stock and the top of the stock-risk list. Then the service
+answers one request of each kind, and the demo ends with the monthly channel report of the
+data's last full month (HTML and PDF, path printed).
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def _run(args: argparse.Namespace) -> int:
     _monitor(loaded.history, report.tables["nodes"])
     uri = (f"models:/{store.model_name}@{CHAMPION}" if decider is champion
            else f"models:/{store.model_name}/{version}")
-    return 0 if _tour(args.out, store, uri) else 1
+    served = _tour(args.out, store, uri)
+    _report(args.out, loaded.history, report.tables["nodes"], progress=not args.quiet)
+    return 0 if served else 1
 
 
 def _tour(data_dir: Path, store: StoreSettings, model_uri: str) -> bool:
@@ -112,6 +115,29 @@ def _tour(data_dir: Path, store: StoreSettings, model_uri: str) -> bool:
           f"--data {data_dir} --port 8000")
     print("  then open http://127.0.0.1:8000/ui/ (planner page) or /docs (API)")
     return ok
+
+
+def _report(data_dir: Path, history: pd.DataFrame, nodes: pd.DataFrame, *,
+            progress: bool) -> None:
+    """The monthly channel report of the data's last full month (HTML, and PDF when
+    WeasyPrint finds its system libraries)."""
+    from serving.report import build_report, last_full_month
+
+    month = last_full_month(history)
+    _step(10, f"report: the channel report of {month}")
+    start = time.perf_counter()
+    report = build_report(history, nodes, month, source=str(data_dir), progress=progress)
+    out = data_dir / "reports" / f"channel-report-{month}.html"
+    pdf = out.with_suffix(".pdf")
+    try:
+        pages = report.write(out, pdf)
+        written = f"{out} and {pdf} ({pages} pages)"
+    except (ImportError, OSError) as exc:  # WeasyPrint without pango: the HTML is written
+        written = f"{out} (no PDF: {exc})"
+    print(" ".join(report.summary))
+    print(f"written to {written} in {time.perf_counter() - start:.1f} s")
+    print(f"the same from the CLI: channelcast report --data {data_dir} --month {month} "
+          "--out report.html --pdf report.pdf [--lang zh]")
 
 
 def _train_and_promote(args: argparse.Namespace, data: Loaded, store: StoreSettings

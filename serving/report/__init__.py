@@ -2,6 +2,6 @@
 one self-contained HTML file (Jinja2, inline CSS and SVG) and as PDF (WeasyPrint)."""
 
 from serving.report.build import Report, build_report
-from serving.report.content import available_months
+from serving.report.content import available_months, last_full_month
 
-__all__ = ["Report", "available_months", "build_report"]
+__all__ = ["Report", "available_months", "build_report", "last_full_month"]

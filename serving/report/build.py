@@ -9,17 +9,18 @@ import pandas as pd
 from serving.report.content import ReportContent, report_content
 from serving.report.decisions import month_allocations
 from serving.report.i18n import words
-from serving.report.render import render_html, write_pdf
+from serving.report.render import render_html, summary, write_pdf
 
 __all__ = ["Report", "build_report"]
 
 
 class Report:
-    """A rendered report: its content (numbers) and its HTML."""
+    """A rendered report: its content (numbers), its two-sentence summary and its HTML."""
 
-    def __init__(self, content: ReportContent, html: str) -> None:
+    def __init__(self, content: ReportContent, summary: list[str], html: str) -> None:
         """Keep the numbers next to the document made from them."""
         self.content = content
+        self.summary = summary
         self.html = html
 
     def write(self, out: Path, pdf: Path | None = None) -> int | None:
@@ -45,4 +46,5 @@ def build_report(sell_through: pd.DataFrame, nodes: pd.DataFrame, month: str, *,
     decisions = None
     if database_url:
         decisions = month_allocations(database_url, content.month, sell_through, w)
-    return Report(content, render_html(content, w, source=source, decisions=decisions))
+    html = render_html(content, w, source=source, decisions=decisions)
+    return Report(content, summary(content, w), html)

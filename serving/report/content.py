@@ -20,7 +20,7 @@ from models.monitor.vocabulary import KINDS, STATUSES
 from serving.report.forecasts import channel_band, expectation, lost_units, outlook
 from training.engine.progress import bar
 
-__all__ = ["ReportContent", "available_months", "report_content"]
+__all__ = ["ReportContent", "available_months", "last_full_month", "report_content"]
 
 TOP = 10
 
@@ -68,6 +68,20 @@ def available_months(sell_through: pd.DataFrame) -> pd.Series:
     """The months (YYYY-MM) that have sell-through rows."""
     months = pd.to_datetime(sell_through[DATE]).dt.to_period("M").astype(str)
     return pd.Series(sorted(months.unique()), dtype=object)
+
+
+def last_full_month(sell_through: pd.DataFrame) -> str:
+    """The last month (YYYY-MM) whose periods the data covers to its end."""
+    dates = pd.Series(sorted(pd.to_datetime(sell_through[DATE]).unique()))
+    if dates.empty:
+        raise ValueError("no sell-through rows: there is no month to report.")
+    step = dates.diff().min() if len(dates) > 1 else pd.Timedelta(days=1)
+    last = dates.iloc[-1]
+    if step >= pd.Timedelta(days=28):  # monthly periods: the last one is a full month
+        return str(last.to_period("M"))
+    covered = last + step - pd.Timedelta(days=1)
+    month = last.to_period("M")
+    return str(month if covered >= month.end_time.normalize() else month - 1)
 
 
 def _month_panel(sell_through: pd.DataFrame, month: str) -> Panel:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from features.synthetic import ChannelData, generate_channel_data
 from serving.db import make_engine, migrate
-from serving.report import Report, available_months, build_report
+from serving.report import Report, available_months, build_report, last_full_month
 from serving.tables import AllocationRow
 from tests.conftest import require
 
@@ -127,3 +127,13 @@ def test_pdf_pages_text_and_first_page_image(english: Report, data: ChannelData,
     zh = build_report(data.sell_through, data.nodes, MONTH, lang="zh")
     zh.write(tmp_path / "zh.html", tmp_path / "zh.pdf")
     assert "渠道月度报告" in PdfReader(tmp_path / "zh.pdf").pages[0].extract_text()
+
+
+@pytest.mark.parametrize(("dates", "month"), [
+    (["2024-03-18", "2024-03-25"], "2024-03"),  # the week of 03-25 ends on 03-31
+    (["2024-03-25", "2024-04-01"], "2024-03"),  # April has begun, not ended
+    (["2024-03-30", "2024-03-31"], "2024-03"),  # daily, the last day reported
+    (["2024-02-01", "2024-03-01"], "2024-03"),  # monthly periods
+])
+def test_last_full_month(dates: list[str], month: str) -> None:
+    assert last_full_month(pd.DataFrame({"date": pd.to_datetime(dates)})) == month
