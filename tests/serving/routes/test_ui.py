@@ -94,7 +94,8 @@ def test_preview_gives_the_stockout_effect_of_edited_lines_without_recording(api
         assert p["position_after"] == pytest.approx(lines[p["node_id"]]["position_after"])
         assert (p["bound"], p["reason"]) == (lines[p["node_id"]]["bound"],
                                              lines[p["node_id"]]["reason"])
-    node = max(lines, key=lambda n: lines[n]["p_stockout_before"])
+    given = [n for n in lines if lines[n]["allocated"] > 0]  # setting one to 0 is an edit
+    node = max(given, key=lambda n: lines[n]["p_stockout_before"])
     more = api.post(f"/v1/allocations/{out['id']}/preview", role="planner",
                     json={"lines": {node: lines[node]["allocated"] + 30}}).json()
     less = api.post(f"/v1/allocations/{out['id']}/preview", role="planner",
