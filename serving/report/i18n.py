@@ -84,7 +84,9 @@ _ZH = {
 _KINDS = {
     "zh": {"demand_drop": "需求下滑", "demand_spike": "需求激增", "channel_stuffing": "渠道压货",
            "stock_mismatch": "库存不平", "reporting_gap": "未上报", "open": "未处理",
-           "acknowledged": "已确认", "closed": "已关闭", "total": "合计"},
+           "acknowledged": "已确认", "closed": "已关闭", "total": "合计", "critical": "严重",
+           "high": "高", "medium": "中", "low": "低", "approved": "已批准",
+           "proposed": "待批准", "overridden": "已修改"},
 }
 
 

@@ -38,7 +38,8 @@ def definitions(doc: str | None) -> list[tuple[str, str]]:
     out = []
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        if len(cells) >= 2 and re.fullmatch(r"[a-z_0-9]+", cells[0]):
+        header = cells[0] in ("column", "component")
+        if len(cells) >= 2 and not header and re.fullmatch(r"[a-z_0-9]+", cells[0]):
             out.append((cells[0], " | ".join(cells[1:])))
     return out
 
