@@ -120,6 +120,9 @@ class Words:
         """A percentage given in percent points (12.5 -> 12.5%)."""
         if not _known(value):
             return "–"
+        value = round(float(value), digits) + 0.0  # no "-0.0%"
+        if value == 0:
+            value = 0.0
         pattern = ("+" if signed else "") + "#,##0." + "0" * digits + "%"
         if signed:
             pattern = f"{pattern};-#,##0.{'0' * digits}%"
