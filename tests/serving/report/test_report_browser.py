@@ -1,0 +1,63 @@
+"""The HTML report in Chromium, offline: no console errors, charts drawn, nothing broken.
+
+Every request other than the report's own file is refused, so a report that needed the
+network would show it here. Under CI=true a missing browser fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from features.synthetic import generate_channel_data
+from serving.report import build_report
+from tests.conftest import require
+
+pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
+CHROMIUM = Path("/usr/bin/chromium")
+require(importlib.util.find_spec("playwright") is not None,
+        "browser tests need playwright (pip install -e '.[dev]')")
+require(CHROMIUM.exists(), "browser tests need Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium; .ci/run installs it)")
+sync_api = importlib.import_module("playwright.sync_api")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_renders_offline_without_errors(browser, lang: str,  # noqa: ANN001
+                                               tmp_path: Path) -> None:
+    data = generate_channel_data(nodes=6, skus=3, periods=70, freq="W", seed=1)
+    path = tmp_path / f"report-{lang}.html"
+    build_report(data.sell_through, data.nodes, "2024-03", lang=lang).write(path)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        "file://") else route.abort())
+    page.goto(path.as_uri())
+    assert page.locator("h2").count() >= 10
+    box = page.locator(".chart svg").bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || "
+                           "i.naturalWidth === 0).length")
+    assert broken == 0
+    page.screenshot(path=str(tmp_path / f"report-{lang}.png"))
+    assert (tmp_path / f"report-{lang}.png").stat().st_size > 10_000
+    assert problems == []
