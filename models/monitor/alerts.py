@@ -25,15 +25,20 @@ from models.monitor.channel import (
     stuffing_signal,
 )
 from models.monitor.config import MonitorConfig
-from models.monitor.demand import demand_expectation, drop_signal, spike_signal
+from models.monitor.demand import (
+    demand_expectation,
+    drop_signal,
+    peer_spike_signal,
+    spike_signal,
+)
 from models.monitor.messages import alert_message
 from models.monitor.panel import Panel, build_panel
 from models.monitor.signal import Signal, severity_at, thresholds_at
 from models.monitor.vocabulary import ALERT_COLUMNS
 
 __all__ = ["AlertChanges", "Grid", "MonitorConfig", "alert_key", "detect_alerts",
-           "detector_signals", "has_stock", "node_signals", "replay", "replay_signals",
-           "series_signals", "update_alerts"]
+           "detector_signals", "has_stock", "node_signals", "pooled_signals", "replay",
+           "replay_signals", "series_signals", "update_alerts"]
 
 DETECTED_COLUMNS = (*ALERT_COLUMNS[1:], CHANNEL)
 """Columns of `detect_alerts` (ALERT_COLUMNS without alert_id, plus the node's channel)."""
@@ -93,6 +98,15 @@ class Grid:
     dates: pd.DatetimeIndex
 
 
+def pooled_signals(grid: Grid | Panel, signals: list[Signal], config: MonitorConfig
+                   ) -> list[Signal]:
+    """The cross-series step on signals of all series (local, or stacked from a store's
+    parts): spikes against the item's movement at the other nodes (`peer_spike_signal`)."""
+    items = grid.keys[ITEM].to_numpy().astype(object)
+    return [peer_spike_signal(s, items, config) if s.kind == "demand_spike" and not
+            s.node_level else s for s in signals]
+
+
 def _alerts_at(panel: Grid | Panel, signals: list[Signal], t: int, config: MonitorConfig,
                channels: pd.Series) -> pd.DataFrame:
     """The alerts whose evidence ends at period t."""
@@ -146,7 +160,7 @@ def detect_alerts(sell_through: pd.DataFrame, nodes: pd.DataFrame, *,
     panel = build_panel(sell_through, as_of=as_of)
     if len(panel.dates) == 0:
         return _alerts_at(panel, [], 0, config, _channels(nodes))
-    signals = detector_signals(panel, config)
+    signals = pooled_signals(panel, detector_signals(panel, config), config)
     return _alerts_at(panel, signals, len(panel.dates) - 1, config, _channels(nodes))
 
 
@@ -218,6 +232,7 @@ def replay_signals(grid: Grid | Panel, signals: list[Signal], nodes: pd.DataFram
     ending at period `until` (default: the last)."""
     config = config or MonitorConfig()
     channels = _channels(nodes)
+    signals = pooled_signals(grid, signals, config)
     end = len(grid.dates) if until is None else int(
         grid.dates.searchsorted(pd.Timestamp(until), side="right"))
     first = end - 1 if since is None else int(grid.dates.searchsorted(pd.Timestamp(since)))

@@ -36,9 +36,11 @@ def alert_message(kind: str, row: Mapping[str, Any]) -> str:
         seen = (f"{where}: sold {obs:,.0f} units from {start} to {end}, {share:.0%} of the "
                 f"{exp:,.0f} expected (clean periods only, promotions and stock-outs left out)")
     elif kind == "demand_spike":
+        moved = float(row.get("item_shift", 0.0))
+        peers = f"the item moved {moved:+.0%} at its other nodes; " if abs(moved) >= 0.005 else ""
         seen = (f"{where}: sold {obs:,.0f} units in the period of {end}, expected about "
-                f"{exp:,.0f} (upper bound {float(row.get('upper', exp)):,.0f}; no promotion "
-                "on record)")
+                f"{exp:,.0f} ({peers}upper bound {float(row.get('upper', exp)):,.0f}; no "
+                "promotion on record)")
     elif kind == "channel_stuffing":
         seen = (f"{where}: sell-in {float(row.get('ratio', 0)):.2f}x sell-through since "
                 f"{start}; cover is {obs:.1f} weeks against a normal {exp:.1f} weeks")

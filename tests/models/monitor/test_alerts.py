@@ -153,3 +153,17 @@ def test_update_alerts_without_status_column() -> None:
                           as_of=week(6).date())
     assert again.extended["status"].tolist() == ["open"]
     assert again.extended["alert_id"].tolist() == opened["alert_id"].tolist()
+
+
+def test_spike_at_every_node_of_an_item_is_not_a_spike_at_one_it_is() -> None:
+    frame = channel(n_nodes=6, n_skus=2, seed=5)
+    everywhere = (frame["sku"] == "S1") & (frame["date"] == week(72))
+    frame.loc[everywhere, "units"] *= 4
+    frame.loc[_series(frame, "N3", "S0") & (frame["date"] == week(72)), "units"] *= 4
+    for node in frame["node_id"].unique():
+        for sku in ("S0", "S1"):
+            frame = rebalance(frame, node, sku, level=1000.0)
+    alerts = detect_alerts(frame, nodes(6), as_of=week(72).date())
+    spikes = alerts[alerts["kind"] == "demand_spike"]
+    assert spikes[["node_id", "sku"]].values.tolist() == [["N3", "S0"]]
+    assert "upper bound" in spikes["message"].iloc[0]
