@@ -66,7 +66,12 @@ def run_report(data: Path, month: str, out: Path, *, pdf: Path | None = None,
     except ValueError as exc:
         print(f"cannot report {data}: {exc}")
         return 2
-    pages = report.write(out, pdf)
+    try:
+        pages = report.write(out, pdf)
+    except (ImportError, OSError) as exc:  # WeasyPrint without its system libraries
+        print(f"wrote {out}, but not the PDF {pdf}: {exc}; WeasyPrint needs Debian's pango "
+              "(apt-get install libpango-1.0-0 libpangoft2-1.0-0)")
+        return 2
     print(f"report {report.content.month} ({lang}) written to {out}"
           + (f" and {pdf} ({pages} pages)" if pdf else "")
           + f" in {time.perf_counter() - start:.1f} s")
