@@ -18,7 +18,18 @@ from serving.deps import document_security
 from serving.errors import install_handlers
 from serving.middleware import BodyGuard, Observe
 from serving.monitor import AlertMonitor
-from serving.routes import admin, alerts, allocations, channel, docs, forecasts, health, ui
+from serving.reports import ReportService
+from serving.routes import (
+    admin,
+    alerts,
+    allocations,
+    channel,
+    docs,
+    forecasts,
+    health,
+    reports,
+    ui,
+)
 from serving.service import Service
 from serving.settings import Settings
 
@@ -29,8 +40,8 @@ Forecasts, allocations and stock risk for a sales channel.
 
 Send an API key as `X-API-Key: <key>` (or `Authorization: Bearer <key>`). Roles: `erp`
 (forecasts, stock risk, inventory, sell-through), `planner` (also allocations and their
-decisions, acknowledging alerts), `admin` (also model reload, keys, audit log); alerts and
-the health index are read with `erp`. Missing or wrong key: 401; a role
+decisions, acknowledging alerts, monthly reports), `admin` (also model reload, keys, audit
+log); alerts and the health index are read with `erp`. Missing or wrong key: 401; a role
 below the route's: 403. POSTs accept `Idempotency-Key`: the same key and body, sent again with
 the same valid API key, get the recorded answer again (a key creation's replay no longer shows
 the key); the same key with another body gets 409. Bad input is 422 with every problem's
@@ -42,14 +53,17 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     """The service's app for `settings` (default: `Settings()`)."""
     service = service or Service(settings or Settings())
     monitor = AlertMonitor(service)
+    report_service = ReportService(monitor)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
         await run_in_threadpool(monitor.start)
+        await run_in_threadpool(report_service.start)
         try:
             yield
         finally:
+            await run_in_threadpool(report_service.stop)
             await run_in_threadpool(monitor.stop)
             await run_in_threadpool(service.stop)
 
@@ -59,14 +73,16 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                       {"name": "allocations", "description": "split central stock; decide"},
                       {"name": "channel", "description": "stock risk, inventory, sell-through"},
                       {"name": "alerts", "description": "channel alerts and health index"},
+                      {"name": "reports", "description": "monthly channel reports"},
                       {"name": "admin", "description": "model, keys, audit log"},
                       {"name": "planner page", "description": "what the page at /ui/ reads"},
                       {"name": "health", "description": "liveness, readiness, metrics"}])
     app.state.service = service
     app.state.monitor = monitor
+    app.state.reports = report_service
     install_handlers(app)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_answer)
-    for module in (forecasts, allocations, channel, alerts, admin, health, ui):
+    for module in (forecasts, allocations, channel, alerts, reports, admin, health, ui):
         app.include_router(module.router)
     ui.mount_page(app)
     docs.mount_docs(app)

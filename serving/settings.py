@@ -21,6 +21,13 @@ Environment variables:
                                `X-Channelcast-Signature: sha256=<hex>`)
     CHANNELCAST_WEBHOOK_ATTEMPTS  delivery attempts per message, backing off exponentially
                                from 0.5 s (default 6)
+    CHANNELCAST_REPORTS_DIR    where generated monthly reports are written (default: `reports`
+                               in CHANNELCAST_DATA, or in the working folder without one)
+    CHANNELCAST_REPORT_LANGS   languages of the reports generated when a month closes,
+                               comma-separated (default en)
+    CHANNELCAST_REPORT_CHECK_SECONDS  how often a closed month without a report is looked
+                               for (default 86400, 0 = never; sell-through of a new month
+                               triggers it too)
     MLFLOW_TRACKING_URI        tracking and registry store (default: the one training and the
                                CLI use, `mlflow.db` in the project folder, whatever the
                                working folder: the same champion everywhere)
@@ -70,6 +77,11 @@ class Settings:
         webhook_secret: key of the HMAC-SHA256 signature of each webhook body.
         webhook_attempts: delivery attempts per message (exponential backoff between them).
         webhook_backoff_seconds: the first wait between attempts (doubles, at most 60 s).
+        reports_dir: folder of the generated monthly reports (None: `reports` in `data_dir`,
+            or in the working folder).
+        report_langs: languages generated when a month closes (en, zh).
+        report_check_seconds: interval of the check for a closed month without a report
+            (0 = never; the first check runs a minute after startup).
         monitor: compute alerts when sell-through or inventory arrives.
         load_model: load the model at startup (tests may start without one).
         migrate: run the Alembic migrations at startup.
@@ -90,6 +102,9 @@ class Settings:
     webhook_secret: str = ""
     webhook_attempts: int = 6
     webhook_backoff_seconds: float = 0.5
+    reports_dir: Path | None = None
+    report_langs: tuple[str, ...] = ("en",)
+    report_check_seconds: float = 86_400.0
     monitor: bool = True
     load_model: bool = True
     migrate: bool = True
@@ -107,6 +122,9 @@ class Settings:
                                                                             "https://")):
             raise ValueError("`webhook_url` (CHANNELCAST_WEBHOOK_URL) must be an http:// or "
                              f"https:// URL; got {self.webhook_url!r}.")
+        if not self.report_langs or not set(self.report_langs) <= {"en", "zh"}:
+            raise ValueError("`report_langs` (CHANNELCAST_REPORT_LANGS) must be a comma-"
+                             f"separated list of en and zh; got {self.report_langs!r}.")
         if self.webhook_attempts < 1:
             raise ValueError("`webhook_attempts` (CHANNELCAST_WEBHOOK_ATTEMPTS) must be >= 1; "
                              f"got {self.webhook_attempts}.")
@@ -129,7 +147,20 @@ class Settings:
             webhook_url=environ.get("CHANNELCAST_WEBHOOK_URL") or None,
             webhook_secret=environ.get("CHANNELCAST_WEBHOOK_SECRET") or "",
             webhook_attempts=int(environ.get("CHANNELCAST_WEBHOOK_ATTEMPTS") or 6),
+            reports_dir=Path(reports) if (reports := environ.get("CHANNELCAST_REPORTS_DIR"))
+            else None,
+            report_langs=tuple(x.strip() for x in (environ.get("CHANNELCAST_REPORT_LANGS")
+                                                   or "en").split(",") if x.strip()),
+            report_check_seconds=float(environ.get("CHANNELCAST_REPORT_CHECK_SECONDS")
+                                       or 86_400.0),
         )
+
+    @property
+    def reports_folder(self) -> Path:
+        """Where generated reports are written (`reports_dir` or its default)."""
+        if self.reports_dir is not None:
+            return self.reports_dir
+        return (self.data_dir or Path()) / "reports"
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that make `from_env` return these settings."""
@@ -143,6 +174,10 @@ class Settings:
                "CHANNELCAST_BODY_TIMEOUT_SECONDS": str(self.body_timeout_seconds)}
         if self.data_dir is not None:
             env["CHANNELCAST_DATA"] = str(self.data_dir)
+        if self.reports_dir is not None:
+            env["CHANNELCAST_REPORTS_DIR"] = str(self.reports_dir)
+        env["CHANNELCAST_REPORT_LANGS"] = ",".join(self.report_langs)
+        env["CHANNELCAST_REPORT_CHECK_SECONDS"] = str(self.report_check_seconds)
         if self.webhook_url is not None:
             env["CHANNELCAST_WEBHOOK_URL"] = self.webhook_url
             env["CHANNELCAST_WEBHOOK_SECRET"] = self.webhook_secret

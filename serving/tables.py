@@ -1,6 +1,6 @@
 """The service's records (SQLAlchemy 2 ORM): keys, allocations and their decisions,
 inventory snapshots, sell-through batches, model reloads, idempotent answers, the audit log,
-channel alerts with their lifecycle, alert runs and webhook deliveries.
+channel alerts with their lifecycle, alert runs, webhook deliveries and monthly reports.
 
 The schema is created and changed only by the Alembic migrations in `serving/migrations`;
 `tests/serving/test_db.py` checks that the migrations and these classes agree.
@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["AlertRow", "AlertRunRow", "AllocationDecisionRow", "AllocationRow", "ApiKeyRow",
            "AuditRow", "Base", "IdempotencyRow", "InventorySnapshotRow", "ModelReloadRow",
-           "SellThroughBatchRow", "WebhookDeliveryRow", "as_utc", "utcnow"]
+           "ReportRow", "SellThroughBatchRow", "WebhookDeliveryRow", "as_utc", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -230,3 +230,21 @@ class WebhookDeliveryRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+class ReportRow(Base):
+    """A monthly channel report the service generated (`serving.reports`): the files, and
+    why the PDF is missing when WeasyPrint could not render it."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("month", "lang", name="uq_reports_month_lang"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    html_path: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    pdf_path: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    pdf_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -25,6 +25,7 @@ from serving.errors import ERROR_RESPONSES, ApiError, documented, linked, summar
 from serving.model_store import ModelUnavailableError, ServedModel
 from serving.monitor import monitor_of
 from serving.plausibility import PeriodWindow, as_of_problems, period_problems
+from serving.reports import reports_of
 from serving.schemas import (
     ErrorItemJson,
     InventoryIn,
@@ -186,6 +187,8 @@ async def post_sell_through(body: SellThroughIn, who: ErpDep, model: ModelDep,
         raise ApiError(422, f"cannot roll the model forward over these rows: {exc}; nothing "
                        "was applied.") from exc
     monitor_of(request).submit({d.date() for d in rows[DATE]},
+                               trigger=f"sell-through batch {batch.id}")
+    reports_of(request).submit({d.date() for d in rows[DATE]},
                                trigger=f"sell-through batch {batch.id}")
     request.state.audit = {"action": "sell_through.post", "object_id": str(batch.id),
                            "detail": {"rows": batch.n_rows, "origin_before": batch.origin_before,

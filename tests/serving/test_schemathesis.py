@@ -83,7 +83,8 @@ def test_api_conforms_to_its_schema_and_never_answers_5xx(server: tuple[str, str
             except (Exception, BaseExceptionGroup) as exc:  # report every operation's failure
                 failures.append(f"{operation.label} [{mode}]: {exc}")
     assert ran >= 2 * 18
-    assert {"GET /v1/alerts", "POST /v1/alerts/{alert_id}/ack", "GET /v1/health"} <= labels
+    assert {"GET /v1/alerts", "POST /v1/alerts/{alert_id}/ack", "GET /v1/health",
+            "GET /v1/reports", "GET /v1/reports/{month}", "POST /v1/reports/{month}"} <= labels
     assert not failures, "\n\n".join(failures)
 
 
