@@ -1,10 +1,12 @@
 // The planner page: sign in with an API key, rank stock risk, read a series, decide an
-// allocation, see the decisions, watch alerts and channel health (monitor.js). Talks only
-// to the service's /v1 API (same origin).
+// allocation, see the decisions, watch alerts and channel health (monitor.js), read and
+// generate the monthly reports (reports.js). Talks only to the service's /v1 API (same
+// origin).
 "use strict";
 
 import { seriesChart, sparkline } from "./chart.js";
 import { showAlerts, showHealth } from "./monitor.js";
+import { generateReport, showReports } from "./reports.js";
 
 const KEY = "channelcast-key";
 const state = { key: sessionStorage.getItem(KEY), me: null, nodes: null, skus: null,
@@ -70,6 +72,8 @@ async function signIn(key) {
   $("#who-name").textContent = `${state.me.name} (${state.me.role})`;
   $("#nav").hidden = false;
   $("#who").hidden = false;
+  $("nav a[data-view=reports]").hidden = state.me.role === "erp"; // reports are planners'
+
 }
 
 function signOut(message) {
@@ -415,6 +419,7 @@ async function route() {
     } else if (view === "allocation") await showAllocation();
     else if (view === "history") await showHistory();
     else if (view === "alerts") await showAlerts(ui);
+    else if (view === "reports") await showReports(ui);
     else if (view === "health") await showHealth(ui, rest.length ? decodeURIComponent(rest[0])
                                                                   : null);
     else await showRisk();
@@ -449,6 +454,8 @@ function init() {
     showAlerts(ui).catch(fail); });
   $("#health-filters").addEventListener("submit", (ev) => { ev.preventDefault();
     showHealth(ui).catch(fail); });
+  $("#reports-form").addEventListener("submit", (ev) => { ev.preventDefault();
+    banner(""); generateReport(ui).catch(fail); });
   window.addEventListener("hashchange", () => route());
   route();
 }

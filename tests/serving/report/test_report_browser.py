@@ -1,7 +1,8 @@
 """The HTML report in Chromium, offline: no console errors, charts drawn, nothing broken.
 
 Every request other than the report's own file is refused, so a report that needed the
-network would show it here. Under CI=true a missing browser fails the test.
+network would show it here. The first screen is saved as benchmarks/figures/report-en.png
+and report-zh.png (linked from the README). Under CI=true a missing browser fails the test.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.conftest import require
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
 CHROMIUM = Path("/usr/bin/chromium")
+FIGURES = Path(__file__).resolve().parents[3] / "benchmarks" / "figures"
 require(importlib.util.find_spec("playwright") is not None,
         "browser tests need playwright (pip install -e '.[dev]')")
 require(CHROMIUM.exists(), "browser tests need Debian's Chromium at /usr/bin/chromium "
@@ -58,6 +60,8 @@ def test_report_renders_offline_without_errors(browser, lang: str,  # noqa: ANN0
     broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || "
                            "i.naturalWidth === 0).length")
     assert broken == 0
-    page.screenshot(path=str(tmp_path / f"report-{lang}.png"))
-    assert (tmp_path / f"report-{lang}.png").stat().st_size > 10_000
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    shot = FIGURES / f"report-{lang}.png"  # the README links these
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
     assert problems == []
