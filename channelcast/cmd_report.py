@@ -1,19 +1,21 @@
 """`channelcast report`: the monthly channel report of a data folder as HTML (and PDF).
 
 Every number comes from `models.monitor` (KPIs, health index, alerts); the forecasts are the
-monitor's one-step expectations (see `serving.report.forecasts`). Exit codes: 0 ok, 2 bad
-input (a month without data names the months that have some).
+monitor's one-step expectations (see `serving.report.forecasts`). With `--track` (the
+MLproject entry point `report`) the HTML and PDF are logged as artifacts of an MLflow run.
+Exit codes: 0 ok, 2 bad input (a month without data names the months that have some).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 from channelcast.args import add_partial_arguments, load_folder
 from features.contract.errors import DataContractError
-from serving.report import build_report
+from serving.report import Report, build_report
 from serving.report.i18n import LANGS
 
 __all__ = ["add_parser", "run_report"]
@@ -35,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--database-url", default=None,
                    help="the service's database (allocations and decisions of the month)")
     p.add_argument("--freq", default=None, help="W, D or M (default: inferred)")
+    p.add_argument("--track", action="store_true",
+                   help="log the HTML (and PDF) as artifacts of an MLflow run (the store of "
+                        "MLFLOW_TRACKING_URI, or the project's mlflow.db)")
     add_partial_arguments(p)
     p.set_defaults(handler=_run)
 
@@ -42,15 +47,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run(args: argparse.Namespace) -> int:
     return run_report(args.data, args.month, args.out, pdf=args.pdf, lang=args.lang,
                       database_url=args.database_url, freq=args.freq,
-                      progress=not args.quiet, partial=args)
+                      progress=not args.quiet, partial=args, track=args.track)
 
 
 def run_report(data: Path, month: str, out: Path, *, pdf: Path | None = None,
                lang: str = "en", database_url: str | None = None, freq: str | None = None,
-               progress: bool = True, partial: argparse.Namespace | None = None) -> int:
+               progress: bool = True, partial: argparse.Namespace | None = None,
+               track: bool = False) -> int:
     """Write the report of `month` for the folder `data`; 0 ok, 2 bad input.
 
-    `partial` carries `--accept-partial`/`--rejects` (default: refuse bad rows).
+    `partial` carries `--accept-partial`/`--rejects` (default: refuse bad rows); `track`
+    logs the files written as artifacts of an MLflow run.
     """
     partial = partial or argparse.Namespace(accept_partial=False, rejects=None)
     try:
@@ -71,8 +78,32 @@ def run_report(data: Path, month: str, out: Path, *, pdf: Path | None = None,
     except (ImportError, OSError) as exc:  # WeasyPrint without its system libraries
         print(f"wrote {out}, but not the PDF {pdf}: {exc}; WeasyPrint needs Debian's pango "
               "(apt-get install libpango-1.0-0 libpangoft2-1.0-0)")
+        if track:
+            _track(report, data, lang, out, None)
         return 2
+    if track:
+        _track(report, data, lang, out, pdf, pages)
     print(f"report {report.content.month} ({lang}) written to {out}"
           + (f" and {pdf} ({pages} pages)" if pdf else "")
           + f" in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _track(report: Report, data: Path, lang: str, out: Path, pdf: Path | None,
+           pages: int | None = None) -> None:
+    """Log the report's files, month, language and size as an MLflow run `report`."""
+    import mlflow  # only when tracking: the plain CLI stays quick to start
+
+    from training.tracking.runs import log_params, open_run
+    from training.tracking.settings import store_settings
+
+    store = store_settings(os.environ)
+    with open_run(store, run_name="report") as run:
+        log_params({"data": str(data), "month": report.content.month, "lang": lang})
+        mlflow.log_metrics({"report_series": report.content.series,
+                            "report_nodes": report.content.nodes,
+                            **({"report_pdf_pages": pages} if pages is not None else {})})
+        mlflow.log_artifact(str(out), artifact_path="report")
+        if pdf is not None:
+            mlflow.log_artifact(str(pdf), artifact_path="report")
+    print(f"logged as artifacts of MLflow run {run.info.run_id} in {store.tracking_uri}")
