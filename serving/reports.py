@@ -170,8 +170,11 @@ class ReportService:
         worker claimed it first."""
         row = self._claim(month, lang, trigger[:64], again=trigger.startswith("requested"))
         data = self.data()
-        if row is None or data is None:
-            return row
+        if row is None:
+            return None
+        if data is None:
+            return self._finish(row, status=FAILED, error="no model with sell-through history "
+                                "is loaded (GET /readyz says why); nothing to report on.")
         folder = self.settings.reports_folder
         html = folder / f"channel-report-{month}-{lang}.html"
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -86,8 +87,13 @@ _KINDS = {
            "stock_mismatch": "库存不平", "reporting_gap": "未上报", "open": "未处理",
            "acknowledged": "已确认", "closed": "已关闭", "total": "合计", "critical": "严重",
            "high": "高", "medium": "中", "low": "低", "approved": "已批准",
-           "proposed": "待批准", "overridden": "已修改"},
+           "proposed": "待批准", "overridden": "已修改",
+           "growth_vs_forecast": "相对预测增长", "sell_through_rate": "动销率",
+           "cover_band": "库存周数区间", "availability": "有货率", "stuffing": "压货",
+           "forecast_bias": "预测偏差", "data_quality": "数据质量", "open_alerts": "未处理预警"},
 }
+_EXPLAIN = {"zh": {"fell most: ": "降幅最大：", "weakest: ": "最弱：", "; ": "；"}}
+_COMPONENT = re.compile(r"(?<=: )[a-z_]+")
 
 
 class Words:
@@ -108,6 +114,14 @@ class Words:
     def term(self, name: str) -> str:
         """An alert kind or status in this language (the identifier in English)."""
         return _KINDS.get(self.lang, {}).get(name, name.replace("_", " "))
+
+    def explain(self, text: str) -> str:
+        """A health explanation (`models.monitor.health`: "fell most: X; weakest: Y") in
+        this language, its component names as `term` writes them."""
+        text = _COMPONENT.sub(lambda m: self.term(m.group(0)), text)
+        for english, local in _EXPLAIN.get(self.lang, {}).items():
+            text = text.replace(english, local)
+        return text
 
     def num(self, value: Any, digits: int = 0) -> str:
         """A number with grouping, `digits` decimals; an en dash when unknown."""

@@ -98,7 +98,8 @@ def _headline(c: ReportContent, w: Words) -> list[tuple[str, str]]:
 def _health_rows(table: pd.DataFrame, w: Words) -> list[list[str]]:
     return [[str(r[NODE]), w.num(r["score"], 1), str(r["grade"]),
              w.num(r["change_vs_prev"], 1),
-             *(w.num(r[f"{k}_contribution"], 1) for k in COMPONENTS), str(r["explanation"])]
+             *(w.num(r[f"{k}_contribution"], 1) for k in COMPONENTS),
+             w.explain(str(r["explanation"]))]
             for _, r in table.iterrows()]
 
 
@@ -135,7 +136,7 @@ def _context(c: ReportContent, w: Words, source: str) -> dict[str, Any]:
         "parents": _kpi_rows(c.parents, PARENT, w),
         "growth_top": _growth_rows(c.growth_top, w),
         "growth_bottom": _growth_rows(c.growth_bottom, w),
-        "components": [c.replace("_", " ") for c in COMPONENTS],
+        "components": [w.term(c) for c in COMPONENTS],
         "health_top": _health_rows(c.health_top, w),
         "health_bottom": _health_rows(c.health_bottom, w),
         "alert_heads": [w.term(s) for s in counts.columns],

@@ -77,6 +77,8 @@ def test_chinese(data: ChannelData) -> None:
     assert '<html lang="zh-CN">' in report.html
     assert "渠道月度报告" in report.html and "2024年5月" in report.html
     assert "按渠道" in report.html
+    assert "压货" in report.html and "最弱：" in report.html  # health components, explanation
+    assert "weakest" not in report.html and "growth vs forecast" not in report.html
 
 
 def test_month_without_data_names_the_months(data: ChannelData) -> None:
