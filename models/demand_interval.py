@@ -25,12 +25,17 @@ Lost sales: a shipment decided now lands after the lead time; if the node runs o
 that demand is lost, not served later. Given the lead-time part of the interval (`lead`),
 `IntervalDemand.served(position)` is the demand the position plus the shipment can still
 serve, D - (D_lead - position)+, so allocation values a shipment for what it can sell.
+
+Ranking: `interval_demand` also attaches (`IntervalDemand.ranking`) the same forecast combined
+with `RANKING_CORRELATION` (independent steps: a narrower distribution), which allocation uses
+to place packs first (`models.allocation.staged`); every probability the user reads (risk,
+stock-out before and after) comes from the calibrated distribution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -42,8 +47,10 @@ from features.schema import ITEM, LEAD_TIME, NODE, REVIEW_PERIOD
 __all__ = [
     "DEFAULT_CORRELATION",
     "DEFAULT_LEVELS",
+    "RANKING_CORRELATION",
     "IntervalDemand",
     "combine_steps",
+    "demand_from_steps",
     "interval_coverage",
     "interval_demand",
     "lead_periods",
@@ -60,6 +67,9 @@ DEFAULT_CORRELATION = 1.0
 """Correlation of forecast errors across the steps of one interval. Calibrated on the
 walmart_store_dept and generated backtests (training/policy/interval_check.py): 1.0 covered best on
 both (errors within an interval move together: they are mostly level errors)."""
+RANKING_CORRELATION = 0.0
+"""Correlation of the narrower distribution allocation places packs with first
+(`IntervalDemand.ranking`; BENCHMARKS.md, "Policy headroom against perfect foresight")."""
 
 
 def protection_periods(nodes: pd.DataFrame, *, freq: str) -> pd.Series:
@@ -96,6 +106,8 @@ class IntervalDemand:
         lead: rows x levels, optional: the quantile function of the part of the interval
             before a shipment decided now can arrive (the lead time), comonotone with
             `values`. With it, `served` accounts for sales lost before the shipment lands.
+        ranking: optional, the same forecast as a narrower distribution (same rows and
+            levels) that allocation places packs with first (module doc); None: none.
 
     Example:
         >>> d = IntervalDemand.from_knots(levels=[0.0, 0.5, 1.0], values=[[0.0, 10.0, 20.0]])
@@ -110,6 +122,7 @@ class IntervalDemand:
     values: FloatArray
     cum: FloatArray | None = field(default=None, repr=False)
     lead: FloatArray | None = field(default=None, repr=False)
+    ranking: IntervalDemand | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.cum is None:  # integral of the quantile function from level 0 to each knot
@@ -149,7 +162,9 @@ class IntervalDemand:
         keys = self.keys.iloc[r].reset_index(drop=True) if with_keys else self.keys.iloc[:0]
         return IntervalDemand(keys=keys, mean=self.mean[r], periods=self.periods[r],
                               levels=self.levels, values=self.values[r], cum=self._cum[r],
-                              lead=None if self.lead is None else self.lead[r])
+                              lead=None if self.lead is None else self.lead[r],
+                              ranking=None if self.ranking is None
+                              else self.ranking.take(r, with_keys=with_keys))
 
     def served(self, position: npt.ArrayLike) -> IntervalDemand:
         """The demand that `position` plus a shipment arriving after the lead time can
@@ -165,7 +180,9 @@ class IntervalDemand:
         values = np.maximum.accumulate(
             np.maximum(self.values - np.maximum(self.lead - pos, 0.0), 0.0), axis=1)
         served = IntervalDemand(keys=self.keys, mean=self.mean, periods=self.periods,
-                                levels=self.levels, values=values)
+                                levels=self.levels, values=values,
+                                ranking=None if self.ranking is None
+                                else self.ranking.served(position))
         object.__setattr__(served, "mean", self.mean - (self.expected - served.expected))
         return served
 
@@ -290,7 +307,8 @@ def _quantile_columns(forecast: pd.DataFrame) -> tuple[list[str], FloatArray]:
 
 def interval_demand(forecast: pd.DataFrame, *, periods: pd.Series | float,
                     lead: pd.Series | float | None = None,
-                    correlation: float = DEFAULT_CORRELATION) -> IntervalDemand:
+                    correlation: float = DEFAULT_CORRELATION,
+                    ranking_correlation: float | None = RANKING_CORRELATION) -> IntervalDemand:
     """Protection-interval demand for every series of a forecast frame.
 
     Args:
@@ -302,6 +320,8 @@ def interval_demand(forecast: pd.DataFrame, *, periods: pd.Series | float,
             periods, same forms as `periods`, e.g. `lead_periods(nodes, freq=...)`); when
             given, allocation treats demand in it as lost if the node runs out (`served`).
         correlation: correlation of forecast errors across steps (see the module docstring).
+        ranking_correlation: the correlation of the `ranking` distribution allocation
+            places packs with first (module doc); None: none.
     """
     cols, levels = _quantile_columns(forecast)
     frame = forecast.sort_values([NODE, ITEM, "step"], kind="stable")
@@ -313,15 +333,32 @@ def interval_demand(forecast: pd.DataFrame, *, periods: pd.Series | float,
     values = frame[cols].to_numpy(np.float64).reshape(n, h, len(cols))
     means = frame["mean"].to_numpy(np.float64).reshape(n, h)
     per = _periods_of(keys, periods)
-    mean, knots, vals = combine_steps(values, means, levels=levels, periods=per,
-                                      correlation=correlation)
-    lead_vals = None
-    if lead is not None:
-        lead_per = np.minimum(_periods_of(keys, lead), per)
-        lead_vals = combine_steps(values, means, levels=levels, periods=lead_per,
-                                  correlation=correlation)[2]
-    return IntervalDemand(keys=keys, mean=mean, periods=per, levels=knots, values=vals,
-                          lead=lead_vals)
+    lead_per = None if lead is None else np.minimum(_periods_of(keys, lead), per)
+    return demand_from_steps(keys, values, means, levels=levels, periods=per, lead=lead_per,
+                             correlation=correlation, ranking_correlation=ranking_correlation)
+
+
+def demand_from_steps(keys: pd.DataFrame, step_values: FloatArray, step_means: FloatArray, *,
+                      levels: Sequence[float] | FloatArray, periods: FloatArray,
+                      lead: FloatArray | None = None, correlation: float = DEFAULT_CORRELATION,
+                      ranking_correlation: float | None = RANKING_CORRELATION
+                      ) -> IntervalDemand:
+    """Interval demand from per-step quantiles (series x steps x levels) and means (series x
+    steps): `combine_steps` over `periods` (and `lead`, its lead-time part), with the
+    `ranking` distribution at `ranking_correlation` (None: no ranking distribution)."""
+
+    def build(rho: float) -> IntervalDemand:
+        mean, knots, vals = combine_steps(step_values, step_means, levels=levels,
+                                          periods=periods, correlation=rho)
+        lead_vals = None if lead is None else combine_steps(
+            step_values, step_means, levels=levels, periods=lead, correlation=rho)[2]
+        return IntervalDemand(keys=keys, mean=mean, periods=periods, levels=knots,
+                              values=vals, lead=lead_vals)
+
+    demand = build(correlation)
+    if ranking_correlation is None:
+        return demand
+    return replace(demand, ranking=build(ranking_correlation))
 
 
 def _periods_of(keys: pd.DataFrame, periods: pd.Series | float) -> FloatArray:

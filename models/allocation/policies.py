@@ -2,7 +2,8 @@
 
 `allocate` maximises priority-weighted expected profit over each node's protection interval:
 margin x expected units sold less the cost of holding the packs there over the interval
-(`models.allocation.kernel`: exact, greedy by pack), so a pack whose expected margin is below
+(`models.allocation.kernel`: exact, greedy by pack; in two stages when the demand carries a
+narrower ranking distribution, `models.allocation.staged`), so a pack whose expected margin is below
 its holding cost at every node stays central; with `objective="units"` in the request (or no
 margin and holding cost known) it maximises expected units sold; `fair_share` is the planners'
 baseline (`models.allocation.equal_cover`). Both take the same request and return the same
@@ -30,8 +31,9 @@ from features.config import AllocationConfig
 from features.schema import ITEM, NODE, PRIORITY
 from models.allocation.capacity import check_shared_minimums, share_capacity
 from models.allocation.equal_cover import fair_share_packs
-from models.allocation.kernel import PackProblem, pack_value, solve
+from models.allocation.kernel import PackProblem, pack_value
 from models.allocation.request import AllocationRequest
+from models.allocation.staged import solve_staged
 from models.allocation.table import explain, limits_frame, with_stocked_rows
 from models.demand_interval import IntervalDemand
 
@@ -128,10 +130,10 @@ def _solve(problem: PackProblem, lim: pd.DataFrame, *, basis: FloatArray | None
             solve=lambda q: fair_share_packs(q, basis=basis))
         cut = None
     else:
-        solutions = [solve(problem)]
+        solutions = [solve_staged(problem)]
 
         def resolve(q: PackProblem) -> npt.NDArray[np.int64]:
-            solutions.append(solve(q))
+            solutions.append(solve_staged(q))
             return solutions[-1].packs
 
         packs = solutions[0].packs

@@ -56,7 +56,8 @@ def with_stocked_rows(demand: IntervalDemand, inventory: pd.DataFrame | None,
     return IntervalDemand(keys=keys, mean=np.concatenate([demand.mean, np.zeros(len(extra))]),
                           periods=np.concatenate([demand.periods, np.ones(len(extra))]),
                           levels=demand.levels, values=np.vstack([demand.values, zeros]),
-                          lead=lead)
+                          lead=lead, ranking=None if demand.ranking is None
+                          else with_stocked_rows(demand.ranking, inventory, skus))
 
 
 def _text(column: pd.Series) -> npt.NDArray[np.object_]:

@@ -156,3 +156,21 @@ def test_interval_demand_keeps_the_lead_part() -> None:
     assert d.lead is not None
     np.testing.assert_allclose(d.lead[0, 1:-1], 10 * np.array(DEFAULT_LEVELS))
     np.testing.assert_allclose(d.values[0, 1:-1], 20 * np.array(DEFAULT_LEVELS))
+
+
+def test_interval_demand_attaches_a_narrower_ranking_distribution() -> None:
+    rows = [{"node_id": n, "sku": "S0", "step": k, "mean": 5.0,
+             **{f"q{q:g}": 10 * q for q in DEFAULT_LEVELS}} for n in ("N0", "N1") for k in (1, 2)]
+    d = interval_demand(pd.DataFrame(rows), periods=2.0, lead=1.0)
+    assert d.ranking is not None and d.ranking.lead is not None
+    assert d.ranking.mean == pytest.approx(d.mean)
+    width = d.quantile(0.9) - d.quantile(0.1)
+    narrow = d.ranking.quantile(0.9) - d.ranking.quantile(0.1)
+    np.testing.assert_allclose(narrow, width / np.sqrt(2))  # two independent equal steps
+    one = d.take([1])
+    assert one.ranking is not None and len(one.ranking) == 1
+    served = d.served(np.array([0.0, 3.0]))
+    assert served.ranking is not None
+    np.testing.assert_allclose(served.ranking.values, d.ranking.served([0.0, 3.0]).values)
+    plain = interval_demand(pd.DataFrame(rows), periods=2.0, ranking_correlation=None)
+    assert plain.ranking is None

@@ -56,7 +56,7 @@ from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
     IntervalDemand,
-    combine_steps,
+    demand_from_steps,
 )
 from models.quantiles import quantile_name
 from models.zoo import primary_model
@@ -181,15 +181,10 @@ class PolicyForecasts:
                   ) -> IntervalDemand:
         """Protection-interval demand at the i-th replayed period (with its lead-time part
         when `lost_sales`, so that allocation knows what a shipment can still sell)."""
-        per = self.interval.astype(float)
-        mean, knots, values = combine_steps(self.steps[i], self.means[i],
-                                            levels=DEFAULT_LEVELS, periods=per,
-                                            correlation=correlation)
-        lead = (combine_steps(self.steps[i], self.means[i], levels=DEFAULT_LEVELS,
-                              periods=self.lead.astype(float), correlation=correlation)[2]
-                if lost_sales else None)
-        return IntervalDemand(keys=self.panel.keys, mean=mean, periods=per, levels=knots,
-                              values=values, lead=lead)
+        return demand_from_steps(self.panel.keys, self.steps[i], self.means[i],
+                                 levels=DEFAULT_LEVELS, periods=self.interval.astype(float),
+                                 lead=self.lead.astype(float) if lost_sales else None,
+                                 correlation=correlation)
 
     def actual_interval(self, i: int) -> FloatArray:
         """Realised demand over each series' interval from the i-th replayed period (NaN

@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from features.config import AllocationConfig
 from models.allocation import POLICIES, fair_share_packs, pack_problem
-from models.allocation.kernel import PackProblem, solve
+from models.allocation.kernel import PackProblem
+from models.allocation.staged import solve_staged
 from models.demand_interval import IntervalDemand
 from training.policy.sim import Decide
 
@@ -85,7 +86,7 @@ def decider(policy: str, inputs: PolicyInputs, *, knob: float | None = None) -> 
         if policy == "channelcast":
             if knob is not None:
                 p = _capped(p, np.ceil((p.demand.quantile(knob) - position) / row_pack - 1e-9))
-            return solve(p).packs * row_pack
+            return solve_staged(p).packs * row_pack
         if policy == "fair_share_forecast":
             basis = f.dists[t].mean
         else:
