@@ -1,19 +1,24 @@
-"""Monthly reports in the service: generated in the background when sell-through arrives
-(a closed month without a report), listed, read as HTML or PDF by `Accept`, regenerated on
-demand; planner role; a failing report never fails the POST."""
+"""Monthly reports in the service: generated in the background when sell-through arrives or
+the periodic check runs (a closed month without a report), listed, read as HTML or PDF by
+`Accept`, regenerated on demand; planner role; a failing report never fails the POST."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 import serving.reports
+from serving.app import create_app
 from serving.reports import ReportService, closed_month
 from serving.routes.reports import negotiate
+from serving.service import Service
 from serving.settings import Settings
-from tests.serving.conftest import Api, Workspace, make_settings
+from tests.serving.conftest import Api, Workspace, add_keys, make_settings
 
 
 @pytest.fixture
@@ -113,3 +118,18 @@ def test_a_failing_report_never_fails_the_post(api: Api, workspace: Workspace,
     assert row is not None and row.status == "failed" and "no ink" in str(row.error)
     answer = api.get(f"/v1/reports/{month}", role="planner")
     assert answer.status_code == 409 and "no ink" in answer.json()["detail"]
+
+
+def test_the_periodic_check_finds_a_closed_month_without_a_report(settings: Settings):
+    service = Service(replace(settings, report_check_seconds=0.2))
+    with TestClient(create_app(service=service)) as client:
+        api = Api(client=client, service=service, keys=add_keys(service))
+        month = _closed(api)
+        for _ in range(600):  # up to 60 s on a busy machine
+            row = _reports(api).row(month, "en")
+            if row is not None and row.status != "generating":
+                break
+            time.sleep(0.1)
+        assert row is not None and row.status == "ready" and row.trigger == "periodic check"
+        _reports(api).join()
+        assert [r.month for r in _reports(api).rows()] == [month]  # checked again: no twin
