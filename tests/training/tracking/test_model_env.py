@@ -36,7 +36,7 @@ from training.tracking.registry import CHALLENGER, register_challenger
 NAME = "channelcast-demand"
 REQUEST = {"horizon": 3, "quantiles": [0.1, 0.9]}
 # Imported when installed, not needed: opentelemetry's resources try psutil, scikit-learn rich.
-OPTIONAL = {"psutil", "rich"}
+OPTIONAL = {"psutil", "rich", "brotli"}  # imported only when present (brotli: urllib3, try/except)
 # Loads the model as a machine without the repository would, predicts and says which
 # distributions it imported and where `training` came from.
 _PROBE = """
