@@ -9,7 +9,9 @@ It generates a weekly channel (`--nodes` selling nodes x `--skus` items, with se
 on_hand), trains a champion on all but the last two weeks (`--models`; once, cached under
 benchmarks/out/monitor_latency/) and starts `channelcast serve` (one worker, SQLite) as its
 own process. The first held-out week is posted and its alerts awaited (warm-up: this run
-opens the alerts that are already there); then the second week is posted and timed: the
+opens the alerts that are already there); once the service is idle again (the warm-up may
+close a month, whose report is built in the background after its alerts, as it would be
+long before the next week's data), the second week is posted and timed: the
 POST's answer time, and the time until `GET /v1/alerts` reports that week as `as_of` (the
 detection run for it finished and its alerts are committed). The detectors run in the
 service's background thread on the service's own sell-through (the model's tail: every
@@ -157,6 +159,32 @@ def _run_seconds(db_url: str) -> list[float]:
             if r.finished_at is not None]
 
 
+def _cpu_seconds(group: int) -> float:
+    """CPU seconds used so far by the processes of process group `group` (Linux /proc)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:  # after the name: state, ppid, pgrp, ..., utime, stime
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wait_idle(group: int, timeout: float = 600) -> float:
+    """Wait until the service used < 0.1 CPU s in a second (background work done); seconds."""
+    start = time.perf_counter()
+    used = _cpu_seconds(group)
+    while time.perf_counter() - start < timeout:
+        time.sleep(1.0)
+        now = _cpu_seconds(group)
+        if now - used < 0.1:
+            break
+        used = now
+    return round(time.perf_counter() - start, 1)
+
+
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     uri, tracking, data_dir, held = prepare(args)
     from serving.db import Database
@@ -183,6 +211,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     try:
         _wait_ready(url, proc)
         runs = [{"phase": "warm-up", **post_and_wait(url, key, weeks[0])}]
+        runs[0]["idle_after_seconds"] = wait_idle(proc.pid)
         runs.append({"phase": "timed", **post_and_wait(url, key, weeks[1])})
     finally:
         if proc.poll() is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -121,6 +122,13 @@ class AlertMonitor:
         self._queue.join()
         if self.webhooks is not None:
             self.webhooks.join()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` s until no detection run is queued or running; True if none."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._queue.unfinished_tasks
 
     def _run(self) -> None:
         while True:

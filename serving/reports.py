@@ -35,6 +35,7 @@ __all__ = ["ReportService", "closed_month", "reports_of"]
 
 log = logging.getLogger("channelcast.serving")
 FIRST_CHECK_SECONDS = 60.0
+ALERTS_FIRST_SECONDS = 120.0  # a report waits this long at most for queued alert runs
 GENERATING, READY, FAILED = "generating", "ready", "failed"
 Job = tuple[str, str, str]  # (month or "" for a check, lang, trigger)
 
@@ -110,6 +111,7 @@ class ReportService:
                 if job is None:
                     return
                 month, lang, trigger = job
+                self.monitor.idle(timeout=ALERTS_FIRST_SECONDS)  # alerts are the urgent work
                 if month:
                     self.generate(month, lang=lang, trigger=trigger)
                 else:
