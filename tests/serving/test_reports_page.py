@@ -6,8 +6,6 @@ missing Chromium or playwright fails these tests."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,30 +17,18 @@ import pytest
 
 from serving.keys import create_key
 from serving.service import Service
-from tests.conftest import require
+from tests.browser import FIGURES, chromium, playwright_api
 from tests.serving.conftest import Workspace, make_settings, served_at
 from tests.serving.routes.test_alerts import _rows
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
-CHROMIUM = Path("/usr/bin/chromium")
-FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "figures"
-require(importlib.util.find_spec("playwright") is not None,
-        "browser tests need playwright (pip install -e '.[dev]')")
-require(CHROMIUM.exists(), "browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run installs it)")
-sync_api = importlib.import_module("playwright.sync_api")
+sync_api = playwright_api()  # skips (fails under CI) without playwright or Chromium
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _wait_ready(url: str, key: str) -> list[dict[str, object]]:

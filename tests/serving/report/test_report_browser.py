@@ -7,8 +7,6 @@ and report-zh.png (linked from the README). Under CI=true a missing browser fail
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,27 +14,16 @@ import pytest
 
 from features.synthetic import generate_channel_data
 from serving.report import build_report
-from tests.conftest import require
+from tests.browser import FIGURES, chromium, playwright_api
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
-CHROMIUM = Path("/usr/bin/chromium")
-FIGURES = Path(__file__).resolve().parents[3] / "benchmarks" / "figures"
-require(importlib.util.find_spec("playwright") is not None,
-        "browser tests need playwright (pip install -e '.[dev]')")
-require(CHROMIUM.exists(), "browser tests need Debian's Chromium at /usr/bin/chromium "
-        "(apt-get install chromium; .ci/run installs it)")
-sync_api = importlib.import_module("playwright.sync_api")
+sync_api = playwright_api()  # skips (fails under CI) without playwright or Chromium
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update"])
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
