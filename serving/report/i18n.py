@@ -93,6 +93,37 @@ _KINDS = {
            "forecast_bias": "预测偏差", "data_quality": "数据质量", "open_alerts": "未处理预警"},
 }
 _EXPLAIN = {"zh": {"fell most: ": "降幅最大：", "weakest: ": "最弱：", "; ": "；"}}
+# The methods appendix in Chinese: KPI and health-component definitions of models.monitor's
+# docstring tables (English there); a name missing here keeps the English definition.
+_DEFINE = {"zh": {
+    "sell_through_units": "当月售出给终端客户的件数",
+    "sell_through_value": "件数 × 价格之和（无价格时为空）",
+    "growth_vs_prev_pct": "每期件数与上月每期件数相比，%",
+    "growth_vs_last_year_pct": "每期件数与去年同月每期件数相比，%",
+    "sell_through_rate": "件数 / (月初库存 + 当月进货)",
+    "weeks_of_cover": "月末库存 / 当月每周件数",
+    "inventory_turnover": "件数 / 每期平均库存，按年折算（每年周转次数）",
+    "stockout_rate": "已报告期间中期末库存为 0 且当期或前期有销售的比例",
+    "sell_in_to_sell_through_ratio": "进货件数 / 售出件数",
+    "forecast_units": "当月件数的预测（有 forecasts 时用之，否则为监控的一步预期）",
+    "forecast_error_wape": "Σ|件数 − 预测| / Σ件数",
+    "forecast_bias_pct": "(Σ预测 − Σ件数) / Σ件数，%",
+    "growth_vs_forecast_pct": "(件数 − 预测) / 预测，%",
+    "stock_balance_breaks": "库存余额不平衡的期数（期末库存 ≠ 上期库存 + 进货 − 销售，见预警）",
+    "periods_missing": "首次报告之后当月缺少数据的期数（节点：其所有系列均未报告）",
+    "health.growth_vs_forecast": "growth_vs_forecast_pct | 销量 ≥ 预测 | 低于预测 50% | 0.20",
+    "health.sell_through_rate": "sell_through_rate | ≥ 自身 12 个月中位数 | 0 | 0.10",
+    "health.cover_band": "weeks_of_cover | 在自身 12 个月区间内（10-90%） | 超出区间 2 倍 | 0.15",
+    "health.availability": "stockout_rate | 无缺货 | 20% 的系列期缺货 | 0.15",
+    "health.stuffing": "sell_in_to_sell_through_ratio | ≤ 1.1 | ≥ 2.0 | 0.15",
+    "health.forecast_bias": "forecast_bias_pct | 0 | ±50% | 0.05",
+    "health.data_quality": "stock_balance_breaks + periods_missing | 0 | 每次 ×0.25 | 0.10",
+    "health.open_alerts": "当月中等及以上的预警 | 0 | 每条 ×0.7 | 0.10",
+    "lost_units": "当月期末库存为 0 的各期中（监控预期件数 − 实际售出件数）之和，仅计正值",
+}, "en": {
+    "lost_units": "sum over the month's periods ending with on_hand 0 of (monitor's expected "
+                  "units - units sold), where positive",
+}}
 _COMPONENT = re.compile(r"(?<=: )[a-z_]+")
 
 
@@ -114,6 +145,11 @@ class Words:
     def term(self, name: str) -> str:
         """An alert kind or status in this language (the identifier in English)."""
         return _KINDS.get(self.lang, {}).get(name, name.replace("_", " "))
+
+    def define(self, name: str, text: str) -> str:
+        """The methods appendix's definition of `name` (a health component's as
+        `health.NAME`) in this language (else `text`)."""
+        return _DEFINE.get(self.lang, {}).get(name, text)
 
     def explain(self, text: str) -> str:
         """A health explanation (`models.monitor.health`: "fell most: X; weakest: Y") in

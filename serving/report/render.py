@@ -149,8 +149,10 @@ def _context(c: ReportContent, w: Words, source: str) -> dict[str, Any]:
                           f"{w.num(r['lo80'])} – {w.num(r['hi80'])}"]
                          for _, r in c.outlook.iterrows()],
         "risk_rows": _risk_rows(c, w),
-        "kpi_defs": definitions(kpi_module.__doc__),
-        "health_defs": definitions(health_module.__doc__),
+        "kpi_defs": [(n, w.define(n, d)) for n, d in definitions(kpi_module.__doc__)]
+        + [("lost_units", w.define("lost_units", ""))],
+        "health_defs": [(n, w.define(f"health.{n}", d))
+                        for n, d in definitions(health_module.__doc__)],
     }
 
 

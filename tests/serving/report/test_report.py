@@ -13,9 +13,13 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
+import models.monitor.health as health_module
+import models.monitor.kpi as kpi_module
 from features.synthetic import ChannelData, generate_channel_data
 from serving.db import make_engine, migrate
 from serving.report import Report, available_months, build_report, last_full_month
+from serving.report.i18n import words
+from serving.report.render import definitions
 from serving.tables import AllocationRow
 from tests.conftest import require
 
@@ -79,6 +83,12 @@ def test_chinese(data: ChannelData) -> None:
     assert "按渠道" in report.html
     assert "压货" in report.html and "最弱：" in report.html  # health components, explanation
     assert "weakest" not in report.html and "growth vs forecast" not in report.html
+    # the methods appendix too: every KPI and health component defined in Chinese
+    for module, prefix in ((kpi_module, ""), (health_module, "health.")):
+        for name, english in definitions(module.__doc__):
+            local = words("zh").define(prefix + name, english)
+            assert local != english and local in report.html, name
+    assert "units sold in the month" not in report.html and "where positive" not in report.html
 
 
 def test_month_without_data_names_the_months(data: ChannelData) -> None:
