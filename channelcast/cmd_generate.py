@@ -10,7 +10,7 @@ from pathlib import Path
 
 from features.config import GENERATOR
 from features.synthetic import ChannelData, generate_channel_data, summarize, write_channel_data
-from features.synthetic.anomalies import InjectionPlan, inject_anomalies
+from features.synthetic.anomalies import InjectionPlan, inject_anomalies, restate_inventory
 
 __all__ = ["add_parser", "run"]
 
@@ -60,7 +60,8 @@ def _with_anomalies(data: ChannelData, out: Path, seed: int) -> tuple[ChannelDat
     sell_through, labels = inject_anomalies(data.sell_through, seed=seed, plan=plan)
     out.mkdir(parents=True, exist_ok=True)
     labels.to_csv(out / "anomalies.csv", index=False, date_format="%Y-%m-%d")
-    return dataclasses.replace(data, sell_through=sell_through), len(labels)
+    inventory = restate_inventory(data.inventory, sell_through)  # the snapshot agrees
+    return dataclasses.replace(data, sell_through=sell_through, inventory=inventory), len(labels)
 
 
 def run(args: argparse.Namespace) -> int:

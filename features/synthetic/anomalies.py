@@ -26,7 +26,8 @@ import pandas as pd
 
 from features.schema import DATE, ITEM, NODE, ON_HAND, PROMO, SELL_IN, UNITS
 
-__all__ = ["LABEL_COLUMNS", "InjectionPlan", "inject_anomalies", "order_up_to_flow"]
+__all__ = ["LABEL_COLUMNS", "InjectionPlan", "inject_anomalies", "order_up_to_flow",
+           "restate_inventory"]
 
 LABEL_COLUMNS = ("kind", NODE, ITEM, "onset", "end", "magnitude")
 FloatArray = npt.NDArray[np.float64]
@@ -239,3 +240,21 @@ def inject_anomalies(sell_through: pd.DataFrame, *, seed: int = 0,
     table["onset"] = series.dates[table["onset"].to_numpy(int)]
     table["end"] = series.dates[table["end"].to_numpy(int)]
     return series.result(dropped), table
+
+
+def restate_inventory(inventory: pd.DataFrame, sell_through: pd.DataFrame) -> pd.DataFrame:
+    """`inventory` whose on_hand is each series' last reported on_hand in `sell_through`.
+
+    After an injection the stock of stuffed and broken series differs from the generated
+    snapshot; the snapshot (as of the last period) must tell the same story. Series whose
+    last row is not in the last period (a silent node) or has no on_hand keep their value.
+    """
+    last_day = sell_through[DATE].max()
+    last = sell_through[(sell_through[DATE] == last_day) & sell_through[ON_HAND].notna()]
+    stock = last.set_index([NODE, ITEM])[ON_HAND]
+    keys = pd.MultiIndex.from_frame(inventory[[NODE, ITEM]])
+    reported = stock.reindex(keys).to_numpy()
+    out = inventory.copy()
+    known = ~np.isnan(reported.astype(float))
+    out.loc[known, ON_HAND] = reported[known].astype(out[ON_HAND].dtype)
+    return out

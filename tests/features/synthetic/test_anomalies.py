@@ -74,3 +74,11 @@ def test_generate_anomalies_writes_labels(tmp_path: Path) -> None:
     labels = pd.read_csv(out / "anomalies.csv")
     assert list(labels.columns) == list(LABEL_COLUMNS)
     assert set(labels["kind"]) == KINDS
+    # the inventory snapshot tells the same story as the last period's reported stock
+    sell = pd.read_csv(out / "sell_through.csv", parse_dates=["date"])
+    last = sell[sell["date"] == sell["date"].max()].set_index(["node_id", "sku"])["on_hand"]
+    inventory = pd.read_csv(out / "inventory.csv").set_index(["node_id", "sku"])["on_hand"]
+    both = inventory.index.intersection(last.index)
+    assert len(both) > 0 and (inventory[both] == last[both]).all()
+    stuffed = labels.loc[labels["kind"] == "channel_stuffing", "node_id"]
+    assert inventory[inventory.index.get_level_values("node_id").isin(stuffed)].size > 0
