@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -49,11 +49,13 @@ class AlertChangesLike(Protocol):
 
 @dataclass(frozen=True)
 class Applied:
-    """What one detection run changed: ids opened, extended and closed."""
+    """What one detection run changed: ids opened, extended and closed; `escalated`: the
+    extended ones whose severity rose."""
 
     opened: list[int]
     extended: list[int]
     closed: list[int]
+    escalated: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,12 @@ class AlertStore:
         try:
             with self.db.session() as session:
                 opened = self._open(session, changes.opened, now)
-                extended = self._extend(session, changes.extended)
+                extended, escalated = self._extend(session, changes.extended)
                 closed = self._close(session, changes.closed, now)
         except IntegrityError as exc:
             raise AlertConflictError("another detection run opened the same alert at the "
                                      "same time; run again.") from exc
-        return Applied(opened=opened, extended=extended, closed=closed)
+        return Applied(opened=opened, extended=extended, closed=closed, escalated=escalated)
 
     def _open(self, session: Session, frame: pd.DataFrame, now: datetime) -> list[int]:
         rows = [AlertRow(kind=str(r["kind"]), severity=str(r["severity"]),
@@ -141,18 +143,27 @@ class AlertStore:
         session.flush()
         return [r.alert_id for r in rows]
 
-    def _extend(self, session: Session, frame: pd.DataFrame) -> list[int]:
-        ids = []
+    def _extend(self, session: Session, frame: pd.DataFrame) -> tuple[list[int], list[int]]:
+        ids: list[int] = []
+        if frame.empty:
+            return ids, []
+        wanted = [int(i) for i in frame["alert_id"]]
+        before = dict(session.execute(select(AlertRow.alert_id, AlertRow.severity)
+                                      .where(AlertRow.alert_id.in_(wanted))).tuples().all())
+        escalated = []
         for r in frame.to_dict("records"):
             values: dict[str, object] = {}
             for col in EXTENDED:
                 if col in r:
                     values[col] = (_num(r[col]) if col in NUMBERS else
                                    _day(r[col]) if col == "period_end" else str(r[col]))
-            session.execute(update(AlertRow).where(AlertRow.alert_id == int(r["alert_id"]),
+            alert_id = int(r["alert_id"])
+            session.execute(update(AlertRow).where(AlertRow.alert_id == alert_id,
                                                    AlertRow.status != "closed").values(values))
-            ids.append(int(r["alert_id"]))
-        return ids
+            ids.append(alert_id)
+            if _rank(values.get("severity")) < _rank(before.get(alert_id)):
+                escalated.append(alert_id)
+        return ids, escalated
 
     def _close(self, session: Session, frame: pd.DataFrame, now: datetime) -> list[int]:
         ids = [int(i) for i in frame["alert_id"]] if "alert_id" in frame else []
@@ -237,3 +248,8 @@ class AlertStore:
             return session.scalar(select(AlertRunRow).where(AlertRunRow.finished_at.is_not(None))
                                   .order_by(AlertRunRow.as_of.desc(), AlertRunRow.id.desc())
                                   .limit(1))
+
+
+def _rank(severity: object) -> int:
+    """0 for critical .. 3 for low; an unknown or missing severity ranks below low."""
+    return SEVERITIES.index(str(severity)) if severity in SEVERITIES else len(SEVERITIES)

@@ -202,15 +202,16 @@ class AlertMonitor:
         return run
 
     def _notify(self, applied: Applied, as_of: date) -> None:
-        if self.webhooks is None or not (applied.opened or applied.closed):
+        if self.webhooks is None or not (applied.opened or applied.closed or applied.escalated):
             return
-        ids = [*applied.opened, *applied.closed]
+        ids = [*applied.opened, *applied.escalated, *applied.closed]
         with self.service.db.session() as session:
             found = session.scalars(select(AlertRow).where(AlertRow.alert_id.in_(ids)))
             rows = {r.alert_id: r for r in found}
         self.webhooks.send(Message(event="alerts.changed", alert_ids=ids, payload={
             "as_of": f"{as_of:%Y-%m-%d}",
             "opened": [alert_json(rows[i]) for i in applied.opened if i in rows],
+            "escalated": [alert_json(rows[i]) for i in applied.escalated if i in rows],
             "closed": [alert_json(rows[i]) for i in applied.closed if i in rows]}))
 
     def acknowledged(self, row: AlertRow) -> None:

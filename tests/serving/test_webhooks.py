@@ -134,6 +134,34 @@ def test_alert_changes_and_acknowledgements_reach_the_receiver(
     assert all(verify_signature(body, h[SIGNATURE_HEADER], SECRET) for h, body in receiver.calls)
 
 
+def test_an_alert_whose_severity_rises_reaches_the_receiver_once(
+        workspace: Workspace, database_url: str, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch):
+    weeks = sorted(pd.to_datetime(workspace.new_rows["date"].unique()))[:2]
+    node, sku = workspace.new_rows[["node_id", "sku"]].iloc[0]
+    first = weeks[0]
+    _script(monkeypatch, {  # medium, then high (escalated), then high again (a re-run)
+        weeks[0].date(): [_alert("demand_drop", node, sku, first, weeks[0], "medium")],
+        weeks[1].date(): [_alert("demand_drop", node, sku, first, weeks[1], "high")]})
+    settings = make_settings(workspace, database_url, webhook_url=receiver.url,
+                             webhook_secret=SECRET, webhook_backoff_seconds=0.01)
+    service = Service(settings)
+    with TestClient(create_app(service=service)) as client:
+        keys = add_keys(service)
+        monitor: AlertMonitor = client.app.state.monitor  # type: ignore[attr-defined]
+        for week in weeks:
+            rows = _rows(workspace.new_rows[workspace.new_rows["date"] == week])
+            assert client.post("/v1/sell-through", json={"rows": rows},
+                               headers={"X-API-Key": keys["erp"]}).status_code == 201
+            monitor.join()
+        monitor.submit([weeks[1].date()], "re-run")  # still high: no message
+        monitor.join()
+    events = [json.loads(body) for _, body in receiver.calls]
+    assert [len(e["opened"]) for e in events] == [1, 0]
+    assert events[1]["escalated"][0]["severity"] == "high"
+    assert events[1]["escalated"][0]["alert_id"] == events[0]["opened"][0]["alert_id"]
+
+
 def test_webhook_settings_are_checked_and_round_trip_through_the_environment():
     with pytest.raises(ValueError, match="CHANNELCAST_WEBHOOK_URL"):
         Settings(webhook_url="file:///etc/passwd")
