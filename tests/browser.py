@@ -36,3 +36,24 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def watched_page(browser: Any, *, failed_requests: bool = False,
+                 **options: Any) -> tuple[Any, list[str]]:
+    """A new page, and the list its console errors and page errors (and, when asked, failed
+    requests) are appended to as they happen."""
+    page = browser.new_page(**options)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    if failed_requests:
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    return page, problems
+
+
+def sign_in(page: Any, url: str, key: str) -> None:
+    """Open the planner page at `url` and sign in with `key`."""
+    page.goto(f"{url}/ui/")
+    page.fill("#key", key)
+    page.click("#signin-form button[type=submit]")

@@ -15,7 +15,7 @@ import pytest
 
 from serving.keys import create_key
 from serving.service import Service
-from tests.browser import FIGURES, chromium, playwright_api
+from tests.browser import FIGURES, chromium, playwright_api, sign_in, watched_page
 from tests.serving.conftest import Workspace, make_settings, served_at
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
@@ -43,12 +43,8 @@ def test_planner_signs_in_filters_reads_a_series_and_decides_an_allocation(
         site: tuple[str, str], browser, workspace: Workspace):  # noqa: ANN001
     url, key = site
     FIGURES.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page, problems = watched_page(browser, viewport={"width": 1366, "height": 900},
+                                  failed_requests=True)
     expect = sync_api.expect
 
     # sign in: without a key the page says how to get one
@@ -166,15 +162,9 @@ def _no_horizontal_overflow(page, table: str) -> bool:  # noqa: ANN001
 def test_a_tablet_shows_every_column_and_the_central_stock_on_record(
         site: tuple[str, str], browser, workspace: Workspace):  # noqa: ANN001
     url, key = site
-    page = browser.new_page(viewport={"width": 768, "height": 1024})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page, problems = watched_page(browser, viewport={"width": 768, "height": 1024})
     expect = sync_api.expect
-    page.goto(f"{url}/ui/")
-    page.fill("#key", key)
-    page.click("#signin-form button[type=submit]")
+    sign_in(page, url, key)
 
     # stock risk: the last column (recent sell-through) is on screen, no sideways scrolling
     expect(page.locator("#risk-table tbody tr.clickable svg.spark").first).to_be_attached()
@@ -221,12 +211,8 @@ def test_api_docs_work_with_no_network_but_the_service(
         site: tuple[str, str], browser, path: str):  # noqa: ANN001
     url, _ = site
     host = urlsplit(url).netloc
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page, problems = watched_page(browser, viewport={"width": 1366, "height": 900},
+                                  failed_requests=True)
     blocked: list[str] = []
 
     def offline(route) -> None:  # noqa: ANN001

@@ -17,7 +17,7 @@ import pytest
 
 from serving.keys import create_key
 from serving.service import Service
-from tests.browser import FIGURES, chromium, playwright_api
+from tests.browser import FIGURES, chromium, playwright_api, sign_in, watched_page
 from tests.serving.conftest import Workspace, make_settings, served_at
 from tests.serving.routes.test_alerts import _rows
 
@@ -59,15 +59,10 @@ def test_reports_tab(workspace: Workspace, browser, tmp_path: Path) -> None:  # 
 
 
 def _drive(browser, url: str, key: str, closed: str, earlier: str) -> None:  # noqa: ANN001
-    page = browser.new_page(viewport={"width": 1366, "height": 800}, accept_downloads=True)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page, problems = watched_page(browser, viewport={"width": 1366, "height": 800},
+                                  accept_downloads=True)
     expect = sync_api.expect
-    page.goto(f"{url}/ui/")
-    page.fill("#key", key)
-    page.click("#signin-form button[type=submit]")
+    sign_in(page, url, key)
     expect(page.locator("#who-name")).to_have_text("pat.planner (planner)")
 
     page.click("nav a[data-view=reports]")

@@ -14,7 +14,7 @@ import pytest
 
 from features.synthetic import generate_channel_data
 from serving.report import build_report
-from tests.browser import FIGURES, chromium, playwright_api
+from tests.browser import FIGURES, chromium, playwright_api, watched_page
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
 sync_api = playwright_api()  # skips (fails under CI) without playwright or Chromium
@@ -32,12 +32,8 @@ def test_report_renders_offline_without_errors(browser, lang: str,  # noqa: ANN0
     data = generate_channel_data(nodes=6, skus=3, periods=70, freq="W", seed=1)
     path = tmp_path / f"report-{lang}.html"
     build_report(data.sell_through, data.nodes, "2024-03", lang=lang).write(path)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page, problems = watched_page(browser, viewport={"width": 1280, "height": 900},
+                                  failed_requests=True)
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         "file://") else route.abort())
     page.goto(path.as_uri())
