@@ -31,14 +31,13 @@ sys.path.insert(0, str(ROOT))
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from benchmarks.serving import start_server, stop_server, wait_ready  # noqa: E402
 from serving.live import free_port  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "monitor_latency"
@@ -102,21 +101,6 @@ def _call(url: str, key: str, body: object | None = None, method: str = "GET") -
         "X-API-Key": key, "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=600) as answer:
         return json.loads(answer.read())
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 600) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see {OUT}/serve.log")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {seconds:.0f} s")
 
 
 def post_and_wait(url: str, key: str, week: pd.DataFrame, timeout: float = 600
@@ -203,20 +187,16 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
            "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     cmd = [str(BIN / "channelcast"), "serve", "--port", str(port), "--workers", "1",
            "--model-uri", uri, "--data", str(data_dir), "--log-level", "warning"]
-    with (OUT / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=OUT,
-                                start_new_session=True)
+    proc = start_server(cmd, env, OUT / "serve.log")
     url = f"http://127.0.0.1:{port}"
     weeks = [w for _, w in held.groupby("date", sort=True)]
     try:
-        _wait_ready(url, proc)
+        wait_ready(f"{url}/readyz", proc, OUT / "serve.log", seconds=600)
         runs = [{"phase": "warm-up", **post_and_wait(url, key, weeks[0])}]
         runs[0]["idle_after_seconds"] = wait_idle(proc.pid)
         runs.append({"phase": "timed", **post_and_wait(url, key, weeks[1])})
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=60)
+        stop_server(proc)
     for run, seconds in zip(runs, _run_seconds(db_url), strict=False):
         run["detection_run_seconds"] = seconds
     series = int(held.groupby(["node_id", "sku"]).ngroups)

@@ -208,11 +208,13 @@ def train_champion(folder: Path) -> tuple[str, str, Path]:
 
 # --- servers -----------------------------------------------------------------------------
 
-def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 300
+               ) -> None:
+    """Poll `url` until it answers 200 (the server `proc` writes to `log`)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}; see {OUT}/*.log")
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
@@ -223,13 +225,15 @@ def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None
     raise TimeoutError(f"{url} not ready after {seconds:.0f} s")
 
 
-def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_server(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`cmd` in its own process group, in `log`'s folder, its output to `log`."""
     with log.open("wb") as fh:
         return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                cwd=OUT, start_new_session=True)
+                                cwd=log.parent, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT to the server's process group; SIGKILL after 30 s."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -296,31 +300,31 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
            str(args.workers), "--model-uri", uri, "--log-level", "warning"]
     if data_dir:
         cmd += ["--data", str(data_dir)]
-    ours = _start(cmd, env, OUT / "channelcast.log")
-    theirs = _start([str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager",
-                     "local", "-p", str(theirs_port), "-h", "127.0.0.1", "-w",
-                     str(args.workers)], env, OUT / "mlflow.log")
+    ours = start_server(cmd, env, OUT / "channelcast.log")
+    theirs = start_server([str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager",
+                           "local", "-p", str(theirs_port), "-h", "127.0.0.1", "-w",
+                           str(args.workers)], env, OUT / "mlflow.log")
     try:
-        _wait(f"http://127.0.0.1:{ours_port}/readyz", ours)
-        _wait(f"http://127.0.0.1:{theirs_port}/ping", theirs)
+        wait_ready(f"http://127.0.0.1:{ours_port}/readyz", ours, OUT / "channelcast.log")
+        wait_ready(f"http://127.0.0.1:{theirs_port}/ping", theirs, OUT / "mlflow.log")
         body = {"series": [series], "horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}
         results = {"channelcast": run_load(f"http://127.0.0.1:{ours_port}", "/v1/forecasts",
                                            body, {"X-API-Key": keys["erp"]}, args)}
-        _stop(ours)  # one server at a time gets the CPU
+        stop_server(ours)  # one server at a time gets the CPU
         mlflow_body = {"dataframe_records": [series],
                        "params": {"horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}}
         results["mlflow"] = run_load(f"http://127.0.0.1:{theirs_port}", "/invocations",
                                      mlflow_body, {}, args)
-        _stop(theirs)
-        ours = _start(cmd, env, OUT / "channelcast-alloc.log")
-        _wait(f"http://127.0.0.1:{ours_port}/readyz", ours)
+        stop_server(theirs)
+        ours = start_server(cmd, env, OUT / "channelcast-alloc.log")
+        wait_ready(f"http://127.0.0.1:{ours_port}/readyz", ours, OUT / "channelcast-alloc.log")
         sku, lines = _allocatable(f"http://127.0.0.1:{ours_port}", keys["planner"], skus)
         results["allocation"] = run_load(
             f"http://127.0.0.1:{ours_port}", "/v1/allocations", {"sku": sku},
             {"X-API-Key": keys["planner"]}, args, concurrency=1, requests=args.allocations)
     finally:
-        _stop(ours)
-        _stop(theirs)
+        stop_server(ours)
+        stop_server(theirs)
     results["setup"] = {"model_uri": uri, "workers": args.workers,
                         "concurrency": args.concurrency, "series_request": series,
                         "allocation_sku": sku, "allocation_lines": lines,
