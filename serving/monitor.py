@@ -175,15 +175,15 @@ class AlertMonitor:
     def _data_through(self, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         """What the service holds, once it reaches period `as_of` (another worker may have
         applied it: its batches are picked up first); None if it does not."""
-        data = self.data()
-        if data is not None and data[0][DATE].max() < pd.Timestamp(as_of):
+        dates = self.held_dates()
+        if dates is not None and dates.max() < pd.Timestamp(as_of):
             with self.service.models.lock:
                 self.service.sync_batches()
-            data = self.data()
-        if data is None or data[0][DATE].max() < pd.Timestamp(as_of):
+            dates = self.held_dates()
+        if dates is None or dates.max() < pd.Timestamp(as_of):
             log.warning("alerts for %s not computed: the data held here ends before it", as_of)
             return None
-        return data
+        return self.data()  # folded once, when it is used
 
     def _apply(self, detected: pd.DataFrame, as_of: date) -> Applied:
         for attempt in range(3):
@@ -225,27 +225,35 @@ class AlertMonitor:
 
     # --- what the detectors read -------------------------------------------------------------
 
-    def data(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-        """(sell-through, nodes) the service holds: the model's tail with inventory stock
-        folded in, and the node table."""
+    def _held(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """(the model's tail, the node table) as held, nothing copied; None without either."""
         current = self.service.models.current
         state = getattr(current.forecaster, "state", None) if current is not None else None
         if state is None:
             return None
         nodes = self.service.channel.nodes
         nodes = state.nodes if nodes is None else nodes
-        if nodes is None:
-            return None
-        return fold_inventory(state.tail, self.service.channel.inventory), nodes
+        return None if nodes is None else (state.tail, nodes)
+
+    def data(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """(sell-through, nodes) the service holds: the model's tail with inventory stock
+        folded in, and the node table."""
+        held = self._held()
+        return None if held is None else (fold_inventory(held[0], self.service.channel.inventory),
+                                           held[1])
+
+    def held_dates(self) -> pd.Series | None:
+        """The period dates of the sell-through `data` holds (cheap: no inventory fold)."""
+        held = self._held()
+        return None if held is None else held[0][DATE]
 
     def inventory_periods(self) -> list[date]:
         """The periods the inventory in force reports stock for (within the held data)."""
-        current = self.service.models.current
-        state = getattr(current.forecaster, "state", None) if current is not None else None
+        held = self._held()
         inventory = self.service.channel.inventory
-        if state is None or inventory is None or inventory.empty:
+        if held is None or inventory is None or inventory.empty:
             return []
-        periods = _period_of(state.tail, inventory)
+        periods = _period_of(held[0], inventory)
         return sorted({d.date() for d in periods.dropna()})
 
     # --- the health index ------------------------------------------------------------------

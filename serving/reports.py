@@ -129,8 +129,8 @@ class ReportService:
 
     def months_with_data(self) -> list[str]:
         """The months (YYYY-MM) the held sell-through has rows in."""
-        data = self.data()
-        return [] if data is None else list(available_months(data[0]))
+        dates = self.monitor.held_dates()
+        return [] if dates is None else list(available_months(dates.to_frame()))
 
     def rows(self) -> list[ReportRow]:
         """Every stored report, newest month first."""
@@ -149,8 +149,8 @@ class ReportService:
 
     def check(self, trigger: str) -> list[str]:
         """Generate the last closed month's reports that are missing; returns what was made."""
-        data = self.data()
-        month = None if data is None else closed_month(data[0])
+        dates = self.monitor.held_dates()
+        month = None if dates is None else closed_month(dates.to_frame())
         if month is None:
             return []
         made = []
