@@ -29,12 +29,12 @@ from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name, series_scale
 from models.zoo import LOCAL_MODELS, GlobalModel, check_models
 from training.engine.progress import bar
-from training.engine.selection import SELECTION_QUANTILES, Selector, members, weights_of
+from training.engine.selection import SELECTION_QUANTILES, Selector
 from training.engine.windows import WindowForecasts
 from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["BacktestResult", "WindowForecasts", "demand_view", "long_rows",
-           "quantiles_of_choice", "run_backtest", "window_forecasts"]
+           "run_backtest", "window_forecasts"]
 
 FloatArray = npt.NDArray[np.float64]
 CUTOFF, MODEL, STEP, SERIES_CLASS = "cutoff", "model", "step", "series_class"
@@ -234,28 +234,6 @@ def _release(pending: list[_Pending], now: int | None, models: Sequence[str],
         selector.add(w, p.quants, known=known)
         p.known = known
     pending[:] = [p for p in pending if p.known < p.window.actual.shape[1]]
-
-
-def quantiles_of_choice(chosen: npt.NDArray[np.str_],
-                    quants: dict[str, dict[float, FloatArray]]
-                    ) -> dict[float, FloatArray] | None:
-    """Each series' quantiles as the mean of those of the models chosen for it, weighted
-    by the combination's weights (normalised to sum 1). The local backtest calibrates
-    `auto` on its own residuals instead; the Dask engine still uses this."""
-    if not quants:
-        return None
-    some = next(iter(quants.values()))
-    out = {q: np.zeros_like(v) for q, v in some.items()}
-    for name in np.unique(chosen):
-        parts = members(name)
-        if not all(m in quants for m in parts):
-            return None
-        sel = chosen == name
-        weights = weights_of(str(name))
-        total = sum(weights.values()) or 1.0
-        for q in out:
-            out[q][sel] = sum(weights[m] / total * quants[m][q][sel] for m in parts)
-    return out
 
 
 def long_rows(panel: Panel, w: WindowForecasts, name: str, mean: FloatArray,
