@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models.allocation import AllocationRequest, allocate_all, limits_problem  # noqa: E402
-from models.allocation.kernel import objective, solve  # noqa: E402
+from models.allocation.kernel import PackProblem, objective, solve  # noqa: E402
 from models.allocation.table import limits_frame  # noqa: E402
 from models.demand_interval import IntervalDemand  # noqa: E402
 from tests.models.allocation.cases import make_demand, milp_optimum  # noqa: E402
@@ -96,24 +96,23 @@ def run_case(n_nodes: int, n_skus: int, *, repeats: int, milp_skus: int) -> dict
             "max_gap_vs_milp": gap}
 
 
-def _milp(problem: object, ours: np.ndarray, n_skus: int) -> tuple[float, float, int]:
+def _milp(p: PackProblem, ours: np.ndarray, n_skus: int) -> tuple[float, float, int]:
     """MILP time for `n_skus` skus, scaled to all of them, and the worst objective gap."""
-    p = problem  # PackProblem
     total, gaps = 0.0, []
     for g in range(n_skus):
-        rows = np.flatnonzero(p.group == g)  # type: ignore[attr-defined]
-        sub = replace(p, demand=p.demand.take(rows, with_keys=False),  # type: ignore[attr-defined]
+        rows = np.flatnonzero(p.group == g)
+        sub = replace(p, demand=p.demand.take(rows, with_keys=False),
                       group=np.zeros(rows.size, np.int64),
                       **{f: getattr(p, f)[rows] for f in ("position", "pack", "lo", "hi",
                                                           "weight", "priority", "target",
                                                           "floor")},
-                      budget=p.budget[g:g + 1])  # type: ignore[attr-defined]
+                      budget=p.budget[g:g + 1])
         sub = replace(sub, hi=np.minimum(sub.hi, _useful_packs(sub)))
         began = time.perf_counter()
         best, _ = milp_optimum(sub, time_limit=600)
         total += time.perf_counter() - began
         gaps.append((best - ours[g]) / max(abs(best), 1e-9))
-    scale = len(p.budget) / n_skus  # type: ignore[attr-defined]
+    scale = len(p.budget) / n_skus
     return round(total * scale, 2), float(max(gaps)), n_skus
 
 

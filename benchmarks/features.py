@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
@@ -76,6 +77,8 @@ def _run_mlforecast(folder: Path, spec_name: str) -> dict[str, float]:
         "ds": pd.to_datetime(history["date"]),
         "y": history["units"].astype("float64"),
     })
+    lags: tuple[int, ...]
+    transforms: dict[int, list[Any]]
     if spec_name == "short":
         lags, transforms = SHORT_LAGS, {1: [RollingMean(w) for w in SHORT_WINDOWS]}
     else:
@@ -86,7 +89,7 @@ def _run_mlforecast(folder: Path, spec_name: str) -> dict[str, float]:
                       date_features=["week", "month"], num_threads=1)
     start = time.perf_counter()
     # mlforecast has no gap filling here: the generated data has no gaps inside a series
-    prep = fcst.preprocess(df, max_horizon=HORIZON, dropna=False)
+    prep = cast(pd.DataFrame, fcst.preprocess(df, max_horizon=HORIZON, dropna=False))
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows": len(prep), "columns": prep.shape[1] - 3}
 

@@ -162,7 +162,8 @@ def run_load(url: str, path: str, body: dict[str, Any], headers: dict[str, str],
         cmd += ["--header", f"{k}:{v}"]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True,
                           timeout=args.seconds + 120)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # --- the champion ----------------------------------------------------------------------------
@@ -250,7 +251,7 @@ def _series(tracking: str, uri: str) -> tuple[dict[str, str], list[str]]:
     import mlflow
 
     mlflow.set_tracking_uri(tracking)
-    f = mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster  # type: ignore[attr-defined]
+    f = mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster
     first = f.keys.iloc[0]
     skus = f.keys["sku"].astype(str).value_counts().index.tolist()
     return {"node_id": str(first["node_id"]), "sku": str(first["sku"])}, skus
