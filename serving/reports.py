@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -31,12 +31,14 @@ from serving.report import available_months, build_report
 from serving.report.render import write_pdf
 from serving.tables import ReportRow, utcnow
 
-__all__ = ["ReportService", "closed_month", "reports_of"]
+__all__ = ["ReportService", "closed_month", "needs_redo", "reports_of"]
 
 log = logging.getLogger("channelcast.serving")
 FIRST_CHECK_SECONDS = 60.0
 ALERTS_FIRST_SECONDS = 120.0  # a report waits this long at most for queued alert runs
+STALE_SECONDS = 3600.0  # a row `generating` for longer was left by a worker that died
 GENERATING, READY, FAILED = "generating", "ready", "failed"
+PERIODIC = "periodic check"
 Job = tuple[str, str, str]  # (month or "" for a check, lang, trigger)
 
 
@@ -54,6 +56,20 @@ def closed_month(sell_through: pd.DataFrame) -> str | None:
     latest = pd.Timestamp(pd.to_datetime(sell_through[DATE]).max()).to_period("M")
     month = str(latest - 1)
     return month if month in set(available_months(sell_through)) else None
+
+
+def needs_redo(row: ReportRow, *, failed: bool = True, now: datetime | None = None) -> bool:
+    """Whether a check should build `row`'s report again: it failed (when `failed`), or it
+    has been `generating` for longer than `STALE_SECONDS` (its worker died mid-way)."""
+    if row.status == FAILED:
+        return failed
+    if row.status != GENERATING:
+        return False
+    if row.generated_at is None:
+        return True
+    started = row.generated_at if row.generated_at.tzinfo else \
+        row.generated_at.replace(tzinfo=UTC)  # SQLite drops the zone
+    return ((now or utcnow()) - started).total_seconds() > STALE_SECONDS
 
 
 class ReportService:
@@ -101,7 +117,7 @@ class ReportService:
     def _check_daily(self) -> None:
         wait = min(FIRST_CHECK_SECONDS, self.settings.report_check_seconds)
         while not self._stopping.wait(wait):
-            self._queue.put(("", "", "periodic check"))
+            self._queue.put(("", "", PERIODIC))
             wait = self.settings.report_check_seconds
 
     def _run(self) -> None:
@@ -148,15 +164,18 @@ class ReportService:
     # --- generating -------------------------------------------------------------------------
 
     def check(self, trigger: str) -> list[str]:
-        """Generate the last closed month's reports that are missing; returns what was made."""
+        """Generate the last closed month's reports that are missing or left `generating` by
+        a worker that died (older than `STALE_SECONDS`), and on the periodic check those that
+        failed; returns what was made."""
         dates = self.monitor.held_dates()
         month = None if dates is None else closed_month(dates.to_frame())
         if month is None:
             return []
         made = []
         for lang in self.settings.report_langs:
-            if self.row(month, lang) is None:
-                self.generate(month, lang=lang, trigger=trigger)
+            row = self.row(month, lang)
+            if row is None or needs_redo(row, failed=trigger == PERIODIC):
+                self.generate(month, lang=lang, trigger=trigger, again=row is not None)
                 made.append(f"{month} {lang}")
         return made
 
@@ -167,10 +186,12 @@ class ReportService:
         self._queue.put((month, lang, row.trigger))
         return row
 
-    def generate(self, month: str, *, lang: str, trigger: str) -> ReportRow | None:
-        """Build, write and record the report of `month` in `lang` now; None when another
-        worker claimed it first."""
-        row = self._claim(month, lang, trigger[:64], again=trigger.startswith("requested"))
+    def generate(self, month: str, *, lang: str, trigger: str,
+                 again: bool = False) -> ReportRow | None:
+        """Build, write and record the report of `month` in `lang` now (`again`: over an
+        existing row); None when another worker claimed it first."""
+        row = self._claim(month, lang, trigger[:64],
+                          again=again or trigger.startswith("requested"))
         data = self.data()
         if row is None:
             return None
@@ -205,6 +226,7 @@ class ReportService:
                     return None
                 row = row or ReportRow(month=month, lang=lang)
                 row.status, row.trigger, row.error = GENERATING, trigger, None
+                row.generated_at = utcnow()  # while generating: when it started
                 session.add(row)
                 session.flush()
                 return row

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 import serving.reports
 from serving.app import create_app
-from serving.reports import ReportService, closed_month
+from serving.reports import PERIODIC, STALE_SECONDS, ReportService, closed_month, needs_redo
 from serving.routes.reports import negotiate
 from serving.service import Service
 from serving.settings import Settings
+from serving.tables import ReportRow, utcnow
 from tests.serving.conftest import Api, Workspace, add_keys, make_settings
 
 
@@ -133,3 +136,36 @@ def test_the_periodic_check_finds_a_closed_month_without_a_report(settings: Sett
         assert row is not None and row.status == "ready" and row.trigger == "periodic check"
         _reports(api).join()
         assert [r.month for r in _reports(api).rows()] == [month]  # checked again: no twin
+
+
+def test_the_check_redoes_a_report_left_generating_by_a_dead_worker(api: Api,
+                                                                     workspace: Workspace):
+    _post_first_week(api, workspace)
+    reports = _reports(api)
+    month = _closed(api)
+    with api.service.db.session() as session:
+        row = session.scalars(select(ReportRow).where(ReportRow.month == month)).one()
+        row.status = "generating"
+        row.generated_at = utcnow()  # a live worker: left alone
+    assert reports.check("sell-through batch") == []
+    with api.service.db.session() as session:
+        row = session.scalars(select(ReportRow).where(ReportRow.month == month)).one()
+        row.generated_at = utcnow() - timedelta(seconds=STALE_SECONDS + 1)
+    assert reports.check("sell-through batch") == [f"{month} en"]
+    again = reports.row(month, "en")
+    assert again is not None and again.status == "ready"
+
+
+def test_only_the_periodic_check_retries_a_failed_report(api: Api, workspace: Workspace,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("no ink")
+
+    monkeypatch.setattr(serving.reports, "build_report", broken)
+    _post_first_week(api, workspace)
+    reports, month = _reports(api), _closed(api)
+    monkeypatch.undo()
+    assert reports.check("sell-through batch") == []  # no rebuild on every POST
+    assert reports.check(PERIODIC) == [f"{month} en"]
+    row = reports.row(month, "en")
+    assert row is not None and row.status == "ready" and not needs_redo(row)
