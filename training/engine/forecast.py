@@ -26,10 +26,12 @@ from features.config import (
 from features.engineering.history import build_panel
 from features.periods import period_offset, season_length
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
+from models.hierarchy import Hierarchy
 from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
 from models.zoo import check_models, primary_model
-from training.engine.backtest import WindowForecasts, run_backtest
+from training.engine.backtest import BacktestResult, WindowForecasts, run_backtest
+from training.engine.hierarchy_model import LevelForecasts, NoHierarchyError
 from training.engine.rolling import (
     ForecastState,
     RollForwardError,
@@ -44,7 +46,7 @@ from training.engine.selection import members
 from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["Forecaster", "RollForwardError", "UnknownSeriesError",
-           "backtest_errors", "fit_forecaster", "forecast_dates"]
+           "backtest_errors", "fit_forecaster", "fit_forecaster_result", "forecast_dates"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -79,6 +81,8 @@ class Forecaster:
             the calibration windows before the origin: `mae_scaled` (mean absolute error
             / the series' scale, like MASE), `wape`, `bias` (mean error / mean actual) and
             the number of `periods` scored; see `backtest_errors`.
+        levels: the aggregate series of the channel tree and their reconcilers
+            (`predict_levels`); None for a model trained without a hierarchy.
     """
 
     keys: pd.DataFrame
@@ -93,6 +97,7 @@ class Forecaster:
     lgbm: LGBMForecaster | None = None
     state: ForecastState | None = None
     errors: pd.DataFrame | None = None
+    levels: LevelForecasts | None = None
 
     @property
     def horizon(self) -> int:
@@ -114,6 +119,44 @@ class Forecaster:
         if self.state is None:
             raise RuntimeError("this forecaster keeps no history; retrain it.")
         return self.state.tail
+
+    @property
+    def hierarchy(self) -> Hierarchy | None:
+        """The series of every level (`models.hierarchy.Hierarchy`); None without one."""
+        return None if self.levels is None else self.levels.hierarchy
+
+    @property
+    def reconcile(self) -> str | None:
+        """The default reconciliation method (the backtest winner); None without levels."""
+        return None if self.levels is None else self.levels.method
+
+    def predict_levels(self, series: pd.DataFrame | None = None, *, horizon: int | None = None,
+                       quantiles: Sequence[float] = DEFAULT_QUANTILES, model: str | None = None,
+                       reconcile: str | None = None) -> pd.DataFrame:
+        """Rows `level, node_id, sku, date, step, model, reconcile, mean, q...` of any series
+        of the channel tree (`series`: `level, node_id, sku`, sku `*` = all skus; None =
+        every series); `reconcile` default the backtest winner (`reconcile`).
+
+        Raises:
+            NoHierarchyError: the model was trained without a hierarchy.
+            UnknownSeriesError: a series not in the hierarchy.
+        """
+        if self.levels is None:
+            raise NoHierarchyError("this model was trained without a hierarchy (no aggregate "
+                                   "series); retrain it with nodes that have parents or "
+                                   "channels, or ask for level `node`.")
+        h = horizon or self.horizon
+        if not 1 <= h <= self.horizon:
+            raise ValueError(f"`horizon` must be in 1..{self.horizon} (the trained horizon); "
+                             f"got {h}.")
+        for q in quantiles:
+            quantile_name(q)
+        try:
+            return self.levels.predict(self, series, h=h, quantiles=quantiles,
+                                       model=self.primary if model is None else model,
+                                       method=reconcile)
+        except KeyError as exc:
+            raise UnknownSeriesError(str(exc.args[0])) from exc
 
     def rows_of(self, series: pd.DataFrame) -> npt.NDArray[np.intp]:
         """Row index of each requested (node_id, sku); raises UnknownSeriesError."""
@@ -184,9 +227,11 @@ class Forecaster:
                                         freq=self.freq, keys=self.keys)
         means = recompute_means(state, keys=self.keys, freq=self.freq, horizon=self.horizon,
                                 models=self.models, chosen=self.chosen, y=y)
+        levels = (None if self.levels is None
+                  else self.levels.roll_forward(sell_through, freq=self.freq))
         return replace(self, origin=origin, dates=forecast_dates(origin, self.horizon,
                                                                  self.freq),
-                       means=means, state=state)
+                       means=means, state=state, levels=levels)
 
     def _means_for(self, rows: npt.NDArray[np.intp], future: pd.DataFrame | None
                    ) -> dict[str, FloatArray]:
@@ -265,6 +310,18 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
         ValueError: when the history is too short for `calibration_windows` windows of
             `horizon` periods before its end (lower either).
     """
+    return fit_forecaster_result(history, freq=freq, horizon=horizon, nodes=nodes,
+                                 models=models, calibration_windows=calibration_windows,
+                                 spec=spec, lgbm=lgbm, progress=progress)[0]
+
+
+def fit_forecaster_result(history: pd.DataFrame, *, freq: str, horizon: int,
+                          nodes: pd.DataFrame | None = None,
+                          models: Sequence[str] = DEFAULT_MODELS, calibration_windows: int = 3,
+                          spec: FeatureSpec | None = None, lgbm: LGBMConfig | None = None,
+                          progress: bool = False) -> tuple[Forecaster, BacktestResult]:
+    """`fit_forecaster`, and the backtest behind it (calibration windows, then the
+    forecast window at the last period: `result.windows`)."""
     names = check_models(models)
     primary = primary_model(names)
     dates = build_panel(history[[DATE, NODE, ITEM, "units"]], freq=freq).dates
@@ -284,13 +341,13 @@ def fit_forecaster(history: pd.DataFrame, *, freq: str, horizon: int,
     state = ForecastState(tail=trim_tail(history, freq=freq, periods=tail_periods(spec, season)),
                           periods=tail_periods(spec, season), season=season, spec=spec,
                           nodes=nodes, ets=last.ets, lgbm=result.lgbm)
-    return Forecaster(keys=result.panel_keys.reset_index(drop=True), origin=last.cutoff,
-                      freq=freq, dates=pd.DatetimeIndex(sorted(target.unique())),
-                      means={n: last.means[n] for n in names}, chosen=chosen.astype(str),
-                      scale=last.scale,
-                      classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm,
-                      state=state,
-                      errors=backtest_errors(result.windows[:-1], primary, scale=last.scale))
+    forecaster = Forecaster(
+        keys=result.panel_keys.reset_index(drop=True), origin=last.cutoff, freq=freq,
+        dates=pd.DatetimeIndex(sorted(target.unique())),
+        means={n: last.means[n] for n in names}, chosen=chosen.astype(str), scale=last.scale,
+        classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm, state=state,
+        errors=backtest_errors(result.windows[:-1], primary, scale=last.scale))
+    return forecaster, result
 
 
 def backtest_errors(windows: Sequence[WindowForecasts], model: str, *, scale: FloatArray
