@@ -19,6 +19,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "DATE",
     "FREQS",
+    "GROUP",
     "IN_TRANSIT",
     "ITEM",
     "LEAD_TIME",
@@ -49,6 +50,7 @@ PRICE, PROMO, ON_HAND, SELL_IN = "price", "promo", "on_hand", "sell_in"
 
 # --- nodes ---------------------------------------------------------------------------------
 PARENT, CHANNEL = "parent_id", "channel"
+GROUP = "group"  # items.csv: the sku group the hierarchy adds up to
 LEAD_TIME, REVIEW_PERIOD, PRIORITY, CAPACITY = (
     "lead_time_days",
     "review_period_days",
@@ -182,8 +184,19 @@ CENTRAL_STOCK = TableSpec(
     ),
 )
 
+ITEMS = TableSpec(
+    name="items",
+    key=(ITEM,),
+    required=False,
+    columns=(
+        ColumnSpec(ITEM, "str", hint="every row needs a sku"),
+        ColumnSpec(GROUP, "str", hint="give every sku its group (e.g. its category), or leave "
+                   "the sku out of items"),
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SELL_THROUGH, NODES, INVENTORY, CENTRAL_STOCK)
+    t.name: t for t in (SELL_THROUGH, NODES, INVENTORY, CENTRAL_STOCK, ITEMS)
 }
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {

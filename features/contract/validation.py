@@ -33,6 +33,8 @@ from features.periods import DAY_NAMES, freq_code, parse_freq
 from features.schema import (
     COLUMN_ALIASES,
     DATE,
+    GROUP,
+    ITEM,
     MAX_QTY,
     MIN_QTY,
     TABLES,
@@ -47,8 +49,10 @@ _KEY_FIX = {
     "nodes": "give each node exactly one row",
     "inventory": "keep one snapshot row per node_id and sku",
     "central_stock": "keep one row per sku",
+    "items": "keep one row per sku (a sku belongs to one group)",
 }
 Parsed = dict[str, ParsedColumn]
+_ALL_SKUS = "*"  # an aggregate's sku for all skus (models.hierarchy.ALL_SKUS)
 
 
 def validate_folder(
@@ -168,6 +172,8 @@ def validate_raw(
     if "inventory" in logs:
         check_node_refs(logs["inventory"], parsed["inventory"], nodes, nodes_trouble)
         _check_min_max(logs["inventory"], parsed["inventory"])
+    if "items" in logs and "sell_through" in parsed and ITEM in parsed["sell_through"]:
+        _check_groups(logs["items"], parsed["items"], parsed["sell_through"][ITEM])
 
     tables = {name: _accepted(logs[name], parsed[name]) for name in logs}
     return ValidationReport(path=folder.path, tables=tables, freq=freq_code, logs=logs,
@@ -344,6 +350,22 @@ def _check_min_max(log: TableLog, cols: Parsed) -> None:
     reasons = "max_qty " + hi_text + " is below min_qty " + lo_text + "; " + hint
     log.add(bad, column=MAX_QTY, rule="min_above_max", reason=reasons.to_numpy(dtype=object),
             values=hi_text.to_numpy(dtype=object))
+
+
+def _check_groups(log: TableLog, cols: Parsed, skus: ParsedColumn) -> None:
+    """A group named like a sku (or `*`, all skus) would make an aggregate ambiguous."""
+    if GROUP not in cols:
+        return
+    group = pd.Series(cols[GROUP].text.to_pandas(), dtype=object)
+    taken = {*pd.Series(skus.text.to_pandas()).dropna().astype(str), _ALL_SKUS}
+    bad = (group.isin(taken) & ~pd.Series(cols[GROUP].missing)).to_numpy()
+    if not bad.any():
+        return
+    values = group[bad].astype(str)
+    reasons = ("group " + values + " is also a sku of sell_through (or '*', all skus); "
+               "rename the group so that an aggregate's sku is unambiguous")
+    log.add(bad, column=GROUP, rule="group_is_sku", reason=reasons.to_numpy(dtype=object),
+            values=values.to_numpy(dtype=object))
 
 
 def _accepted(log: TableLog, cols: Parsed) -> pd.DataFrame:

@@ -18,13 +18,15 @@ __all__ = ["Loaded", "load_data", "rejects_file"]
 @dataclass
 class Loaded:
     """Validated history, nodes and the period grid of a data folder; with
-    `accept_partial`, how many rows were refused and the line saying where they went."""
+    `accept_partial`, how many rows were refused and the line saying where they went;
+    `items` (`sku, group`) when the folder has an items table."""
 
     history: pd.DataFrame
     nodes: pd.DataFrame
     freq: str
     refused: int = 0
     note: str | None = None
+    items: pd.DataFrame | None = None
 
 
 def rejects_file(data: Path | str, rejects: Path | str | None = None) -> Path:
@@ -46,4 +48,5 @@ def load_data(cfg: TrainConfig, *, rejects: Path | None = None) -> Loaded:
     report = load_validated(cfg.data, freq=cfg.freq, accept_partial=cfg.accept_partial,
                             rejects=path)
     return Loaded(report.tables["sell_through"], report.tables["nodes"], str(report.freq),
-                  refused=report.n_refused, note=refused_note(report, path))
+                  refused=report.n_refused, note=refused_note(report, path),
+                  items=report.tables.get("items"))
