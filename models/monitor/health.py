@@ -14,6 +14,15 @@ The index is a weighted mean of component scores (0-100), each computed from one
 | data_quality | stock_balance_breaks + periods_missing | 0 | x0.25 with each | 0.10 |
 | open_alerts | alerts at medium or worse in the month | 0 | x0.7 each | 0.10 |
 
+Seasonal months are scored against the same month last year: growth and bias relative to
+last year's (1 + growth) for that month, the sell-through median and the cover band times
+last year's ratio of that month to its own norm (clipped to 0.5-2; 1 without a year of
+history). A planner's January after the holidays is not a bad January (walmart: 3 nodes
+with a break in February scored higher than in the post-holiday January, BENCHMARKS.md).
+The components' values stay the raw KPIs. Data quality also counts half of last month's
+stock-balance breaks: stock that went missing is still missing until it is reconciled, so a
+second break in a row scores lower than the first.
+
 Why these weights: demand (growth, sell-through rate) and stock health (cover, availability,
 stuffing) carry 0.30 and 0.45, because those are what lose sales or pile up stock at a
 partner; bias, data quality and alerts (0.25) flag partners whose numbers cannot be trusted.
@@ -40,6 +49,9 @@ COMPONENTS = ("growth_vs_forecast", "sell_through_rate", "cover_band", "availabi
               "stuffing", "forecast_bias", "data_quality", "open_alerts")
 _KEYS = {"node": [NODE], "parent": [PARENT], "channel": [CHANNEL]}
 _GRADES = ((85, "A"), (70, "B"), (55, "C"), (40, "D"))
+SEASON_MONTHS = 12
+BREAK_CARRY = 0.5
+"""Share of last month's stock-balance breaks still counted (not reconciled yet)."""
 
 
 @dataclass(frozen=True)
@@ -84,27 +96,52 @@ def _alert_counts(table: pd.DataFrame, keys: list[str], alerts: pd.DataFrame | N
     return pd.Series(counts.reindex(wanted).fillna(0).to_numpy(), index=table.index)
 
 
+def _months_ago(table: pd.DataFrame, keys: list[str], values: pd.Series, months: int
+                ) -> pd.Series:
+    """`values` of the same entity `months` months before each row's (NaN if not there)."""
+    when = pd.PeriodIndex(table["month"].astype(str), freq="M")
+    own = pd.MultiIndex.from_frame(table[keys].astype(str).assign(month=when.astype(str)))
+    wanted = pd.MultiIndex.from_frame(
+        table[keys].astype(str).assign(month=(when - months).astype(str)))
+    lookup = pd.Series(values.to_numpy(), index=own)
+    return pd.Series(lookup.reindex(wanted).to_numpy(), index=table.index)
+
+
+def _season(table: pd.DataFrame, keys: list[str], ratio: pd.Series) -> pd.Series:
+    """Last year's ratio for the same month (value / its own norm then), 1 when unknown.
+
+    Clipped to 0.5-2 so one odd month a year ago cannot excuse or condemn this one.
+    """
+    return _months_ago(table, keys, ratio, SEASON_MONTHS).clip(0.5, 2.0).fillna(1.0)
+
+
 def _components(table: pd.DataFrame, keys: list[str], alerts: pd.DataFrame | None,
                 nodes: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
     """(value, score) of each component, per row of the monthly KPI table."""
     t = table
     st_median = _own_history(t, keys, "sell_through_rate", 0.5)
-    low, high = (_own_history(t, keys, "weeks_of_cover", q) for q in (0.1, 0.9))
+    st_norm = st_median * _season(t, keys, t["sell_through_rate"] / st_median)
+    low, mid, high = (_own_history(t, keys, "weeks_of_cover", q) for q in (0.1, 0.5, 0.9))
     cover = t["weeks_of_cover"]
-    outside = np.maximum(np.log(low / cover), np.log(cover / high)).clip(lower=0)
-    quality = t["stock_balance_breaks"] + t["periods_missing"]
+    cover_season = _season(t, keys, cover / mid)
+    outside = np.maximum(np.log(low * cover_season / cover),
+                         np.log(cover / (high * cover_season))).clip(lower=0)
+    growth = 100 * ((1 + t["growth_vs_forecast_pct"] / 100)
+                    / _season(t, keys, 1 + t["growth_vs_forecast_pct"] / 100) - 1)
+    bias = 100 * ((1 + t["forecast_bias_pct"] / 100)
+                  / _season(t, keys, 1 + t["forecast_bias_pct"] / 100) - 1)
+    carried = _months_ago(t, keys, t["stock_balance_breaks"], 1).fillna(0.0)
+    quality = t["stock_balance_breaks"] + t["periods_missing"] + BREAK_CARRY * carried
     alerts_n = _alert_counts(t, keys, alerts, nodes)
     return {
-        "growth_vs_forecast": (t["growth_vs_forecast_pct"],
-                               (100 + 2 * t["growth_vs_forecast_pct"]).clip(0, 100)),
+        "growth_vs_forecast": (t["growth_vs_forecast_pct"], (100 + 2 * growth).clip(0, 100)),
         "sell_through_rate": (t["sell_through_rate"],
-                              (100 * t["sell_through_rate"] / st_median).clip(0, 100)),
+                              (100 * t["sell_through_rate"] / st_norm).clip(0, 100)),
         "cover_band": (cover, (100 * (1 - outside / np.log(2))).clip(0, 100)),
         "availability": (t["stockout_rate"], (100 * (1 - t["stockout_rate"] / 0.2)).clip(0, 100)),
         "stuffing": (t["sell_in_to_sell_through_ratio"],
                      (100 * (2.0 - t["sell_in_to_sell_through_ratio"]) / 0.9).clip(0, 100)),
-        "forecast_bias": (t["forecast_bias_pct"],
-                          (100 - 2 * t["forecast_bias_pct"].abs()).clip(0, 100)),
+        "forecast_bias": (t["forecast_bias_pct"], (100 - 2 * bias.abs()).clip(0, 100)),
         "data_quality": (quality, 100 * 0.25 ** quality),
         "open_alerts": (alerts_n, 100 * 0.7 ** alerts_n),
     }
