@@ -20,8 +20,9 @@ class MonitorConfig:
         scale_window: periods of past one-step errors behind a series' error scale.
         min_history: clean past errors a series needs before it is checked.
         calibration_window: periods of pooled history whose scores set the thresholds.
-        rates: false-alarm rates per series-period of the severities low, medium, high and
-            critical: each threshold is the (1 - rate) quantile of the score on history.
+        rates: false-alarm rates of the severities low, medium, high and critical, in alerts
+            started per entity-period: each threshold is the smallest score that would have
+            started at most that many on history (`signal.thresholds_at`).
         drop_slack: how far below expectation (in error scales) a period must be to count
             towards a drop.
         min_run: clean periods below expectation a drop needs (a lasting shift, not one week).
@@ -43,7 +44,7 @@ class MonitorConfig:
     scale_window: int = 52
     min_history: int = 8
     calibration_window: int = 104
-    rates: tuple[float, float, float, float] = (5e-3, 1.5e-3, 3e-4, 6e-5)
+    rates: tuple[float, float, float, float] = (2e-3, 5e-4, 1e-4, 2e-5)
     drop_slack: float = 0.5
     min_run: int = 2
     drop_window: int = 4

@@ -1,9 +1,10 @@
 """A detector's output: a causal score per entity and period, calibrated into severities.
 
 A detector turns the panel into a `Signal`: for every series (or node) and period t a score
-computed from periods <= t only. Thresholds are the (1 - rate) quantiles of the score on the
-pooled history before t (one rate per severity, `MonitorConfig.rates`), never below the
-detector's floors, so the false-alarm rate is measured on the data, not assumed.
+computed from periods <= t only. Thresholds are the smallest scores that would have started
+alerts in at most a given rate of the pooled entity-periods before t (one rate per
+severity, `MonitorConfig.rates`), never below the detector's floors, so the false-alarm
+rate (alerts per entity-period) is measured on the data, not assumed.
 """
 
 from __future__ import annotations
@@ -54,18 +55,44 @@ class Signal:
 
 
 def thresholds_at(signal: Signal, t: int, config: MonitorConfig) -> FloatArray:
-    """Thresholds (low, medium, high, critical) for period t from scores of periods before t."""
+    """Thresholds (low, medium, high, critical) for period t from scores of periods before t.
+
+    Each is the smallest score that would have started alerts (an entity crossing it from
+    below) in at most its rate of the pooled past entity-periods: the rate is one of alerts,
+    not of flagged periods, so a lasting drop counts once, as it does for the planner.
+    """
     lo = max(signal.calibrate_from, t - config.calibration_window)
-    past = signal.score[:, lo:t]
-    past = past[~np.isnan(past)]
     floors = np.asarray(signal.floors, dtype=float)
-    if past.size == 0 or not signal.calibrated:
+    if t <= lo or not signal.calibrated:
         return floors
-    rates = np.asarray(config.rates)
-    q = np.quantile(past, 1 - rates, method="higher")
-    # a quantile counts only where history holds >= MIN_EXCEEDANCES scores beyond it
-    q = np.where(past.size * rates >= MIN_EXCEEDANCES, q, -np.inf)
-    return np.maximum.accumulate(np.maximum(q, floors)).astype(np.float64)
+    now = signal.score[:, lo:t]
+    known = ~np.isnan(now)
+    n = int(known.sum())
+    # below the lowest floor no threshold can fall, so only scores above it are candidates
+    rows, cols = np.nonzero(np.nan_to_num(now, nan=-np.inf) >= floors[0])
+    if n == 0:
+        return floors
+    before = np.where(cols > 0, now[rows, np.maximum(cols - 1, 0)],
+                      signal.score[rows, lo - 1] if lo else -np.inf)
+    high = now[rows, cols]
+    started = _alerts_started(high, np.fmin(high, np.nan_to_num(before, nan=-np.inf)),
+                              floors)
+    cuts = np.full(floors.size, -np.inf)
+    for i, rate in enumerate(config.rates):
+        if n * rate >= MIN_EXCEEDANCES:  # a rate counts only with enough alerts behind it
+            cuts[i] = started[0][np.flatnonzero(started[1] <= rate * n)[0]]
+    return np.maximum.accumulate(np.maximum(cuts, floors)).astype(np.float64)
+
+
+def _alerts_started(scores: FloatArray, low_of_two: FloatArray, floors: FloatArray
+                    ) -> tuple[FloatArray, IntArray]:
+    """Candidate thresholds h (ascending) and the alerts each would have started:
+    #(score >= h) - #(min(score, score before) >= h)."""
+    candidates = np.unique(np.concatenate([scores, floors, [np.inf]]))
+    scores, lows = np.sort(scores), np.sort(low_of_two)
+    started = (scores.size - np.searchsorted(scores, candidates, side="left")) - (
+        lows.size - np.searchsorted(lows, candidates, side="left"))
+    return candidates, started.astype(np.int64)
 
 
 def severity_at(scores: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.object_]:
