@@ -16,12 +16,14 @@ import pandas as pd
 from features.config import ENGINES, FAST_LGBM, LGBMConfig, TrainConfig
 from features.contract.report import ValidationReport
 from features.contract.validation import load_validated, refused_note
+from models.hierarchy import METHODS
 from models.zoo import MODEL_NAMES, check_models
 from training.dask.cluster import EngineConfig
 from training.engine.loading import rejects_file
 
-__all__ = ["add_engine_arguments", "add_partial_arguments", "add_quiet_argument",
-           "add_train_arguments", "config_from_args", "flag", "load_folder", "write_table"]
+__all__ = ["add_engine_arguments", "add_level_arguments", "add_partial_arguments",
+           "add_quiet_argument", "add_train_arguments", "config_from_args", "flag",
+           "load_folder", "write_table"]
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser, *, default: Any = False) -> None:
@@ -65,6 +67,19 @@ def add_train_arguments(p: argparse.ArgumentParser, *, data_required: bool = Tru
                    help="`fast`: small LightGBM for demos and tests (overrides --lgbm-*)")
     add_engine_arguments(p)
     add_partial_arguments(p)
+    add_level_arguments(p)
+    p.add_argument("--levels", type=flag, nargs="?", const=True, default=True,
+                   metavar="true|false",
+                   help="also forecast and score every aggregate series of the channel tree "
+                        "(parents, channels, total x skus, items.csv groups, all skus); "
+                        "default true")
+
+
+def add_level_arguments(p: argparse.ArgumentParser) -> None:
+    """`--reconcile METHOD`: how aggregate series are reconciled ("" = the backtest winner)."""
+    p.add_argument("--reconcile", choices=("", *METHODS), default="",
+                   help="reconciliation of the levels: " + "|".join(METHODS) + " (default: "
+                        "the coherent method that wins the per-level backtest)")
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,7 +116,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        windows=args.windows, step=args.step or None, warmup=args.warmup,
                        models=models, lgbm=lgbm, engine=engine.engine,
                        scheduler=engine.scheduler,
-                       accept_partial=bool(getattr(args, "accept_partial", False)))
+                       accept_partial=bool(getattr(args, "accept_partial", False)),
+                       levels=bool(getattr(args, "levels", True)),
+                       reconcile=getattr(args, "reconcile", "") or "")
 
 
 def load_folder(path: Path, args: argparse.Namespace, *, freq: str | None = None

@@ -19,6 +19,7 @@ import pandas as pd
 from channelcast import cmd_dask, cmd_train
 from channelcast.args import (
     add_engine_arguments,
+    add_level_arguments,
     add_partial_arguments,
     add_train_arguments,
     config_from_args,
@@ -28,10 +29,20 @@ from features.config import DEFAULT_HORIZON, DEFAULT_MODELS, DEFAULT_QUANTILES
 from features.contract.errors import DataContractError
 from features.contract.partitioned import is_store, open_store
 from features.contract.validation import load_validated, refused_note
+from features.schema import ITEM, NODE
+from models.hierarchy import LEVELS
 from models.zoo import MODEL_NAMES, check_models, primary_model
 from training.dask.cluster import EngineConfig
 from training.engine.backtest import MODEL, run_backtest
-from training.engine.forecast import UnknownSeriesError, fit_forecaster
+from training.engine.forecast import Forecaster, UnknownSeriesError, fit_forecaster
+from training.engine.hierarchy import (
+    LEVEL_QUANTILES,
+    METHOD,
+    SKUS,
+    LevelBacktest,
+    backtest_levels,
+    fit_levels,
+)
 from training.engine.loading import rejects_file
 from training.engine.metrics import evaluate, format_table
 
@@ -75,15 +86,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     f.add_argument("--out", type=Path, required=True, help="forecast file (.parquet/.csv)")
     f.add_argument("--calibration-windows", type=int, default=3, help="recent windows used "
                    "for quantiles and model choice (default 3)")
+    f.add_argument("--level", choices=("", *LEVELS), default="",
+                   help="forecast every series of this level of the channel tree (an "
+                        "aggregate's id in node_id, its sku in sku or * for all skus), "
+                        "reconciled with --reconcile")
+    add_level_arguments(f)
     add_engine_arguments(f)
     add_partial_arguments(f)
     f.set_defaults(handler=_run_forecast)
 
 
-def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+def _load(args: argparse.Namespace
+          ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame | None] | None:
     if is_store(args.data):  # a partitioned store, read whole by the local engine
         store = open_store(args.data)
-        return store.load_history(), store.nodes(), store.freq
+        return store.load_history(), store.nodes(), store.freq, None
     rejects = rejects_file(args.data, args.rejects)
     try:
         report = load_validated(args.data, freq=args.freq, accept_partial=args.accept_partial,
@@ -94,7 +111,8 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, str] | 
     note = refused_note(report, rejects)
     if note:
         print(note)
-    return report.tables["sell_through"], report.tables["nodes"], str(report.freq)
+    return (report.tables["sell_through"], report.tables["nodes"], str(report.freq),
+            report.tables.get("items"))
 
 
 def _parse(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -117,8 +135,9 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
         frame.to_parquet(out, index=False)
 
 
-def _inputs(args: argparse.Namespace
-            ) -> tuple[tuple[str, ...], tuple[float, ...], pd.DataFrame, pd.DataFrame, str] | None:
+def _inputs(args: argparse.Namespace) -> tuple[
+        tuple[str, ...], tuple[float, ...], pd.DataFrame, pd.DataFrame, str,
+        pd.DataFrame | None] | None:
     """Models, quantiles and the validated data of `args`; None (message printed) if bad."""
     try:
         models, quantiles = _parse(args)
@@ -141,12 +160,17 @@ def _run_backtest(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     if inputs is None:
         return 2
-    models, quantiles, history, nodes, freq = inputs
+    models, quantiles, history, nodes, freq, items = inputs
     start = time.perf_counter()
+    if args.levels:
+        quantiles = tuple(sorted({*quantiles, *LEVEL_QUANTILES}))
     try:
         config = replace(config_from_args(args).backtest_config(), quantiles=quantiles)
         result = run_backtest(history, freq=freq, config=config, nodes=nodes,
                               progress=not args.quiet)
+        levels = (backtest_levels(result, history, nodes=nodes, items=items, config=config,
+                                  outside_span=args.outside_span, progress=not args.quiet)
+                  if args.levels else None)
     except ValueError as exc:
         print(f"cannot backtest {args.data}: {exc}")
         return 2
@@ -162,7 +186,25 @@ def _run_backtest(args: argparse.Namespace) -> int:
     print(format_table(table))
     print(f"\n{len(result.predictions):,} prediction rows in {wall:.1f} s; `{primary}` written "
           f"to {args.out}, every model to {every}")
+    if levels is not None:
+        print()
+        _print_levels(args, levels)
     return 0
+
+
+def _print_levels(args: argparse.Namespace, levels: LevelBacktest) -> None:
+    """Print and write (`<out>.levels.csv`, `<out>.levels.parquet`) the per-level scores."""
+    wide = levels.scores.pivot_table(index=["level", SKUS], columns=METHOD, values="wrmsse")
+    print("WRMSSE per level (x sku kind) and reconciliation method:")
+    print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(format_table(levels.summary))
+    print(f"default --reconcile: {levels.winner} (the coherent method with the lowest "
+          "wrmsse_m5, the mean over levels x sku kinds)")
+    scores = args.out.with_name(args.out.stem + ".levels.csv")
+    levels.scores.to_csv(scores, index=False)
+    every = args.out.with_name(args.out.stem + ".levels.parquet")
+    levels.predictions.to_parquet(every, index=False)
+    print(f"per-level scores written to {scores}, every level's predictions to {every}")
 
 
 def _on_dask(args: argparse.Namespace, run: Callable[..., int]) -> int:
@@ -198,20 +240,40 @@ def _fit_and_forecast(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     if inputs is None:
         return 2
-    models, quantiles, history, nodes, freq = inputs
+    models, quantiles, history, nodes, freq, items = inputs
     start = time.perf_counter()
     try:
-        forecaster = fit_forecaster(history, freq=freq, horizon=args.horizon, nodes=nodes,
-                                    models=models,
+        if args.level or args.reconcile:
+            forecaster = fit_levels(history, nodes=nodes, items=items, freq=freq,
+                                    horizon=args.horizon, models=models,
                                     calibration_windows=args.calibration_windows,
-                                    progress=not args.quiet)
-        frame = forecaster.predict(quantiles=quantiles, model=primary_model(models))
+                                    method=args.reconcile or None, progress=not args.quiet)
+            frame = _level_frame(forecaster, args, quantiles)
+        else:
+            forecaster = fit_forecaster(history, freq=freq, horizon=args.horizon, nodes=nodes,
+                                        models=models,
+                                        calibration_windows=args.calibration_windows,
+                                        progress=not args.quiet)
+            frame = forecaster.predict(quantiles=quantiles, model=primary_model(models))
     except (ValueError, UnknownSeriesError) as exc:
         print(f"cannot forecast {args.data}: {exc}")
         return 2
     _write(frame, args.out)
-    n_series = len(forecaster.keys)
+    n_series = frame.groupby([c for c in ("level", NODE, ITEM) if c in frame]).ngroups
     print(f"{len(frame):,} forecast rows ({n_series:,} series x {args.horizon} periods from "
           f"{forecaster.origin:%Y-%m-%d}) in {time.perf_counter() - start:.1f} s -> {args.out}")
     print(frame.head(args.horizon).to_string(index=False))
     return 0
+
+
+def _level_frame(forecaster: Forecaster, args: argparse.Namespace,
+                 quantiles: tuple[float, ...]) -> pd.DataFrame:
+    """Every series of `--level` (all levels without it), reconciled with `--reconcile`."""
+    hierarchy = forecaster.hierarchy
+    assert hierarchy is not None
+    keys = hierarchy.keys
+    series = keys[keys["level"] == args.level] if args.level else None
+    print(f"reconcile: {args.reconcile or forecaster.reconcile}"
+          f"{'' if args.reconcile else ' (the winner on the calibration windows)'}")
+    return forecaster.predict_levels(series, quantiles=quantiles,
+                                     reconcile=args.reconcile or None)

@@ -97,6 +97,10 @@ def track_backtest(args: argparse.Namespace) -> int:
     by_model = outcome.scores.by_model
     print(by_model[["model", "wape", "wrmsse", "mase", "scaled_pinball", "coverage", "bias"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if outcome.levels is not None:
+        print(outcome.levels.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"default --reconcile: {args.reconcile or outcome.levels.winner} (per-level "
+              "backtest winner: " + str(outcome.levels.winner) + ")")
     print(f"run {outcome.run_id}")
     return 0
 
@@ -109,6 +113,10 @@ def _run_train(args: argparse.Namespace) -> int:
     version = outcome.version.version if outcome.version else "?"
     scores = outcome.scores.by_model[["model", "wape", "wrmsse", "scaled_pinball", "coverage"]]
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if outcome.levels is not None:
+        print(outcome.levels.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"aggregate series served reconciled with {args.reconcile or outcome.levels.winner}"
+              " by default")
     print(f"run {outcome.run_id}: registered {store.model_name} v{version} as `challenger` "
           f"in {store.tracking_uri}; next: channelcast promote")
     return 0
@@ -142,7 +150,9 @@ def forecast_registered(args: argparse.Namespace, quantiles: tuple[float, ...]) 
                                 quantiles=quantiles, series=series)
         else:
             frame = forecast_stage(store=store, model_uri=uri, out=args.out,
-                                   horizon=args.horizon or 0, quantiles=quantiles, series=series)
+                                   horizon=args.horizon or 0, quantiles=quantiles, series=series,
+                                   level=getattr(args, "level", None),
+                                   reconcile=getattr(args, "reconcile", "") or None)
     except (UnknownSeriesError, ValueError, LookupError, OSError, MlflowException) as exc:
         print(f"forecast: {exc}", file=sys.stderr)
         return 2

@@ -227,6 +227,10 @@ class TrainConfig:
             `local-cluster:N` (with "dask", `data` is a partitioned store).
         accept_partial: train on the accepted rows when validation refuses some rows of
             `data` (they are written to a rejects file); False = refuse the folder.
+        levels: also forecast, score and serve every aggregate series of the channel tree
+            (parents, channels, total x skus, groups, all skus; issue 23).
+        reconcile: the served model's default reconciliation method for them; "" = the
+            coherent method that wins the per-level backtest.
     """
 
     data: Path
@@ -242,6 +246,8 @@ class TrainConfig:
     engine: str = "local"
     scheduler: str = ""
     accept_partial: bool = False
+    levels: bool = True
+    reconcile: str = ""
 
     def backtest_config(self) -> BacktestConfig:
         """The backtest this run does."""

@@ -10,6 +10,14 @@ price / be on promotion"; LightGBM's forecasts of those series are rebuilt with 
 Output: one row per series x step with `node_id, sku, date, step, model, mean` and one
 `q<level>` column per quantile.
 
+Aggregate series (a model trained on nodes with parents or channels: `Forecaster.levels`):
+rows with a `level` (`node`, `parent`, `channel`, `total`; the aggregate's id in `node_id`,
+its sku in `sku` or `*` for all skus) are answered with reconciled means and quantiles
+(`Forecaster.predict_levels`), method = param `reconcile` (default the model's backtest
+winner; `none` = each series' own base forecast). Rows without a `level` keep the bottom
+answer above, unless `reconcile` is given: then every row is a level request (a missing
+level is `node`). Level rows come after the others and carry `level` and `reconcile`.
+
 The model directory holds `forecaster.pkl` (the fitted `training.engine.forecast.Forecaster`:
 every model's forecasts from the last history period, `auto`'s combination per series,
 conformal residual pools per model, horizon step and demand class, series scales and
@@ -55,6 +63,8 @@ import models
 import training
 from features.config import DEFAULT_QUANTILES, FeatureSpec
 from features.schema import DATE, ITEM, NODE, PRICE, PROMO
+from models.hierarchy import ALL_SKUS, TOTAL
+from models.hierarchy.structure import LEVEL
 from training.engine.forecast import Forecaster, UnknownSeriesError
 
 __all__ = ["CODE_PACKAGES", "REQUIREMENTS", "ForecastModel", "ForecastRequestError",
@@ -107,19 +117,43 @@ def answer(forecaster: Forecaster, series: pd.DataFrame, params: dict[str, Any]
     horizon = int(params.get("horizon") or forecaster.horizon)
     quantiles = params.get("quantiles")
     quantiles = DEFAULT_QUANTILES if quantiles is None or len(quantiles) == 0 else quantiles
+    qs = [float(q) for q in quantiles]
     model = str(params.get("model") or served_model(forecaster))
-    keys = series[[NODE, ITEM]].drop_duplicates()
-    future = None
-    if DATE in series and series[DATE].notna().any():
-        planned = series[series[DATE].notna()]
-        future = planned[[c for c in (DATE, NODE, ITEM, PRICE, PROMO) if c in planned]]
+    reconcile = str(params.get("reconcile") or "") or None
+    planned = series[DATE].notna() if DATE in series else pd.Series(False, index=series.index)
+    leveled = _level_rows(series, every=reconcile is not None)
+    if (leveled & planned).any():
+        raise ForecastRequestError("planned price/promo rows (with a `date`) apply to bottom "
+                                   "series without `level` or `reconcile`; send them apart.")
+    parts = []
     try:
-        return forecaster.predict(keys, horizon=horizon, quantiles=[float(q) for q in quantiles],
-                                  model=model, future=future)
+        flat = series[~leveled & ~planned]
+        if len(flat) or not leveled.any():
+            future = series.loc[planned, [c for c in (DATE, NODE, ITEM, PRICE, PROMO)
+                                          if c in series]]
+            parts.append(forecaster.predict(flat[[NODE, ITEM]].drop_duplicates(),
+                                            horizon=horizon, quantiles=qs, model=model,
+                                            future=future if len(future) else None))
+        if leveled.any():
+            keys = series.loc[leveled, [c for c in (LEVEL, NODE, ITEM) if c in series]]
+            parts.append(forecaster.predict_levels(keys.drop_duplicates(), horizon=horizon,
+                                                   quantiles=qs, model=model,
+                                                   reconcile=reconcile))
     except UnknownSeriesError as exc:
         raise UnknownSeriesRequest(str(exc)) from exc
     except ValueError as exc:
         raise ForecastRequestError(str(exc)) from exc
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _level_rows(series: pd.DataFrame, *, every: bool) -> pd.Series:
+    """Rows asking for a level forecast: a non-empty `level` (all rows when `every`)."""
+    if every:
+        return pd.Series(True, index=series.index)
+    if LEVEL not in series:
+        return pd.Series(False, index=series.index)
+    level = series[LEVEL]
+    return level.notna() & (level.astype(str).str.strip() != "")
 
 
 def served_model(forecaster: Forecaster) -> str:
@@ -143,7 +177,18 @@ def model_card(forecaster: Forecaster, *, spec: FeatureSpec | None = None) -> di
         "feature_spec": asdict(spec or FeatureSpec.for_freq(forecaster.freq)),
         "lgbm_rounds": getattr(forecaster.lgbm, "best_rounds_", None),
         "state": _state_card(forecaster),
+        "levels": _levels_card(forecaster),
     }
+
+
+def _levels_card(forecaster: Forecaster) -> dict[str, Any] | None:
+    levels = getattr(forecaster, "levels", None)
+    if levels is None:
+        return None
+    per_level = levels.hierarchy.keys[LEVEL].value_counts()
+    return {"series": levels.hierarchy.n_all, "bottom": levels.hierarchy.n_bottom,
+            "per_level": {str(k): int(v) for k, v in per_level.items()},
+            "reconcile_default": levels.method, "methods": sorted(levels.reconcilers)}
 
 
 def _state_card(forecaster: Forecaster) -> dict[str, Any] | None:
@@ -158,14 +203,18 @@ def _state_card(forecaster: Forecaster) -> dict[str, Any] | None:
 
 
 def input_example(forecaster: Forecaster, *, series: int = 3) -> pd.DataFrame:
-    """Requested series plus one row of planned values (a promotion in the first period)."""
+    """Requested series plus one row of planned values (a promotion in the first period,
+    when LightGBM was trained) and one aggregate series (the total, when the model has
+    levels)."""
     keys = forecaster.keys[[NODE, ITEM]].head(series).astype(str).reset_index(drop=True)
-    rows = keys.assign(**{DATE: None, PRICE: np.nan, PROMO: np.nan})
-    if forecaster.state is None or forecaster.state.lgbm is None:
-        return keys
-    plan = keys.head(1).assign(**{DATE: f"{forecaster.dates[0]:%Y-%m-%d}", PRICE: np.nan,
-                                  PROMO: 1.0})
-    return pd.concat([rows, plan], ignore_index=True)
+    parts = [keys]
+    if forecaster.state is not None and forecaster.state.lgbm is not None:
+        parts = [keys.assign(**{DATE: None, PRICE: np.nan, PROMO: np.nan}),
+                 keys.head(1).assign(**{DATE: f"{forecaster.dates[0]:%Y-%m-%d}",
+                                        PRICE: np.nan, PROMO: 1.0})]
+    if forecaster.levels is not None:
+        parts.append(pd.DataFrame({NODE: [TOTAL], ITEM: [ALL_SKUS], LEVEL: ["total"]}))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else keys
 
 
 def log_forecast_model(forecaster: Forecaster, *, name: str = "model",
@@ -174,7 +223,7 @@ def log_forecast_model(forecaster: Forecaster, *, name: str = "model",
     active run."""
     keys = input_example(forecaster, series=example_series)
     params = {"horizon": forecaster.horizon, "quantiles": list(DEFAULT_QUANTILES),
-              "model": served_model(forecaster)}
+              "model": served_model(forecaster), "reconcile": ""}
     output = answer(forecaster, keys, params)
     with warnings.catch_warnings():  # the int `step` column: it is never missing
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)

@@ -15,13 +15,17 @@ import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from features.config import DEFAULT_QUANTILES, TrainConfig
+from features.config import DEFAULT_QUANTILES, BacktestConfig, TrainConfig
 from features.contract.partitioned import is_store, open_store, store_fingerprint
 from features.schema import ITEM, NODE
+from models.hierarchy.structure import LEVEL
 from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest
-from training.engine.forecast import fit_forecaster
+from training.engine.forecast import Forecaster, fit_forecaster
+from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest, backtest_levels, fit_levels
+from training.engine.hierarchy_model import NoHierarchyError, check_method
 from training.engine.loading import Loaded, load_data
+from training.tracking.levels import log_levels
 from training.tracking.pyfunc import log_forecast_model
 from training.tracking.registry import client_for, register_challenger
 from training.tracking.runs import (
@@ -36,7 +40,7 @@ from training.tracking.runs import (
 from training.tracking.settings import StoreSettings
 
 __all__ = ["TrainOutcome", "backtest_scores", "backtest_stage", "fingerprint", "forecast_stage",
-           "version_record", "train_stage"]
+           "level_backtest", "version_record", "train_stage"]
 
 
 @dataclass
@@ -46,15 +50,50 @@ class TrainOutcome:
     run_id: str
     scores: BacktestScores
     version: ModelVersion | None = None
+    levels: LevelBacktest | None = None
 
 
 def backtest_scores(cfg: TrainConfig, data: Loaded, cutoffs: list[pd.Timestamp] | None = None,
                     progress: bool = False) -> tuple[BacktestResult, BacktestScores]:
     """Backtest `cfg` on `data` (at `cutoffs`, default the rolling ones) and score it."""
-    result = run_backtest(data.history, freq=data.freq, config=cfg.backtest_config(),
+    result = run_backtest(data.history, freq=data.freq, config=_backtest_config(cfg),
                           nodes=data.nodes, cutoffs=cutoffs, progress=progress)
     return result, score_backtest(result, data.history, freq=data.freq,
                                   outside_span=cfg.outside_span)
+
+
+def _backtest_config(cfg: TrainConfig) -> BacktestConfig:
+    config = cfg.backtest_config()
+    if not cfg.levels:
+        return config
+    return replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
+
+
+def level_backtest(cfg: TrainConfig, data: Loaded, result: BacktestResult, *,
+                   progress: bool = False) -> LevelBacktest | None:
+    """The per-level backtest of `result` (None when `cfg.levels` is off), logged into the
+    active run with the default method it gives (`cfg.reconcile`, else the winner)."""
+    if not cfg.levels:
+        return None
+    levels = backtest_levels(result, data.history, nodes=data.nodes, items=data.items,
+                             config=_backtest_config(cfg),
+                             outside_span=cfg.outside_span,  # type: ignore[arg-type]
+                             progress=progress)
+    log_levels(levels, default=cfg.reconcile or str(levels.winner))
+    return levels
+
+
+def _fit(cfg: TrainConfig, data: Loaded, levels: LevelBacktest | None, progress: bool
+         ) -> Forecaster:
+    """The served forecaster: with `levels`, every aggregate series too (default method:
+    `cfg.reconcile`, else the per-level backtest's winner)."""
+    if levels is None:
+        return fit_forecaster(data.history, freq=data.freq, horizon=cfg.horizon,
+                              nodes=data.nodes, models=cfg.models,
+                              calibration_windows=cfg.warmup, lgbm=cfg.lgbm, progress=progress)
+    return fit_levels(data.history, nodes=data.nodes, items=data.items, freq=data.freq,
+                      horizon=cfg.horizon, models=cfg.models, calibration_windows=cfg.warmup,
+                      lgbm=cfg.lgbm, method=cfg.reconcile or levels.winner, progress=progress)
 
 
 def fingerprint(cfg: TrainConfig, data: Loaded) -> dict[str, str]:
@@ -76,6 +115,8 @@ def _log_inputs(cfg: TrainConfig, data: Loaded, *, commit: str | None) -> dict[s
 
 
 def _local(cfg: TrainConfig, stage: str) -> TrainConfig:
+    if cfg.reconcile:
+        check_method(cfg.reconcile)
     if cfg.engine != "local":
         raise ValueError(f"`{stage}` runs on the local engine; for `engine={cfg.engine}` use "
                          f"training.dask.stages.{stage}_dask.")
@@ -92,7 +133,8 @@ def backtest_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None
         _log_inputs(cfg, data, commit=commit)
         result, scores = backtest_scores(cfg, data, progress=progress)
         log_backtest(result, scores, data.history, primary=primary_model(cfg.models))
-    return TrainOutcome(run_id=run.info.run_id, scores=scores)
+        levels = level_backtest(cfg, data, result, progress=progress)
+    return TrainOutcome(run_id=run.info.run_id, scores=scores, levels=levels)
 
 
 def train_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
@@ -105,18 +147,15 @@ def train_stage(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = 
         record = _log_inputs(cfg, data, commit=commit)
         result, scores = backtest_scores(cfg, data, progress=progress)
         log_backtest(result, scores, data.history, primary=primary_model(cfg.models))
-        forecaster = fit_forecaster(data.history, freq=data.freq, horizon=cfg.horizon,
-                                    nodes=data.nodes, models=cfg.models,
-                                    calibration_windows=cfg.warmup, lgbm=cfg.lgbm,
-                                    progress=progress)
-        info = log_forecast_model(forecaster)
+        levels = level_backtest(cfg, data, result, progress=progress)
+        info = log_forecast_model(_fit(cfg, data, levels, progress))
         run_id = run.info.run_id
         tags, description = version_record(cfg, scores, record, commit=commit, run_id=run_id)
         version = register_challenger(client_for(store.tracking_uri), name=store.model_name,
                                       model_uri=info.model_uri, run_id=run_id, tags=tags,
                                       description=description)
         mlflow.set_tag("registered_version", version.version)
-    return TrainOutcome(run_id=run_id, scores=scores, version=version)
+    return TrainOutcome(run_id=run_id, scores=scores, version=version, levels=levels)
 
 
 def version_record(cfg: TrainConfig, scores: BacktestScores, record: dict[str, str], *,
@@ -140,22 +179,36 @@ def version_record(cfg: TrainConfig, scores: BacktestScores, record: dict[str, s
 
 def forecast_stage(*, store: StoreSettings, model_uri: str, out: Path, horizon: int = 0,
                    quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
-                   series: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Forecast `series` (default: every series the model knows) with a registered model,
-    write `out` (.csv or .parquet) and log it in a `forecast` run."""
+                   series: pd.DataFrame | None = None, level: str | None = None,
+                   reconcile: str | None = None) -> pd.DataFrame:
+    """Forecast `series` (default: every series the model knows; with `level`, every series
+    of that level of the channel tree) with a registered model, write `out` (.csv or
+    .parquet) and log it in a `forecast` run. `reconcile`: the method for level series
+    (default the model's)."""
     with open_run(store, run_name="forecast"):
         model = mlflow.pyfunc.load_model(model_uri)
+        forecaster = model.unwrap_python_model().forecaster
+        if series is None and level:
+            if forecaster.hierarchy is None:
+                raise NoHierarchyError(f"{model_uri} was trained without levels; retrain it "
+                                       "(channelcast train --levels true) to forecast "
+                                       f"level {level!r}.")
+            keys = forecaster.hierarchy.keys
+            series = keys[keys[LEVEL] == level]
         if series is None:
-            series = model.unwrap_python_model().forecaster.keys[[NODE, ITEM]]
-        params = {"quantiles": list(quantiles), **({"horizon": horizon} if horizon else {})}
-        frame = model.predict(series[[NODE, ITEM]].astype(str), params=params)
+            series = forecaster.keys[[NODE, ITEM]]
+        params = {"quantiles": list(quantiles), **({"horizon": horizon} if horizon else {}),
+                  **({"reconcile": reconcile} if reconcile else {})}
+        cols = [c for c in (LEVEL, NODE, ITEM) if c in series]
+        frame = model.predict(series[cols].astype(str), params=params)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".csv":
             frame.to_csv(out, index=False)
         else:
             frame.to_parquet(out, index=False)
         log_params({"model_uri": model_uri, "horizon": str(horizon or "trained"),
-                    "quantiles": ",".join(map(str, quantiles)), "out": str(out)})
+                    "quantiles": ",".join(map(str, quantiles)), "out": str(out),
+                    "level": level or "", "reconcile": reconcile or ""})
         mlflow.log_metric("forecast_rows", len(frame))
         mlflow.log_artifact(str(out), artifact_path="forecast")
     return frame
