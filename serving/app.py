@@ -21,6 +21,7 @@ from serving.monitor import AlertMonitor
 from serving.reports import ReportService
 from serving.routes import (
     admin,
+    aggregates,
     alerts,
     allocations,
     channel,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.reports = report_service
     install_handlers(app)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_answer)
-    for module in (forecasts, allocations, channel, alerts, reports, admin, health, ui):
+    for module in (forecasts, aggregates, allocations, channel, alerts, reports, admin, health, ui):
         app.include_router(module.router)
     ui.mount_page(app)
     docs.mount_docs(app)

@@ -33,7 +33,7 @@ from models.quantiles import quantile_name
 from training.engine.forecast import Forecaster
 
 __all__ = ["FULL_CACHE_SERIES", "ForecastCache", "ForecastTable", "ModelFacts", "ModelHolder",
-           "ModelUnavailableError", "ServedModel", "load_model"]
+           "ModelUnavailableError", "ServedModel", "load_model", "table_of"]
 
 log = logging.getLogger("channelcast.serving")
 FloatArray = npt.NDArray[np.float64]
@@ -101,9 +101,9 @@ class ForecastCache:
             found = self.peek(model, horizon, quantiles)
             if found is not None:
                 return found
-            table = _table_of(self.forecaster.predict(horizon=horizon, quantiles=quantiles,
-                                                      model=model), horizon, quantiles,
-                              self.forecaster.dates)
+            table = table_of(self.forecaster.predict(horizon=horizon, quantiles=quantiles,
+                                                     model=model), horizon, quantiles,
+                             self.forecaster.dates)
             with self._lock:
                 self._tables[(model, horizon, quantiles)] = table
                 while (sum(t.nbytes for t in self._tables.values()) > self.max_bytes
@@ -125,8 +125,9 @@ class ForecastCache:
         return value
 
 
-def _table_of(frame: pd.DataFrame, horizon: int, quantiles: tuple[float, ...],
-              dates: pd.DatetimeIndex) -> ForecastTable:
+def table_of(frame: pd.DataFrame, horizon: int, quantiles: tuple[float, ...],
+             dates: pd.DatetimeIndex) -> ForecastTable:
+    """`Forecaster.predict`'s rows (every series x `horizon` steps, in order) as arrays."""
     names = tuple(quantile_name(q) for q in quantiles)
     n = len(frame) // horizon
     return ForecastTable(

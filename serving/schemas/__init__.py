@@ -48,15 +48,20 @@ from serving.schemas.fields import (
     Units,
 )
 from serving.schemas.forecasts import (
+    AggregateOut,
+    AggregatesOut,
     ForecastIn,
     ForecastOut,
     ForecastRow,
+    ForecastSeries,
     ModelOut,
     PlannedRow,
     SeriesKey,
+    SeriesLevel,
 )
 
 __all__ = [
+    "AggregateOut", "AggregatesOut", "ForecastSeries", "SeriesLevel",
     "BIG", "FIRST_DAY", "LAST_DAY", "AllocationDecisionIn", "AllocationIn", "AllocationLine",
     "AllocationList", "AllocationOut", "AuditEntry", "CentralStockRow", "Count", "Day",
     "DecisionOut", "ErrorItem", "ErrorItemJson", "ErrorJson", "ErrorOut", "ForecastIn",

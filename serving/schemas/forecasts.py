@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from features.config import DEFAULT_QUANTILES
+from models.hierarchy import LEVELS
 from serving.schemas.fields import (
     TEXT_CHECK,
     Count,
@@ -24,11 +25,27 @@ from serving.schemas.fields import (
     distinct_levels,
 )
 
-__all__ = ["ForecastIn", "ForecastOut", "ForecastRow", "ModelOut", "PlannedRow", "SeriesKey"]
+__all__ = ["AggregateOut", "AggregatesOut", "ForecastIn", "ForecastOut", "ForecastRow",
+           "ForecastSeries", "ModelOut", "PlannedRow", "SeriesKey", "SeriesLevel"]
+
+SeriesLevel = Literal["node", "parent", "channel", "total"]
+"""Levels of the channel tree (`models.hierarchy.LEVELS`)."""
+assert get_args(SeriesLevel) == LEVELS
+_LEVELS_DOC = ("node (default): node_id x sku as sold; parent: a parent node's whole subtree "
+               "(node_id = the parent's id); channel: every node of a channel (node_id = the "
+               "channel's name); total: everything (node_id = TOTAL). At an aggregate level sku "
+               "is an sku, an sku group or * (all skus); GET /v1/aggregates lists them.")
+
 
 class SeriesKey(StrictBody):
     node_id: Id
     sku: Id
+
+
+class ForecastSeries(SeriesKey):
+    """A series to forecast: a node x sku, or an aggregate of the channel tree."""
+
+    level: SeriesLevel = Field("node", description=_LEVELS_DOC)
 
 
 class PlannedRow(StrictBody):
@@ -42,7 +59,7 @@ class PlannedRow(StrictBody):
 
 
 class ForecastIn(StrictBody):
-    series: list[SeriesKey] = Field(min_length=1, max_length=10_000)
+    series: list[ForecastSeries] = Field(min_length=1, max_length=10_000)
     horizon: Count | None = Field(None, ge=1, le=520,
                                   description="periods ahead (default: the trained horizon)")
     quantiles: Annotated[list[Level], AfterValidator(distinct_levels)] = Field(
@@ -54,12 +71,20 @@ class ForecastIn(StrictBody):
     planned: list[PlannedRow] | None = Field(
         None, max_length=100_000,
         description="planned price/promo of forecast periods (LightGBM uses them)")
+    reconcile: Annotated[str, Field(max_length=50), TEXT_CHECK] | None = Field(
+        None, description="how the levels are made to add up (GET /v1/aggregates lists the "
+        "model's methods; none = each series' own base forecast). Unset: the method that won "
+        "the model's backtest when a series names a `level`, else none (node series alone "
+        "keep their base forecasts). Given or defaulted, every row of the answer uses it, so "
+        "the rows add up")
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "series": [{"node_id": "DLR-01", "sku": "SKU-0001"}], "horizon": 4,
+        "series": [{"node_id": "DLR-01", "sku": "SKU-0001"},
+                   {"level": "parent", "node_id": "DST-01", "sku": "*"}], "horizon": 4,
         "quantiles": list(DEFAULT_QUANTILES)}]})
 
 
 class ForecastRow(BaseModel):
+    level: SeriesLevel = Field("node", description="the series' level (see ForecastSeries)")
     node_id: str
     sku: str
     date: date
@@ -76,7 +101,26 @@ class ForecastOut(BaseModel):
     origin: date = Field(description="last period of history the forecasts start after")
     horizon: int
     quantiles: list[float]
+    reconcile: str | None = Field(None, description="how the levels were made to add up "
+                                  "(none: base forecasts; null: the model has no hierarchy)")
     rows: list[ForecastRow]
+
+
+class AggregateOut(BaseModel):
+    level: SeriesLevel
+    node_id: str = Field(description="a parent node's id, a channel's name or TOTAL")
+    sku: str = Field(description="an sku, an sku group or * (all skus)")
+    series: int = Field(description="node x sku series it adds up")
+
+
+class AggregatesOut(BaseModel):
+    """The aggregate series a model forecasts (none: the model has no hierarchy)."""
+
+    model_version: str | None
+    reconcile: str | None = Field(description="the default method (the backtest's winner)")
+    methods: list[str] = Field(description="values `reconcile` takes in POST /v1/forecasts")
+    total: int = Field(description="aggregates matching the filters")
+    aggregates: list[AggregateOut]
 
 
 # --- allocations -----------------------------------------------------------------------------

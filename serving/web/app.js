@@ -1,10 +1,11 @@
 // The planner page: sign in with an API key, rank stock risk, read a series, decide an
 // allocation, see the decisions, watch alerts and channel health (monitor.js), read and
-// generate the monthly reports (reports.js). Talks only to the service's /v1 API (same
+// generate the monthly reports (reports.js), open the channel tree's levels (levels.js). Talks only to the service's /v1 API (same
 // origin).
 "use strict";
 
 import { seriesChart, sparkline } from "./chart.js";
+import { onMethodChange, showAggregate, showLevels, showUpLinks } from "./levels.js";
 import { showAlerts, showHealth } from "./monitor.js";
 import { generateReport, showReports } from "./reports.js";
 
@@ -200,7 +201,11 @@ async function showSeries(node, sku, marked) {
   $("#series-title").textContent = `${node} · ${sku}`;
   $("#series-facts").replaceChildren();
   $("#series-chart").replaceChildren();
+  $("#series-method-form").hidden = true;
+  $("#series-up").hidden = true;
   const s = await api("GET", `/series/${encodeURIComponent(node)}/${encodeURIComponent(sku)}`);
+  await lookups();
+  await showUpLinks(ui, node, sku);
   const fact = (label, value) => { const d = document.createElement("div");
     const b = document.createElement("b"); b.textContent = value;
     const sp = document.createElement("span"); sp.textContent = label; d.append(b, sp);
@@ -416,7 +421,10 @@ async function route() {
     if (view === "series" && (rest.length === 2 || rest.length === 4)) {
       await showSeries(decodeURIComponent(rest[0]), decodeURIComponent(rest[1]),
         rest.length === 4 ? { start: rest[2], end: rest[3], label: "alert period" } : null);
-    } else if (view === "allocation") await showAllocation();
+    } else if (view === "aggregate" && (rest.length === 3 || rest.length === 4)) {
+      await showAggregate(ui, ...rest.map(decodeURIComponent));
+    } else if (view === "levels") await showLevels(ui);
+    else if (view === "allocation") await showAllocation();
     else if (view === "history") await showHistory();
     else if (view === "alerts") await showAlerts(ui);
     else if (view === "reports") await showReports(ui);
@@ -454,6 +462,9 @@ function init() {
     showAlerts(ui).catch(fail); });
   $("#health-filters").addEventListener("submit", (ev) => { ev.preventDefault();
     showHealth(ui).catch(fail); });
+  $("#levels-filters").addEventListener("submit", (ev) => { ev.preventDefault();
+    showLevels(ui).catch(fail); });
+  $("#series-method").addEventListener("change", () => onMethodChange(ui));
   $("#reports-form").addEventListener("submit", (ev) => { ev.preventDefault();
     banner(""); generateReport(ui).catch(fail); });
   window.addEventListener("hashchange", () => route());

@@ -33,12 +33,14 @@ from serving.settings import Settings
 from tests.conftest import require
 from tests.serving.pg_cluster import start_cluster
 from training.engine.forecast import Forecaster, fit_forecaster
+from training.engine.hierarchy import fit_levels
 from training.tracking.pyfunc import log_forecast_model
 from training.tracking.registry import CHAMPION, register_challenger
 
 MODEL_NAME = "channelcast-demand"
 NEW = 2  # weeks held out of training, posted as new sell-through
 MODELS = ("lgbm", "ets", "snaive", "ma", "croston", "auto")
+LEVELS_NAME = "channelcast-levels"  # the workspace's model with a hierarchy (issue 23)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,37 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
                     forecaster=forecaster, history=history,
                     new_rows=history[dates > cut].reset_index(drop=True), nodes=data.nodes,
                     inventory=data.inventory, central_stock=data.central_stock)
+    mlflow.set_tracking_uri(saved)
+
+
+@dataclass(frozen=True)
+class LevelModel:
+    """A champion trained with a hierarchy (`fit_levels`) on the workspace's training data."""
+
+    model_uri: str
+    forecaster: Forecaster
+
+
+@pytest.fixture(scope="session")
+def level_model(workspace: Workspace) -> Iterator[LevelModel]:
+    """The workspace's data trained with a hierarchy (parents, channels, total x skus and
+    `*`), registered as `LEVELS_NAME`'s champion in the workspace's registry."""
+    history = workspace.history
+    train = history[pd.to_datetime(history["date"]) < workspace.new_rows["date"].min()]
+    forecaster = fit_levels(train, nodes=workspace.nodes, freq="W-MON", horizon=4,
+                            models=MODELS, calibration_windows=2)
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(workspace.tracking_uri)
+    experiment = mlflow.get_experiment_by_name("serving")
+    assert experiment is not None
+    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
+        info = log_forecast_model(forecaster)
+    client = MlflowClient(tracking_uri=workspace.tracking_uri,
+                          registry_uri=workspace.tracking_uri)
+    version = register_challenger(client, name=LEVELS_NAME, model_uri=info.model_uri,
+                                  run_id=run.info.run_id, tags={}, description="levels")
+    client.set_registered_model_alias(LEVELS_NAME, CHAMPION, version.version)
+    yield LevelModel(model_uri=f"models:/{LEVELS_NAME}@{CHAMPION}", forecaster=forecaster)
     mlflow.set_tracking_uri(saved)
 
 
@@ -197,6 +230,14 @@ def settings(workspace: Workspace, database_url: str) -> Settings:
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
     service = Service(settings)
+    with TestClient(create_app(service=service), raise_server_exceptions=False) as client:
+        yield Api(client=client, service=service, keys=add_keys(service))
+
+
+@pytest.fixture
+def level_api(settings: Settings, level_model: LevelModel) -> Iterator[Api]:
+    """`api` serving the model with a hierarchy (`level_model`)."""
+    service = Service(replace(settings, model_uri=level_model.model_uri))
     with TestClient(create_app(service=service), raise_server_exceptions=False) as client:
         yield Api(client=client, service=service, keys=add_keys(service))
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from serving.keys import create_key
 from serving.service import Service
 from tests.conftest import require
-from tests.serving.conftest import Workspace, make_settings, served_at
+from tests.serving.conftest import LevelModel, Workspace, make_settings, served_at
 
 pytestmark = pytest.mark.slow  # property-based runs against live servers
 EXAMPLES = 8
@@ -50,6 +50,29 @@ def server(request: pytest.FixtureRequest, workspace: Workspace,
                 f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
         url, name = _fresh_postgres(admin)
     service = Service(make_settings(workspace, url))
+    with served_at(service) as base:
+        _, key = create_key(service.db, name="schemathesis-admin", role="admin")
+        yield base, key
+    if name is not None:
+        _drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def level_server(request: pytest.FixtureRequest, workspace: Workspace, level_model: LevelModel,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(base URL, admin key) of a live service serving the model with a hierarchy."""
+    from tests.serving.conftest import _PG_WHY, _drop_postgres, _fresh_postgres
+
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('stl')) / 'service.db'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin_url")
+        require(admin is not None,
+                "schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
+                f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
+        url, name = _fresh_postgres(admin)
+    service = Service(make_settings(workspace, url, model_uri=level_model.model_uri))
     with served_at(service) as base:
         _, key = create_key(service.db, name="schemathesis-admin", role="admin")
         yield base, key
@@ -138,3 +161,25 @@ def test_stateful_sequences_never_answer_5xx(server: tuple[str, str]):
     # both links were followed to a resource that exists (an allocation, a batch)
     assert any("/v1/allocations/{allocation_id}" in p for p in linked), sorted(set(calls))
     assert "POST /v1/sell-through/{batch_id}/revert" in linked, sorted(set(calls))
+
+
+def test_forecasts_at_every_level_conform_and_never_answer_5xx(level_server: tuple[str, str]):
+    """The operations issue 23 changed or added, against a model with a hierarchy (the run
+    above serves one without)."""
+    base, key = level_server
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json").include(
+        path_regex="^/v1/(forecasts|aggregates)")
+    failures, labels = [], set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        labels.add(operation.label)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _run(operation, mode, base, key)
+            except Unsatisfiable:
+                assert mode == GenerationMode.NEGATIVE, operation.label
+            except (Exception, BaseExceptionGroup) as exc:
+                failures.append(f"{operation.label} [{mode}]: {exc}")
+    assert labels == {"POST /v1/forecasts", "GET /v1/aggregates",
+                      "GET /v1/aggregates/{level}/{node_id}/{sku}"}
+    assert not failures, "\n\n".join(failures)
