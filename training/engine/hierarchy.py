@@ -10,8 +10,9 @@ windows only (the steps already known at its cutoff), as the engine's conformal 
 are. Scores: `training.engine.metrics.evaluate` per method, level and sku kind (`skus`:
 `sku`, `group` or `*`), so WRMSSE weights and scales are M5's within each of those cells;
 `wrmsse_m5` is their average, as in M5. The default method (`choose_method`) is the
-coherent method with the lowest `wrmsse_m5`, ties to the earlier in `COHERENT_METHODS`:
-the same data and windows always give the same choice.
+coherent method with the lowest `wrmsse_m5` among those that leave the bottom series at most
+`BOTTOM_TOLERANCE` (1%) worse than unreconciled (issue 23's bound), ties to the earlier in
+`COHERENT_METHODS`: the same data and windows always give the same choice.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from training.engine.hierarchy_model import (
 from training.engine.metrics import evaluate, row_frame
 from training.engine.windows import WindowForecasts
 
-__all__ = ["LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest", "LevelWindow",
+__all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest", "LevelWindow",
            "aggregate_history", "attach_levels", "backtest_levels", "choose_method",
            "fit_levels", "fit_upper", "level_windows", "reconcile_windows", "score_levels",
            "series_ids", "summarize"]
@@ -57,6 +58,8 @@ __all__ = ["LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest", "LevelWindow",
 METHOD, SKUS = "method", "skus"
 #: Quantiles every level is scored with: the 80% and 95% intervals and the median.
 LEVEL_QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
+#: The default method may make the bottom series at most this much worse than `none`.
+BOTTOM_TOLERANCE = 0.01
 _ROW = "_row"
 
 FloatArray = npt.NDArray[np.float64]
@@ -241,23 +244,32 @@ def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.Da
 
 
 def summarize(scores: pd.DataFrame, coherence: dict[str, float]) -> pd.DataFrame:
-    """Per method: `wrmsse_m5` (mean WRMSSE over level x sku kind), mean coverages and the
-    largest coherence error (`none`: NaN, it is not reconciled)."""
+    """Per method: `wrmsse_m5` (mean WRMSSE over level x sku kind), `wrmsse_bottom` (the
+    node x sku series), mean coverages and the largest coherence error (`none`: NaN)."""
     cols = {"wrmsse_m5": ("wrmsse", "mean"), "scaled_pinball": ("scaled_pinball", "mean"),
             "coverage": ("coverage", "mean")}
     if "coverage95" in scores:
         cols["coverage95"] = ("coverage95", "mean")
     out = scores.groupby(METHOD, sort=False).agg(**cols).reset_index()
+    bottom = scores[(scores[LEVEL] == "node") & (scores[SKUS] == "sku")]
+    out.insert(2, "wrmsse_bottom", out[METHOD].map(bottom.set_index(METHOD)["wrmsse"]))
     out["coherence_error"] = out[METHOD].map(coherence)
     return out
 
 
-def choose_method(summary: pd.DataFrame) -> str:
-    """The coherent method with the lowest `wrmsse_m5` (ties: the earlier in
-    `COHERENT_METHODS`)."""
+def choose_method(summary: pd.DataFrame, *, bottom_tolerance: float = BOTTOM_TOLERANCE
+                  ) -> str:
+    """The coherent method with the lowest `wrmsse_m5` among those whose bottom series
+    (`wrmsse_bottom`) are at most `bottom_tolerance` worse than unreconciled (`none`, when
+    scored; every coherent method when none passes); ties: the earlier in
+    `COHERENT_METHODS`."""
     ranked = summary[summary[METHOD].isin(COHERENT_METHODS) & summary["wrmsse_m5"].notna()]
     if ranked.empty:
         raise ValueError("no coherent method was scored; give more backtest windows.")
+    base = summary.loc[summary[METHOD] == "none", "wrmsse_bottom"]
+    if len(base) and np.isfinite(base.iloc[0]):
+        keep = ranked["wrmsse_bottom"] <= base.iloc[0] * (1 + bottom_tolerance)
+        ranked = ranked[keep] if keep.any() else ranked
     order = ranked[METHOD].map({m: i for i, m in enumerate(COHERENT_METHODS)})
     best = ranked.assign(_order=order).sort_values(["wrmsse_m5", "_order"], kind="stable")
     return str(best[METHOD].iloc[0])
@@ -340,11 +352,11 @@ def fit_levels(history: pd.DataFrame, *, nodes: pd.DataFrame, freq: str, horizon
                              "`calibration_windows` >= 2; give more or name the method.")
         windows = level_windows(low.windows, high.windows, upper_rows(hierarchy, upper.keys),
                                 bottom.primary)[:-1]
-        reconciled, coherence = reconcile_windows(
-            hierarchy, windows, first=1, methods=COHERENT_METHODS, quantiles=LEVEL_QUANTILES,
-            freq=freq)
+        reconciled, coherence = reconcile_windows(  # `none` = the base means, for the guard
+            hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
+            quantiles=LEVEL_QUANTILES, freq=freq)
         scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, history, aggregates,
                               freq=freq, outside_span=outside_span)
-        method = choose_method(summarize(scores, coherence))
+        method = choose_method(summarize(scores, {**coherence, "none": np.nan}))
     return attach_levels(bottom, upper, hierarchy, bottom_windows=low.windows,
                          upper_windows=high.windows, method=method, scores=scores)

@@ -16,6 +16,7 @@ from training.engine.hierarchy import (
     METHOD,
     aggregate_history,
     backtest_levels,
+    choose_method,
     fit_levels,
 )
 from training.engine.hierarchy_model import NoHierarchyError
@@ -65,8 +66,20 @@ def test_every_level_is_scored_and_the_winner_is_the_best_coherent_method(levels
     assert scores["wrmsse"].notna().all() and scores["coverage95"].between(0, 1).all()
     coherent = summary[summary[METHOD] != "none"]
     assert (coherent["coherence_error"] < 1e-6).all()
-    best = coherent.sort_values("wrmsse_m5").iloc[0]
+    none = summary.loc[summary[METHOD] == "none", "wrmsse_bottom"].iloc[0]
+    fit = coherent[coherent["wrmsse_bottom"] <= none * 1.01]
+    best = (fit if len(fit) else coherent).sort_values("wrmsse_m5").iloc[0]
     assert levels.winner == best[METHOD]
+
+
+def test_the_default_method_keeps_the_bottom_series_within_one_percent() -> None:
+    summary = pd.DataFrame({METHOD: ["none", "mint_shrink", "bottom_up", "ols"],
+                            "wrmsse_m5": [0.50, 0.48, 0.49, 0.49],
+                            "wrmsse_bottom": [0.68, 0.70, 0.68, 0.685]})
+    assert choose_method(summary) == "bottom_up"  # ties go to the earlier method
+    assert choose_method(summary, bottom_tolerance=0.05) == "mint_shrink"
+    worse = summary.assign(wrmsse_bottom=[0.5, 0.7, 0.7, 0.7])
+    assert choose_method(worse) == "mint_shrink"  # none passes: every coherent method
 
 
 def test_reconciled_predictions_add_up_and_quantiles_are_ordered(levels):
