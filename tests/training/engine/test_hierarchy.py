@@ -136,3 +136,20 @@ def test_unknown_aggregates_and_flat_models_are_refused(data, freq):
     assert flat.hierarchy is None and flat.reconcile is None
     with pytest.raises(NoHierarchyError, match="without a hierarchy"):
         flat.predict_levels(None)
+
+
+def test_rolling_forward_moves_the_aggregates_with_the_bottom_series(data, freq):
+    history = data.sell_through
+    dates = pd.DatetimeIndex(sorted(history[DATE].unique()))
+    old = history[history[DATE] <= dates[-3]]
+    served = fit_levels(old, nodes=data.nodes, freq=freq, horizon=HORIZON,
+                        models=("snaive", "ma"), calibration_windows=2, method="bottom_up")
+    rolled = served.update(history[history[DATE] > dates[-3]])
+    assert rolled.origin == dates[-1] and rolled.levels is not None
+    assert rolled.levels.upper.dates[0] == rolled.dates[0]
+    total = pd.DataFrame({"level": ["total"], NODE: ["TOTAL"], ITEM: ["*"]})
+    answer = rolled.predict_levels(total, reconcile="none")
+    assert answer[DATE].iloc[0] == rolled.dates[0] and np.isfinite(answer["mean"]).all()
+    reconciled = rolled.predict_levels(None)
+    wide = reconciled.pivot_table(index=["level", NODE, ITEM], columns="step", values="mean")
+    assert wide.notna().all().all()
