@@ -44,8 +44,8 @@ class MonitorConfig:
     scale_window: int = 52
     min_history: int = 8
     calibration_window: int = 104
-    rates: tuple[float, float, float, float] = (2e-3, 5e-4, 1e-4, 2e-5)
-    drop_slack: float = 0.5
+    rates: tuple[float, float, float, float] = (2e-3, 4.5e-4, 9e-5, 1.8e-5)
+    drop_slack: float = 0.75
     min_run: int = 2
     drop_window: int = 4
     stuffing_window: int = 4
