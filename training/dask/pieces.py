@@ -15,14 +15,16 @@ from features.schema import DATE, ITEM, NODE
 from training.dask.pooled import PartWindows, Table, TableQuantiles
 from training.engine.forecast import Forecaster, backtest_errors, forecast_dates
 from training.engine.rolling import TAIL_COLUMNS
+from training.engine.windows import WindowForecasts
 
 __all__ = ["forecast_rows", "forecaster_piece"]
 
 
 def forecaster_piece(pw: PartWindows, part: pd.DataFrame, chosen: np.ndarray | None, *,
                      primary: str, end: pd.Timestamp, periods: int) -> dict[str, Any]:
-    """What one partition adds to a `Forecaster`: its series' last window and tail, and the
-    errors of the served model `primary` on the calibration windows."""
+    """What one partition adds to a `Forecaster`: its series' last window and tail, the
+    errors of the served model `primary` on the calibration windows, and every window's
+    forecasts by `primary` (what `training.engine.hierarchy.attach_levels` reconciles)."""
     last = pw.windows[-1]
     first = end - (periods - 1) * period_offset(pw.freq)
     cols = [c for c in TAIL_COLUMNS if c in part]
@@ -32,7 +34,9 @@ def forecaster_piece(pw: PartWindows, part: pd.DataFrame, chosen: np.ndarray | N
     tail[ITEM] = tail[ITEM].astype(str)
     return {"keys": pw.keys, "last": last, "tail": tail,
             "chosen": chosen if chosen is not None else np.full(len(pw.keys), primary),
-            "errors": backtest_errors(pw.windows[:-1], primary, scale=last.scale)}
+            "errors": backtest_errors(pw.windows[:-1], primary, scale=last.scale),
+            "windows": [WindowForecasts(w.cutoff, w.t, {primary: w.means[primary]}, w.actual,
+                                        w.scale, w.classes) for w in pw.windows]}
 
 
 def forecast_rows(pw: PartWindows, chosen: npt.NDArray[np.str_] | None, *,
