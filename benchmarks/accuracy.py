@@ -9,6 +9,11 @@ predictions of benchmarks/peers.py, and prints one table per dataset: WAPE, WRMS
 scaled pinball, 80% coverage, bias and wall seconds, with our `auto` against the strongest
 peer on each metric (the median ensemble of peers.py counts as a peer) and issue 19's goals.
 Skips with a message when ../shared/data is absent.
+
+`--levels` also scores every level of the channel tree (issue 23: the aggregate series
+backtested with the same models at the same cutoffs, reconciled at each window by every
+method; training.engine.hierarchy.backtest_levels): WRMSSE per level x sku kind and method,
+the M5 average, coverage of the 80% and 95% intervals, the default method, and seconds.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ sys.path.insert(0, str(ROOT))
 import argparse  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from benchmarks.peers import DATA, PROTOCOLS, _run_dataset, peer_names  # noqa: E402
 from benchmarks.peers import OUT as PEERS_OUT  # noqa: E402
 from features.config import BacktestConfig  # noqa: E402
-from training.engine.backtest import run_backtest  # noqa: E402
+from training.engine.backtest import BacktestResult, run_backtest  # noqa: E402
+from training.engine.hierarchy import LEVEL_QUANTILES, backtest_levels  # noqa: E402
 from training.engine.metrics import evaluate, format_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "accuracy"
@@ -40,11 +48,13 @@ GOALS = {"walmart": {"wrmsse": 0.05, "scaled_pinball": 0.05},
 COVERAGE_TOLERANCE = 0.02
 
 
-def _ours(dataset: str, models: tuple[str, ...]) -> pd.DataFrame:
+def _ours(dataset: str, models: tuple[str, ...], *, levels: bool = False) -> pd.DataFrame:
     proto = PROTOCOLS[dataset]
     data = proto.load(DATA / proto.folder)
     config = BacktestConfig(horizon=proto.horizon, windows=proto.windows, step=proto.step,
                             season=proto.season, models=models)
+    if levels:  # the levels' 95% intervals need these of the bottom series too
+        config = replace(config, quantiles=LEVEL_QUANTILES)
     start = time.perf_counter()
     result = run_backtest(data.sell_through, freq=data.freq, config=config, nodes=data.nodes)
     wall = time.perf_counter() - start
@@ -63,7 +73,27 @@ def _ours(dataset: str, models: tuple[str, ...]) -> pd.DataFrame:
         for cls in sorted(set(classes)):
             names = last["chosen"].to_numpy()[classes == cls]
             print(f"  auto, {cls} ({len(names)} series): {names[0]}")
+    if levels:
+        _levels(dataset, data, result, config)
     return table
+
+
+def _levels(dataset: str, data: Any, result: BacktestResult, config: BacktestConfig) -> None:
+    """Per-level scores of the backtest `result` (module doc), printed and written."""
+    start = time.perf_counter()
+    levels = backtest_levels(result, data.sell_through, nodes=data.nodes, config=config,
+                             outside_span=PROTOCOLS[dataset].outside_span)
+    wall = time.perf_counter() - start
+    n = levels.hierarchy
+    print(f"{dataset}: levels: {n.n_all:,} series ({n.n_bottom:,} bottom), aggregate "
+          f"backtest + reconciliation of {config.windows} windows in {wall:.0f} s")
+    wide = levels.scores.pivot_table(index=["level", "skus"], columns="method",
+                                     values="wrmsse")
+    print(wide.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(format_table(levels.summary, digits=4))
+    print(f"default --reconcile (lowest wrmsse_m5 of the coherent methods within 1% of none "
+          f"on the bottom series): {levels.winner}")
+    levels.scores.to_csv(OUT / f"{dataset}.levels.csv", index=False)
 
 
 def _verdict(dataset: str, table: pd.DataFrame) -> str:
@@ -91,13 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peers", action="store_true", help="only channelcast's models")
     parser.add_argument("--run-peers", action="store_true", help="also run peers that are "
                         "not cached yet (AutoETS on walmart takes 10+ minutes)")
+    parser.add_argument("--levels", action="store_true", help="also score every level of "
+                        "the channel tree, reconciled by every method (issue 23)")
     args = parser.parse_args(argv)
     if not DATA.exists():
         print(f"skipped: {DATA} is absent; the accuracy benchmark needs the shared datasets.")
         return
     datasets = list(PROTOCOLS) if args.dataset == "all" else [args.dataset]
     for dataset in datasets:
-        ours = _ours(dataset, tuple(args.models.split(",")))
+        ours = _ours(dataset, tuple(args.models.split(",")), levels=args.levels)
         tables = [ours]
         if not args.no_peers:
             names = [p for p in peer_names()
