@@ -31,12 +31,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     outcome = train_stage(TrainConfig(data=data, windows=2, warmup=2, horizon=4,
                                       models=("snaive", "ma", "auto")), store=store)
     model = mlflow.pyfunc.load_model(f"models:/{store.model_name}/{outcome.version.version}")
-    yield outcome, model
+    yield outcome, model, store
     mlflow.set_tracking_uri(saved)
 
 
 def test_the_default_method_is_the_level_backtest_winner_and_is_logged(trained):
-    outcome, model = trained
+    outcome, model, _ = trained
     forecaster = model.unwrap_python_model().forecaster
     assert outcome.levels is not None and outcome.levels.winner in COHERENT_METHODS
     assert forecaster.reconcile == outcome.levels.winner
@@ -47,7 +47,7 @@ def test_the_default_method_is_the_level_backtest_winner_and_is_logged(trained):
 
 
 def test_the_pyfunc_answers_aggregates_as_the_forecaster_does(trained):
-    _, model = trained
+    _, model, _ = trained
     forecaster = model.unwrap_python_model().forecaster
     answer = model.predict(AGGREGATES)
     expected = forecaster.predict_levels(AGGREGATES)
@@ -64,7 +64,7 @@ def test_the_pyfunc_answers_aggregates_as_the_forecaster_does(trained):
 def test_unknown_aggregates_and_bad_methods_are_request_errors(trained):
     from training.tracking.pyfunc import ForecastRequestError, UnknownSeriesRequest
 
-    _, model = trained
+    _, model, _ = trained
     forecaster = model.unwrap_python_model().forecaster
     from training.tracking.pyfunc import answer
 
@@ -72,3 +72,15 @@ def test_unknown_aggregates_and_bad_methods_are_request_errors(trained):
         answer(forecaster, pd.DataFrame({"level": ["parent"], NODE: ["NOPE"], ITEM: ["*"]}), {})
     with pytest.raises(ForecastRequestError, match="reconcile"):
         answer(forecaster, AGGREGATES, {"reconcile": "magic"})
+
+
+def test_forecast_stage_writes_every_series_of_a_level(trained, tmp_path):
+    from training.tracking.stages import forecast_stage
+
+    outcome, _, store = trained
+    uri = f"models:/{store.model_name}/{outcome.version.version}"
+    out = tmp_path / "total.csv"
+    frame = forecast_stage(store=store, model_uri=uri, out=out, level="total",
+                           reconcile="bottom_up")
+    assert set(frame["level"]) == {"total"} and set(frame["reconcile"]) == {"bottom_up"}
+    assert "*" in set(frame[ITEM]) and len(pd.read_csv(out)) == len(frame)
