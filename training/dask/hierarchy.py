@@ -13,7 +13,9 @@ series, step and window). The result is the `Forecaster` that `fit_levels` retur
 
 Choosing the default method (`method=None`) scores the calibration windows at every level
 against the history, as `fit_levels` does; that gathers the bottom units (`date, node_id,
-sku, units` only) to the client. Name the method to avoid it.
+sku, units` only) to the client. Name the method to avoid it. `backtest_levels_dask` is
+`backtest_levels` of a Dask backtest: the same reconciliation and scores from the
+partitions' windows and part files, scored on the client (bottom units gathered too).
 """
 
 from __future__ import annotations
@@ -24,18 +26,22 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features.config import DEFAULT_MODELS, FeatureSpec
+from features.config import DEFAULT_MODELS, BacktestConfig, FeatureSpec
 from features.contract.partitioned import Store
 from features.schema import DATE, ITEM, NODE, UNITS
 from models.hierarchy import COHERENT_METHODS, Hierarchy, build_hierarchy
 from models.hierarchy.structure import LEVEL
 from models.lgbm import LGBMConfig
+from models.zoo import primary_model
 from training.dask.backtest import DaskBacktest
 from training.dask.forecast import fit_forecaster_dask
+from training.engine.backtest import CUTOFF, MODEL, BacktestResult
 from training.engine.forecast import Forecaster
 from training.engine.hierarchy import (
     LEVEL_QUANTILES,
+    LevelBacktest,
     attach_levels,
+    backtest_levels,
     choose_method,
     fit_upper,
     level_windows,
@@ -48,7 +54,8 @@ from training.engine.hierarchy import (
 from training.engine.hierarchy_model import aggregate_history
 from training.engine.windows import WindowForecasts
 
-__all__ = ["aggregate_history_dask", "bottom_windows", "fit_levels_dask"]
+__all__ = ["aggregate_history_dask", "backtest_levels_dask", "bottom_windows",
+           "fit_levels_dask"]
 
 _KEY = [LEVEL, NODE, ITEM, DATE]
 
@@ -74,11 +81,16 @@ def aggregate_history_dask(client: Any, store: Store, hierarchy: Hierarchy) -> p
     return summed.iloc[order].reset_index(drop=True)
 
 
-def bottom_windows(result: DaskBacktest, model: str) -> list[WindowForecasts]:
-    """Every backtest window of the bottom series (`model`'s means, actuals, scales and
-    classes) in the local engine's series order, from the partitions' pieces (a backtest
-    run with `tail_periods`, as `fit_forecaster_dask` runs it)."""
+def bottom_windows(result: DaskBacktest, model: str
+                   ) -> tuple[pd.DataFrame, list[WindowForecasts]]:
+    """The bottom series (`node_id, sku`) and every backtest window of them (`model`'s
+    means, actuals, scales and classes), in the local engine's series order, from the
+    partitions' pieces (a backtest run with `tail_periods`, as `fit_forecaster_dask` runs
+    it)."""
     pieces = [r["piece"] for r in result.parts]
+    if not pieces:
+        raise ValueError("the Dask backtest kept no per-partition pieces; run it with "
+                         "`tail_periods` (fit_forecaster_dask does).")
     keys = pd.concat([p["keys"] for p in pieces], ignore_index=True)
     order = np.lexsort((keys[ITEM].to_numpy(), keys[NODE].to_numpy()))
     out = []
@@ -90,7 +102,39 @@ def bottom_windows(result: DaskBacktest, model: str) -> list[WindowForecasts]:
             actual=np.concatenate([w.actual for w in ws])[order],
             scale=np.concatenate([w.scale for w in ws])[order],
             classes=np.concatenate([w.classes for w in ws])[order]))
-    return out
+    return keys.iloc[order][[NODE, ITEM]].astype(str).reset_index(drop=True), out
+
+
+def backtest_levels_dask(result: DaskBacktest, store: Store, *, config: BacktestConfig,
+                         items: pd.DataFrame | None = None,
+                         outside_span: Literal["exclude", "zero"] = "exclude",
+                         progress: bool = False) -> LevelBacktest:
+    """`backtest_levels` of a Dask backtest of `config` (run with `tail_periods` and
+    `all_models`): the bottom windows from the partitions' pieces, the served model's
+    scored rows from the part files; the aggregate series are backtested and every window
+    reconciled and scored on the client, which gathers the bottom units for the scores."""
+    nodes = store.nodes()
+    if nodes is None or result.all_models is None:
+        raise ValueError(f"store {store.path} has no node table (nodes.csv gives the channel "
+                         "tree), or the backtest wrote no `all_models` predictions.")
+    model = primary_model(config.models)
+    keys, windows = bottom_windows(result, model)
+    preds = pd.read_parquet(result.all_models)
+    preds = preds[preds[MODEL] == model].astype({NODE: str, ITEM: str, MODEL: str})
+    preds = preds.sort_values([NODE, ITEM, CUTOFF, DATE], kind="stable")
+    bottom = BacktestResult(predictions=preds.reset_index(drop=True), windows=windows,
+                            panel_keys=keys, freq=store.freq)
+    return backtest_levels(bottom, _units(store), nodes=nodes, items=items, config=config,
+                           outside_span=outside_span, progress=progress)
+
+
+def _units(store: Store) -> pd.DataFrame:
+    """The store's `date, node_id, sku, units`, gathered (what the level scores need)."""
+    history = store.dask_history(columns=[DATE, NODE, ITEM, UNITS]).compute()
+    history[DATE] = pd.to_datetime(history[DATE])
+    history[NODE] = history[NODE].astype(str)
+    history[ITEM] = history[ITEM].astype(str)
+    return history.sort_values([NODE, ITEM, DATE], kind="stable").reset_index(drop=True)
 
 
 def _labelled(hierarchy: Hierarchy, frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,9 +154,7 @@ def _choose(hierarchy: Hierarchy, windows: Sequence[Any], store: Store,
     reconciled, coherence = reconcile_windows(  # `none` = the base means, for the guard
         hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
         quantiles=LEVEL_QUANTILES, freq=store.freq)
-    history = store.dask_history(columns=[DATE, NODE, ITEM, UNITS]).compute()
-    history[DATE] = pd.to_datetime(history[DATE])
-    scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, history, aggregates,
+    scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, _units(store), aggregates,
                           freq=store.freq, outside_span=outside_span)
     return choose_method(summarize(scores, {**coherence, "none": np.nan})), scores
 
@@ -145,7 +187,7 @@ def fit_levels_dask(client: Any, store: Store, *, horizon: int,
     upper, high = fit_upper(aggregates, freq=store.freq, horizon=horizon, models=models,
                             calibration_windows=calibration_windows, spec=spec, lgbm=lgbm,
                             progress=progress)
-    low = bottom_windows(result, bottom.primary)
+    _, low = bottom_windows(result, bottom.primary)
     scores = None
     if method is None:
         windows = level_windows(low, high.windows, upper_rows(hierarchy, upper.keys),

@@ -5,6 +5,8 @@ predictions, the pyfunc model and its registration), with the work done on a clu
 the history is the partitioned store `cfg.data`, predictions are written by the workers
 next to it (`STORE/_runs/<run id>/`, one Parquet file per partition, logged as artifact
 folders), and the run records the engine and the cluster's size (`engine.*` params).
+With `cfg.levels` and a node table in the store, the per-level backtest is logged as locally
+and the model forecasts every level (`training.dask.hierarchy`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from features.config import DEFAULT_QUANTILES, TrainConfig
+from features.config import DEFAULT_QUANTILES, BacktestConfig, TrainConfig
 from features.contract.partitioned import Store, open_store, part_fingerprint, store_fingerprint
 from models.zoo import primary_model
 from training.dask.backtest import DaskBacktest, run_backtest_dask
 from training.dask.cluster import cluster_size, connect
 from training.dask.forecast import fit_forecaster_dask, predict_dask
+from training.dask.hierarchy import backtest_levels_dask, fit_levels_dask
 from training.engine.forecast import Forecaster
+from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest
+from training.engine.hierarchy_model import check_method
+from training.tracking.levels import log_levels
 from training.tracking.pyfunc import log_forecast_model
 from training.tracking.registry import client_for, register_challenger
 from training.tracking.runs import (
@@ -37,7 +43,7 @@ from training.tracking.settings import StoreSettings
 from training.tracking.stages import TrainOutcome, version_record
 
 __all__ = ["backtest_dask", "backtest_stage_dask", "forecast_stage_dask", "forecast_with_dask",
-           "train_stage_dask"]
+           "level_backtest_dask", "train_stage_dask"]
 
 SCORE_BY = (("model",), ("model", "step"), ("model", "series_class"))
 
@@ -45,17 +51,46 @@ SCORE_BY = (("model",), ("model", "step"), ("model", "series_class"))
 def backtest_dask(cfg: TrainConfig, store: Store, client: Any, *, folder: Path,
                   cutoffs: list[pd.Timestamp] | None = None, progress: bool = False
                   ) -> tuple[DaskBacktest, BacktestScores]:
-    """Backtest `cfg` on the cluster; predictions in `folder`, scores like `score_backtest`."""
-    result = run_backtest_dask(client, store, config=cfg.backtest_config(), cutoffs=cutoffs,
+    """Backtest `cfg` on the cluster; predictions in `folder`, scores like `score_backtest`
+    (with `levels`: the level quantiles too, and the pieces `backtest_levels_dask` reads)."""
+    result = run_backtest_dask(client, store, config=_config(cfg, store), cutoffs=cutoffs,
                                out=folder / "predictions.parquet",
                                all_models=folder / "predictions_all_models.parquet",
                                score_by=SCORE_BY, outside_span=cfg.outside_span,
+                               tail_periods=1 if _levels(cfg, store) else None,
                                progress=progress)
     scores = BacktestScores(by_model=result.scores[SCORE_BY[0]],
                             by_step=result.scores[SCORE_BY[1]],
                             by_class=result.scores[SCORE_BY[2]],
                             cutoffs=[f"{c:%Y-%m-%d}" for c in result.cutoffs])
     return result, scores
+
+
+def _levels(cfg: TrainConfig, store: Store) -> bool:
+    """Whether the run forecasts every level: `cfg.levels` and a node table in the store."""
+    return cfg.levels and (store.path / "nodes.parquet").is_file()
+
+
+def _config(cfg: TrainConfig, store: Store) -> BacktestConfig:
+    config = cfg.backtest_config()
+    if not _levels(cfg, store):
+        return config
+    return replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
+
+
+def level_backtest_dask(cfg: TrainConfig, store: Store, result: DaskBacktest, *,
+                        progress: bool = False) -> LevelBacktest | None:
+    """The per-level backtest of `result` (None without levels), logged into the active run
+    with the default method it gives (`cfg.reconcile`, else the winner)."""
+    if not _levels(cfg, store):
+        return None
+    if cfg.reconcile:
+        check_method(cfg.reconcile)
+    levels = backtest_levels_dask(result, store, config=_config(cfg, store),
+                                  outside_span=cfg.outside_span,  # type: ignore[arg-type]
+                                  progress=progress)
+    log_levels(levels, default=cfg.reconcile or str(levels.winner))
+    return levels
 
 
 def _log_inputs(cfg: TrainConfig, store: Store, client: Any, *, commit: str | None
@@ -96,7 +131,8 @@ def backtest_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str |
         folder = data.path / "_runs" / run.info.run_id
         result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
         _log_backtest(result, scores, data, primary=primary_model(cfg.models))
-    return TrainOutcome(run_id=run.info.run_id, scores=scores)
+        levels = level_backtest_dask(cfg, data, result, progress=progress)
+    return TrainOutcome(run_id=run.info.run_id, scores=scores, levels=levels)
 
 
 def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | None = None,
@@ -109,11 +145,8 @@ def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | No
         folder = data.path / "_runs" / run.info.run_id
         result, scores = backtest_dask(cfg, data, client, folder=folder, progress=progress)
         _log_backtest(result, scores, data, primary=primary_model(cfg.models))
-        forecaster, _ = fit_forecaster_dask(client, data, horizon=cfg.horizon,
-                                            models=cfg.models, calibration_windows=cfg.warmup,
-                                            lgbm=cfg.lgbm, progress=progress)
-        assert forecaster is not None
-        info = log_forecast_model(forecaster)
+        levels = level_backtest_dask(cfg, data, result, progress=progress)
+        info = log_forecast_model(_fit(cfg, data, client, levels, progress))
         run_id = run.info.run_id
         tags, description = version_record(cfg, scores, fingerprint, commit=commit,
                                             run_id=run_id)
@@ -122,7 +155,22 @@ def train_stage_dask(cfg: TrainConfig, *, store: StoreSettings, commit: str | No
                                       tags={**tags, "engine": cfg.engine},
                                       description=description)
         mlflow.set_tag("registered_version", version.version)
-    return TrainOutcome(run_id=run_id, scores=scores, version=version)
+    return TrainOutcome(run_id=run_id, scores=scores, version=version, levels=levels)
+
+
+def _fit(cfg: TrainConfig, store: Store, client: Any, levels: LevelBacktest | None,
+         progress: bool) -> Forecaster:
+    """The served forecaster, as `training.tracking.stages` fits it: with `levels`, every
+    aggregate series too (default method: `cfg.reconcile`, else the per-level winner)."""
+    if levels is None:
+        forecaster, _ = fit_forecaster_dask(client, store, horizon=cfg.horizon,
+                                            models=cfg.models, calibration_windows=cfg.warmup,
+                                            lgbm=cfg.lgbm, progress=progress)
+        assert forecaster is not None  # assembled
+        return forecaster
+    return fit_levels_dask(client, store, horizon=cfg.horizon, models=cfg.models,
+                           calibration_windows=cfg.warmup, lgbm=cfg.lgbm,
+                           method=cfg.reconcile or levels.winner, progress=progress)
 
 
 def forecast_with_dask(forecaster: Forecaster, out: Path, *, scheduler: str,

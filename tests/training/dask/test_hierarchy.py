@@ -1,22 +1,30 @@
 """Forecasts at every level on the Dask engine (issue 23) agree with the local engine: the
-aggregate history summed from the partitions equals `aggregate_history` of the whole, and
+aggregate history summed from the partitions equals `aggregate_history` of the whole,
 `fit_levels_dask` gives `fit_levels`' model (hierarchy, default method, reconciled means and
-quantiles of every series at every level) with the local models (ETS, baselines, `auto`:
-identical on both engines; LightGBM is another draw on Dask, see test_engine.py)."""
+quantiles of every series at every level) and `backtest_levels_dask` `backtest_levels`'
+scores, predictions and winner, with the local models (ETS, baselines, `auto`: identical on
+both engines; LightGBM is another draw on Dask, see test_engine.py); the Dask train stage
+logs the levels and registers a model that answers them."""
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
+from features.config import BacktestConfig, TrainConfig
 from features.contract.partitioned import open_store, write_partitioned
 from features.contract.validation import load_validated
 from features.synthetic import generate_channel_data, write_channel_data
+from training.dask.backtest import run_backtest_dask
 from training.dask.cluster import connect
-from training.dask.hierarchy import aggregate_history_dask, fit_levels_dask
-from training.engine.hierarchy import fit_levels
+from training.dask.hierarchy import aggregate_history_dask, backtest_levels_dask, fit_levels_dask
+from training.dask.stages import train_stage_dask
+from training.engine.backtest import run_backtest
+from training.engine.hierarchy import LEVEL_QUANTILES, backtest_levels, fit_levels
 from training.engine.hierarchy_model import aggregate_history
+from training.tracking.settings import StoreSettings
 
 pytestmark = pytest.mark.slow  # a Dask cluster per module: `make test-fast` leaves it out
 LOCAL = ("ets", "snaive", "croston", "tsb", "ma", "auto")
@@ -79,3 +87,46 @@ def test_fit_levels_on_dask_equals_the_local_engine(client, channel):
     values = table.loc[pd.MultiIndex.from_frame(keys)].to_numpy()
     summed = dask.hierarchy.summing @ values[: dask.hierarchy.n_bottom]
     assert np.allclose(summed, values, rtol=1e-9, atol=1e-9)
+
+
+def test_per_level_backtest_on_dask_equals_the_local_one(client, channel, tmp_path):
+    store, history, nodes, freq = channel
+    config = BacktestConfig(horizon=4, windows=2, step=4, warmup=2, models=LOCAL,
+                            quantiles=tuple(sorted({0.5, *LEVEL_QUANTILES})))
+    local = backtest_levels(run_backtest(history, freq=freq, config=config, nodes=nodes),
+                            history, nodes=nodes, config=config)
+    result = run_backtest_dask(client, store, config=config, all_models=tmp_path / "all",
+                               score_by=(), tail_periods=1)
+    dask = backtest_levels_dask(result, store, config=config)
+    assert dask.winner == local.winner
+    by = ["method", "level", "skus"]
+    pd.testing.assert_frame_equal(dask.scores.sort_values(by).reset_index(drop=True),
+                                  local.scores.sort_values(by).reset_index(drop=True),
+                                  check_dtype=False, rtol=1e-9)
+    order = ["method", "level", "node_id", "sku", "cutoff", "date"]
+    pd.testing.assert_frame_equal(
+        dask.predictions.sort_values(order).reset_index(drop=True),
+        local.predictions.sort_values(order).reset_index(drop=True), check_dtype=False,
+        rtol=1e-9, atol=1e-9)
+
+
+def test_train_stage_on_dask_logs_the_levels_and_serves_them(client, channel, tmp_path):
+    store = channel[0]
+    cfg = TrainConfig(data=store.path, horizon=4, windows=1, warmup=2,
+                      models=("snaive", "ma", "auto"), engine="dask",
+                      scheduler=client.scheduler.address)
+    saved = mlflow.get_tracking_uri()
+    try:
+        outcome = train_stage_dask(cfg, store=StoreSettings.local(tmp_path))
+        run = mlflow.get_run(outcome.run_id)
+        model = mlflow.pyfunc.load_model(f"runs:/{outcome.run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(saved)
+    assert outcome.levels is not None
+    assert run.data.tags["reconcile.default"] == outcome.levels.winner
+    assert any(k.startswith("levels/wrmsse_m5/") for k in run.data.metrics)
+    forecaster = model.unwrap_python_model().forecaster
+    assert forecaster.reconcile == outcome.levels.winner
+    frame = model.predict(pd.DataFrame({"level": ["total"], "node_id": ["TOTAL"],
+                                        "sku": ["*"]}))
+    assert len(frame) == 4 and (frame["reconcile"] == outcome.levels.winner).all()
