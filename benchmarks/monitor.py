@@ -12,7 +12,8 @@ magnitude: recall (an alert of that kind on the right node/sku first at medium o
 within 2 periods of the onset), mean delay (periods from onset to that alert) and false
 alerts per 1,000 series-periods (medium or worse) on the clean copy. Peers on the demand
 kinds, on every injected demand series plus `--peer-clean` clean series: ADTK's
-LevelShiftAD/PersistAD/SeasonalAD and statsforecast AutoETS 99% in-sample intervals. With
+LevelShiftAD/PersistAD/SeasonalAD (c = 3, 6, 9) and statsforecast AutoETS 99 / 99.9 / 99.99%
+in-sample intervals, so each can be read at a false-alarm rate near ours. With
 `--scale`: `replay` over the last 40 of 104 weeks of 30,000 generated series, time and peak
 memory of the process.
 """
@@ -151,7 +152,7 @@ def peer_flags(frame: pd.DataFrame, keys: pd.DataFrame, peer: str) -> dict[str, 
     from adtk.data import validate_series
     from adtk.detector import LevelShiftAD, PersistAD, SeasonalAD
     detectors = {}
-    for c in (3.0, 6.0):  # ADTK's documented c, and a stricter one for fewer false alarms
+    for c in (3.0, 6.0, 9.0):  # ADTK's documented c, and stricter ones (fewer false alarms)
         detectors[f"LevelShiftAD c={2 * c:g}"] = (
             lambda side, c=c: LevelShiftAD(c=2 * c, side=side, window=5))
         detectors[f"PersistAD c={c:g}"] = lambda side, c=c: PersistAD(c=c, side=side, window=8)
@@ -180,13 +181,13 @@ def _ets_flags(wide: pd.DataFrame) -> dict[str, np.ndarray]:
     long = wide.reset_index(drop=True).stack().rename("y").reset_index()
     long.columns = ["unique_id", "ds", "y"]
     sf = StatsForecast(models=[AutoETS(season_length=52)], freq="W-FRI", n_jobs=1)
-    levels: list[Any] = [99, 99.9]  # typed list[int] by statsforecast; floats work
+    levels: list[Any] = [99, 99.9, 99.99]  # typed list[int] by statsforecast; floats work
     sf.forecast(df=long, h=1, fitted=True, level=levels)
     fitted = sf.forecast_fitted_values().sort_values(["unique_id", "ds"])
     shape = wide.shape
     y = fitted["y"].to_numpy().reshape(shape)
     out = {}
-    for level in ("99.0", "99.9"):
+    for level in ("99.0", "99.9", "99.99"):
         lo = fitted[f"AutoETS-lo-{level}"].to_numpy().reshape(shape)
         hi = fitted[f"AutoETS-hi-{level}"].to_numpy().reshape(shape)
         out[f"AutoETS {level}%:negative"], out[f"AutoETS {level}%:positive"] = y < lo, y > hi
