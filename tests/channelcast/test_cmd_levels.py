@@ -79,3 +79,30 @@ def test_forecast_refuses_an_unknown_method(folder: Path, tmp_path: Path) -> Non
         main(["forecast", "--data", str(folder), "--reconcile", "magic",
               "--out", str(tmp_path / "f.csv"), *FAST])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("entry", ["backtest", "train", "forecast"])
+def test_mlproject_passes_levels_and_reconcile_as_the_cli_reads_them(entry: str) -> None:
+    import shlex
+
+    import yaml
+
+    from channelcast.args import config_from_args
+    from channelcast.cli import build_parser
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "MLproject").read_text())
+    spec = project["entry_points"][entry]
+    values = {k: ("d" if v == "path" else v.get("default", "")) for k, v in
+              spec["parameters"].items()}
+    values |= {"reconcile": "mint_shrink", "horizon": 8, "windows": 4, "step": 0, "warmup": 3}
+    if entry == "forecast":
+        values["level"] = "parent"
+    quoted = {k: shlex.quote(str(v)) for k, v in values.items()}  # as `mlflow run` does
+    argv = shlex.split(spec["command"].format(**quoted))[3:]
+    args = build_parser().parse_args(argv)
+    assert args.reconcile == "mint_shrink"
+    if entry == "forecast":
+        assert args.level == "parent"
+    else:
+        cfg = config_from_args(args)
+        assert cfg.levels is True and cfg.reconcile == "mint_shrink"
