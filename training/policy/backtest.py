@@ -52,6 +52,7 @@ from features.config import BacktestConfig
 from features.engineering.history import Panel, build_panel
 from features.schema import ITEM, NODE, PRICE, PRIORITY
 from models.allocation import OBJECTIVES, POLICIES, AllocationConfig
+from models.allocation.pooled import POOLED_WEIGHT
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
@@ -66,6 +67,7 @@ from training.policy.deciders import PolicyInputs, decider, priority_weights, re
 from training.policy.inputs import demand_panel, lead_periods_of, series_mean
 from training.policy.money import HOLDING_RATE, MARGIN_RATE, UnitMoney, money_columns, unit_money
 from training.policy.oracle import Oracle
+from training.policy.pooled import pooled_scale
 from training.policy.promo import promo_scale
 from training.policy.sim import Decide, SimInputs, simulate
 from training.policy.table import FAIR_SHARE, add_headroom, outcome_row
@@ -122,6 +124,8 @@ class PolicyBacktestConfig:
             below its holding cost over the interval at every node; "units").
         planned_promotions: channelcast scales promoted periods by the forecasts' promotion
             lift (`training.policy.promo`); fair share by forecast keeps the forecasts.
+        pooled_weight: how far channelcast moves each interval mean towards the pooled rate
+            (the sku's recent level x the node's share, `training.policy.pooled`); 0: not.
     """
 
     start: int = 60
@@ -143,6 +147,7 @@ class PolicyBacktestConfig:
     holding_rate: float = HOLDING_RATE
     objective: str = "units"
     planned_promotions: bool = True
+    pooled_weight: float = POOLED_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,10 @@ def replay_setup(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
              if config.objective == "profit" else None)
     scale = (promo_scale(f.panel, f.means, start=f.start, group=group)
              if config.planned_promotions else None)
+    if config.pooled_weight > 0:
+        pooled = pooled_scale(f.panel, f.means, start=f.start, interval=f.interval,
+                              group=group, weight=config.pooled_weight)[..., None]
+        scale = pooled if scale is None else scale * pooled
     planned = f if scale is None else replace(f, steps=f.steps * scale[..., None],
                                               means=f.means * scale)
     inputs = PolicyInputs(dists=dists, group=group, pack=pack, priority=priority,
