@@ -42,6 +42,7 @@ from training.engine.hierarchy import (
     LevelBacktest,
     backtest_levels,
     fit_levels,
+    has_hierarchy,
 )
 from training.engine.loading import rejects_file
 from training.engine.metrics import evaluate, format_table
@@ -170,7 +171,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
                               progress=not args.quiet)
         levels = (backtest_levels(result, history, nodes=nodes, items=items, config=config,
                                   outside_span=args.outside_span, progress=not args.quiet)
-                  if args.levels else None)
+                  if args.levels and has_hierarchy(nodes) else None)
     except ValueError as exc:
         print(f"cannot backtest {args.data}: {exc}")
         return 2

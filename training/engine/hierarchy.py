@@ -27,7 +27,7 @@ import pandas as pd
 
 from features.config import BacktestConfig, FeatureSpec, LGBMConfig
 from features.engineering.history import build_panel
-from features.schema import DATE, ITEM, NODE, UNITS
+from features.schema import CHANNEL, DATE, ITEM, NODE, PARENT, UNITS
 from models.hierarchy import (
     ALL_SKUS,
     COHERENT_METHODS,
@@ -50,10 +50,10 @@ from training.engine.hierarchy_model import (
 from training.engine.metrics import evaluate, row_frame
 from training.engine.windows import WindowForecasts
 
-__all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest", "LevelWindow",
-           "aggregate_history", "attach_levels", "backtest_levels", "choose_method",
-           "fit_levels", "fit_upper", "level_windows", "reconcile_windows", "score_levels",
-           "series_ids", "summarize"]
+__all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest",
+           "LevelWindow", "aggregate_history", "attach_levels", "backtest_levels",
+           "choose_method", "fit_levels", "fit_upper", "has_hierarchy", "level_windows",
+           "reconcile_windows", "score_levels", "series_ids", "summarize"]
 
 METHOD, SKUS = "method", "skus"
 #: Quantiles every level is scored with: the 80% and 95% intervals and the median.
@@ -86,6 +86,11 @@ class LevelBacktest:
     summary: pd.DataFrame
     winner: str | None  # None: no window had actuals to score
     upper: BacktestResult
+
+
+def has_hierarchy(nodes: pd.DataFrame | None) -> bool:
+    """Whether a node table can give the levels: rows with `parent_id` and `channel`."""
+    return nodes is not None and len(nodes) > 0 and {NODE, PARENT, CHANNEL} <= set(nodes)
 
 
 def series_ids(hierarchy: Hierarchy) -> pd.DataFrame:

@@ -22,7 +22,13 @@ from models.hierarchy.structure import LEVEL
 from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest
 from training.engine.forecast import Forecaster, fit_forecaster
-from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest, backtest_levels, fit_levels
+from training.engine.hierarchy import (
+    LEVEL_QUANTILES,
+    LevelBacktest,
+    backtest_levels,
+    fit_levels,
+    has_hierarchy,
+)
 from training.engine.hierarchy_model import NoHierarchyError, check_method
 from training.engine.loading import Loaded, load_data
 from training.tracking.levels import log_levels
@@ -71,9 +77,10 @@ def _backtest_config(cfg: TrainConfig) -> BacktestConfig:
 
 def level_backtest(cfg: TrainConfig, data: Loaded, result: BacktestResult, *,
                    progress: bool = False) -> LevelBacktest | None:
-    """The per-level backtest of `result` (None when `cfg.levels` is off), logged into the
-    active run with the default method it gives (`cfg.reconcile`, else the winner)."""
-    if not cfg.levels:
+    """The per-level backtest of `result` (None when `cfg.levels` is off or the node table
+    has no `parent_id`/`channel`), logged into the active run with the default method it
+    gives (`cfg.reconcile`, else the winner)."""
+    if not cfg.levels or not has_hierarchy(data.nodes):
         return None
     levels = backtest_levels(result, data.history, nodes=data.nodes, items=data.items,
                              config=_backtest_config(cfg),

@@ -153,3 +153,12 @@ def test_rolling_forward_moves_the_aggregates_with_the_bottom_series(data, freq)
     reconciled = rolled.predict_levels(None)
     wide = reconciled.pivot_table(index=["level", NODE, ITEM], columns="step", values="mean")
     assert wide.notna().all().all()
+
+
+def test_a_node_table_without_parents_or_channels_has_no_levels(data) -> None:
+    from training.engine.hierarchy import has_hierarchy
+
+    assert has_hierarchy(data.nodes)
+    assert not has_hierarchy(None)
+    assert not has_hierarchy(pd.DataFrame(columns=[NODE]))
+    assert not has_hierarchy(data.nodes.drop(columns=["channel"]))
