@@ -4,12 +4,17 @@
 workers read it and write the predictions as folders of Parquet files (one per partition):
 `--out preds.parquet` becomes the folder `preds.parquet/`, every model's rows go to
 `preds.all_models.parquet/`. Metrics are summed per partition and printed as locally.
+Levels of the channel tree (issue 23; a store with a node table): `backtest --levels`
+(default) also scores every level (`training.dask.hierarchy.backtest_levels_dask`, written
+to `<out>.levels.csv`); `forecast --level L` / `--reconcile M` fits every level
+(`fit_levels_dask`) and the client writes the reconciled rows to the file `--out`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from features.config import BacktestConfig
@@ -18,7 +23,9 @@ from models.zoo import primary_model
 from training.dask.backtest import run_backtest_dask
 from training.dask.cluster import EngineConfig, cluster_size, connect
 from training.dask.forecast import fit_forecaster_dask
+from training.dask.hierarchy import backtest_levels_dask, fit_levels_dask
 from training.engine.backtest import MODEL
+from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest
 from training.engine.metrics import format_table
 
 __all__ = ["run_backtest", "run_forecast"]
@@ -43,6 +50,9 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
     config = BacktestConfig(horizon=args.horizon, windows=args.windows,
                             step=args.step or args.horizon, models=models,
                             quantiles=quantiles, warmup=args.warmup)
+    levels = bool(getattr(args, "levels", False)) and store.nodes() is not None
+    if levels:
+        config = replace(config, quantiles=tuple(sorted({*quantiles, *LEVEL_QUANTILES})))
     by = (MODEL, *[b.strip() for b in args.by.split(",") if b.strip()])
     out = Path(args.out)
     every = out.with_name(out.stem + ".all_models" + out.suffix)
@@ -53,7 +63,11 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
             result = run_backtest_dask(client, store, config=config, out=out,
                                        all_models=every, score_by=(by,),
                                        outside_span=args.outside_span,
+                                       tail_periods=1 if levels else None,
                                        progress=not args.quiet)
+            per_level = (backtest_levels_dask(result, store, config=config,
+                                              outside_span=args.outside_span,
+                                              progress=not args.quiet) if levels else None)
         except ValueError as exc:
             print(f"cannot backtest {args.data}: {exc}")
             return 2
@@ -64,7 +78,18 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
     print(f"\n{result.n_rows:,} prediction rows in {time.perf_counter() - start:.1f} s on "
           f"{size['engine.workers']} Dask workers; `{primary}` written to {out}/, every "
           f"model to {every}/")
+    if per_level is not None:
+        _print_levels(per_level, out)
     return 0
+
+
+def _print_levels(levels: LevelBacktest, out: Path) -> None:
+    """The per-level summary and default method; every score to `<out>.levels.csv`."""
+    print(f"\nper level (every method):\n{format_table(levels.summary)}")
+    print(f"default --reconcile: {levels.winner}")
+    scores = out.with_name(out.stem + ".levels.csv")
+    levels.scores.to_csv(scores, index=False)
+    print(f"per-level scores written to {scores}")
 
 
 def run_forecast(args: argparse.Namespace, models: tuple[str, ...],
@@ -74,6 +99,8 @@ def run_forecast(args: argparse.Namespace, models: tuple[str, ...],
     if opened is None:
         return 2
     store, engine = opened
+    if getattr(args, "level", "") or getattr(args, "reconcile", ""):
+        return _forecast_levels(args, store, engine, models, quantiles)
     start = time.perf_counter()
     with connect(engine.scheduler) as client:
         try:
@@ -87,4 +114,35 @@ def run_forecast(args: argparse.Namespace, models: tuple[str, ...],
     print(f"forecasts of {result.summary.n_series:,} series x {args.horizon} periods from "
           f"{result.cutoffs[-1]:%Y-%m-%d} in {time.perf_counter() - start:.1f} s -> "
           f"{args.out}/part-*.parquet")
+    return 0
+
+
+def _forecast_levels(args: argparse.Namespace, store: Store, engine: EngineConfig,
+                     models: tuple[str, ...], quantiles: tuple[float, ...]) -> int:
+    """`forecast --level/--reconcile` on the cluster: every level fitted (`fit_levels_dask`),
+    the series of `--level` (every series without it) written by the client to `--out`."""
+    start = time.perf_counter()
+    with connect(engine.scheduler) as client:
+        try:
+            forecaster = fit_levels_dask(client, store, horizon=args.horizon, models=models,
+                                         calibration_windows=args.calibration_windows,
+                                         method=args.reconcile or None,
+                                         progress=not args.quiet)
+        except ValueError as exc:
+            print(f"cannot forecast {args.data}: {exc}")
+            return 2
+    hierarchy = forecaster.hierarchy
+    assert hierarchy is not None
+    keys = hierarchy.keys
+    frame = forecaster.predict_levels(keys[keys["level"] == args.level] if args.level else None,
+                                      quantiles=quantiles, reconcile=args.reconcile or None)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    print(f"reconcile: {args.reconcile or forecaster.reconcile}; {len(frame):,} forecast rows "
+          f"({len(frame) // args.horizon:,} series x {args.horizon} periods from "
+          f"{forecaster.origin:%Y-%m-%d}) in {time.perf_counter() - start:.1f} s -> {out}")
     return 0

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from channelcast.cli import main as cli
 from features.config import BacktestConfig, TrainConfig
 from features.contract.partitioned import open_store, write_partitioned
 from features.contract.validation import load_validated
@@ -130,3 +131,22 @@ def test_train_stage_on_dask_logs_the_levels_and_serves_them(client, channel, tm
     frame = model.predict(pd.DataFrame({"level": ["total"], "node_id": ["TOTAL"],
                                         "sku": ["*"]}))
     assert len(frame) == 4 and (frame["reconcile"] == outcome.levels.winner).all()
+
+
+def test_channelcast_forecast_and_backtest_levels_on_dask(client, channel, tmp_path, capsys):
+    store = channel[0]
+    common = ["--data", str(store.path), "--horizon", "4", "--models", "snaive,ma,auto"]
+    dask = ["--engine", "dask", "--scheduler", client.scheduler.address]
+    local_out, dask_out = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    assert cli(["forecast", *common, "--level", "parent", "--out", str(local_out)]) == 0
+    assert cli(["forecast", *common, *dask, "--level", "parent", "--out", str(dask_out)]) == 0
+    assert "reconcile:" in capsys.readouterr().out
+    got, want = pd.read_parquet(dask_out), pd.read_parquet(local_out)
+    assert set(got["level"]) == {"parent"}
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9, atol=1e-9)
+    assert cli(["backtest", *common, *dask, "--windows", "1", "--warmup", "2", "--out",
+                str(tmp_path / "bt.parquet")]) == 0
+    printed = capsys.readouterr().out
+    assert "default --reconcile:" in printed and "wrmsse_m5" in printed
+    assert set(pd.read_csv(tmp_path / "bt.levels.csv")["level"]) == {"node", "parent",
+                                                                   "channel", "total"}
