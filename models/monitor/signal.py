@@ -86,8 +86,9 @@ def thresholds_at(signal: Signal, t: int, config: MonitorConfig) -> FloatArray:
 
 def _alerts_started(scores: FloatArray, low_of_two: FloatArray, floors: FloatArray
                     ) -> tuple[FloatArray, IntArray]:
-    """Candidate thresholds h (ascending) and the alerts each would have started:
-    #(score >= h) - #(min(score, score before) >= h)."""
+    """Candidate thresholds (ascending) and how many alerts each would have started."""
+    # an alert starts at h where score >= h and the period before did not: for each h,
+    # #(score >= h) - #(min(score, score before) >= h)
     candidates = np.unique(np.concatenate([scores, floors, [np.inf]]))
     scores, lows = np.sort(scores), np.sort(low_of_two)
     started = (scores.size - np.searchsorted(scores, candidates, side="left")) - (
