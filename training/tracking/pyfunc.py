@@ -127,7 +127,7 @@ def answer(forecaster: Forecaster, series: pd.DataFrame, params: dict[str, Any]
                                    "series without `level` or `reconcile`; send them apart.")
     parts = []
     try:
-        flat = series[~leveled & ~planned]
+        flat = series[~leveled]  # a planned row also asks for its series, as before
         if len(flat) or not leveled.any():
             future = series.loc[planned, [c for c in (DATE, NODE, ITEM, PRICE, PROMO)
                                           if c in series]]
