@@ -79,6 +79,7 @@ def test_planner_opens_a_parent_node_a_channel_and_all_skus(site: tuple[str, str
         page.goto(f"{url}/ui/#series/DLR-01/SKU-0001")
         up = page.locator("#series-up")
         expect(up).to_contain_text("parent DST-01")
+        expect(page.locator("#series-method-form")).to_be_hidden()  # aggregates only
         up.locator("a[data-level=channel]", has_text="all skus").click()
         expect(page.locator("#series-title")).to_have_text("channel dealer · all skus")
         expect(page.locator("#series-chart svg polygon.band")).to_be_attached()
