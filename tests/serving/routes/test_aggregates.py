@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import Api, LevelModel
+from tests.serving.conftest import Api, LevelModel, Workspace
 
 PARENT = {"level": "parent", "node_id": "DST-01", "sku": "*"}
 
@@ -155,3 +155,19 @@ def test_one_aggregate_has_its_summed_history_and_reconciled_band(level_api: Api
     assert other["reconcile"] == "none"
     missing = level_api.get("/v1/aggregates/parent/NOPE/*", role="erp")
     assert missing.status_code == 404 and "GET /v1/aggregates" in missing.json()["detail"]
+
+
+def test_aggregates_roll_forward_with_new_sell_through(level_api: Api, level_model: LevelModel,
+                                                       workspace: Workspace):
+    new = workspace.new_rows
+    rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in
+            new.assign(date=new["date"].dt.strftime("%Y-%m-%d")).to_dict("records")]
+    answer = level_api.post("/v1/sell-through", role="erp", json={"rows": rows})
+    assert answer.status_code == 201, answer.text
+    rolled = level_model.forecaster.update(new)
+    got = level_api.post("/v1/forecasts", role="erp", json={"series": [PARENT]}).json()
+    assert got["origin"] == answer.json()["origin_after"] == f"{rolled.origin:%Y-%m-%d}"
+    expected = rolled.predict_levels(_frame([PARENT]))
+    assert [r["mean"] for r in got["rows"]] == pytest.approx(expected["mean"].tolist())
+    view = level_api.get("/v1/aggregates/parent/DST-01/*", role="erp").json()
+    assert view["history"][-1]["date"] == got["origin"]
