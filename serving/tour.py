@@ -110,6 +110,7 @@ def _calls(service: Service) -> list[tuple[str, str, str, object, int]]:
         ("erp", "GET", "/v1/models/current", None, 200),
         ("erp", "POST", "/v1/forecasts", {"series": [{"node_id": node, "sku": sku}],
                                           "horizon": 4, "quantiles": list(DEFAULT_QUANTILES)}, 200),
+        ("erp", "GET", "/v1/aggregates?level=parent&limit=3", None, 200),
         ("erp", "POST", "/v1/stock-risk", {"top": 3}, 200),
         ("erp", "PUT", "/v1/inventory", {"inventory": rows}, 200),
         ("erp", "POST", "/v1/sell-through", {"rows": _next_week(service)}, 201),

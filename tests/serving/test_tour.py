@@ -52,11 +52,11 @@ def test_tour_makes_every_request_and_its_printed_lines_work_in_bash(settings: S
     assert ok, text
     for path in ("/v1/forecasts", "/v1/stock-risk", "/v1/inventory", "/v1/sell-through",
                  "/v1/allocations", "/v1/models/reload", "/metrics", "/v1/alerts",
-                 "/v1/health"):
+                 "/v1/health", "/v1/aggregates"):
         assert "127.0.0.1" in text and path in text
-    assert text.count("\ncurl -s ") == 13 and "# HTTP 403" in text and "# HTTP 201" in text
+    assert text.count("\ncurl -s ") == 14 and "# HTTP 403" in text and "# HTTP 201" in text
     assert text.count("\nexport CHANNELCAST_KEY=") == 4  # erp, planner, admin, erp again
-    assert len(pasted) == 13
+    assert len(pasted) == 14
     for line, tour, got, body in pasted:
         url = next(word for word in shlex.split(line) if word.startswith("http://"))
         status, reason = AGAIN.get(urlsplit(url).path, (tour, ""))
