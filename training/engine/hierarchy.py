@@ -52,8 +52,9 @@ from training.engine.windows import WindowForecasts
 
 __all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBacktest",
            "LevelWindow", "aggregate_history", "attach_levels", "backtest_levels",
-           "choose_method", "fit_levels", "fit_upper", "has_hierarchy", "level_windows",
-           "reconcile_windows", "score_levels", "series_ids", "summarize"]
+           "choose_level_method", "choose_method", "fit_levels", "fit_upper", "has_hierarchy",
+           "known_residuals", "level_windows", "reconcile_windows", "score_levels",
+           "series_ids", "sku_kinds", "summarize", "upper_rows"]
 
 METHOD, SKUS = "method", "skus"
 #: Quantiles every level is scored with: the 80% and 95% intervals and the median.
@@ -333,6 +334,21 @@ def attach_levels(bottom: Forecaster, upper: Forecaster, hierarchy: Hierarchy, *
     return replace(bottom, levels=levels)
 
 
+def choose_level_method(hierarchy: Hierarchy, windows: Sequence[LevelWindow],
+                        history: pd.DataFrame, aggregates: pd.DataFrame, *, freq: str,
+                        outside_span: Literal["exclude", "zero"] = "exclude"
+                        ) -> tuple[str, pd.DataFrame]:
+    """The method that wins `windows` (calibration windows, each reconciled from the ones
+    before it; `none` = the base means, for `choose_method`'s bottom guard), scored against
+    `history` (bottom `date, node_id, sku, units`) and `aggregates`; and the scores."""
+    reconciled, coherence = reconcile_windows(
+        hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
+        quantiles=LEVEL_QUANTILES, freq=freq)
+    scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, history, aggregates,
+                          freq=freq, outside_span=outside_span)
+    return choose_method(summarize(scores, {**coherence, "none": np.nan})), scores
+
+
 def fit_levels(history: pd.DataFrame, *, nodes: pd.DataFrame, freq: str, horizon: int,
                models: Sequence[str], items: pd.DataFrame | None = None,
                calibration_windows: int = 3, spec: FeatureSpec | None = None,
@@ -357,11 +373,7 @@ def fit_levels(history: pd.DataFrame, *, nodes: pd.DataFrame, freq: str, horizon
                              "`calibration_windows` >= 2; give more or name the method.")
         windows = level_windows(low.windows, high.windows, upper_rows(hierarchy, upper.keys),
                                 bottom.primary)[:-1]
-        reconciled, coherence = reconcile_windows(  # `none` = the base means, for the guard
-            hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
-            quantiles=LEVEL_QUANTILES, freq=freq)
-        scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, history, aggregates,
-                              freq=freq, outside_span=outside_span)
-        method = choose_method(summarize(scores, {**coherence, "none": np.nan}))
+        method, scores = choose_level_method(hierarchy, windows, history, aggregates,
+                                             freq=freq, outside_span=outside_span)
     return attach_levels(bottom, upper, hierarchy, bottom_windows=low.windows,
                          upper_windows=high.windows, method=method, scores=scores)
