@@ -12,6 +12,7 @@ exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +21,17 @@ from scipy import linalg, sparse
 from models.hierarchy.covariance import LowRankCov
 from models.hierarchy.structure import Hierarchy
 
-__all__ = ["Projection", "fit_projection", "reconciled_errors"]
+__all__ = ["BottomMap", "Projection", "fit_projection", "reconciled_errors"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+class BottomMap(Protocol):
+    """Anything that maps base forecasts of every series to reconciled bottom series."""
+
+    def bottom(self, base: FloatArray) -> FloatArray:
+        """Reconciled bottom series (n_bottom x h) from base forecasts (n_all x h)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ def fit_projection(summing: sparse.csr_matrix, n_bottom: int, cov: LowRankCov) -
     return Projection(agg_summing=s_agg, cov=cov, factor=factor)
 
 
-def reconciled_errors(hierarchy: Hierarchy, projection: Projection | None,
+def reconciled_errors(hierarchy: Hierarchy, projection: BottomMap | None,
                       residuals: FloatArray) -> FloatArray:
     """S @ G @ residuals: the errors the reconciled forecasts would have made (bottom-up
     when `projection` is None; NaN where the series' own residual is unknown)."""

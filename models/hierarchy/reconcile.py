@@ -8,27 +8,31 @@ behind the quantiles (intervals.py).
 
 Methods: `none` (base as is, not coherent), `bottom_up`, MinTrace `ols`, `wls_struct`,
 `wls_var`, `mint_shrink` (Schäfer-Strimmer shrinkage covariance, covariance.py) and
-`mint_cv` (select.py: the covariance, among MinTrace variants and bottom-up, whose
-reconciled errors on held-out backtest windows are smallest, averaged over levels).
+`mint_cv` (select.py: a blend of bottom-up and MinTrace variants chosen by ensemble
+selection on held-out backtest windows, bottoms kept within 1% of unreconciled) and
+`wls_mix` (the average of the wls_struct and wls_var reconciliations: coherent, as any
+average of coherent forecasts; found on walmart's backtest, see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
 from models.hierarchy.covariance import covariance_for
 from models.hierarchy.intervals import ErrorQuantiles, fit_error_quantiles
-from models.hierarchy.projection import Projection, fit_projection, reconciled_errors
-from models.hierarchy.select import select_covariance
+from models.hierarchy.projection import BottomMap, fit_projection, reconciled_errors
+from models.hierarchy.select import Blend, select_blend
 from models.hierarchy.structure import LEVELS, Hierarchy
 
 __all__ = ["COHERENT_METHODS", "METHODS", "Reconciler", "fit_reconciler"]
 
-METHODS = ("none", "bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink", "mint_cv")
+METHODS = ("none", "bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink", "mint_cv",
+           "wls_mix")
 COHERENT_METHODS = METHODS[1:]
 
 FloatArray = npt.NDArray[np.float64]
@@ -41,15 +45,16 @@ class Reconciler:
     Attributes:
         hierarchy: the series and their summing matrix.
         method: the method asked for (one of METHODS).
-        chosen: what serves: the method, or for `mint_cv` the candidate it selected.
-        projection: the factorised MinTrace step (None for `none` and `bottom_up`).
+        chosen: what serves: the method, or for `mint_cv` its blend
+            (e.g. `0.62 wls_struct + 0.38 bottom_up`).
+        projection: the factorised MinTrace step or blend (None for `none`, `bottom_up`).
         errors: the reconciled error distribution behind `quantiles`.
     """
 
     hierarchy: Hierarchy
     method: str
     chosen: str
-    projection: Projection | None
+    projection: BottomMap | None
     errors: ErrorQuantiles
 
     def bottom(self, base: FloatArray) -> FloatArray:
@@ -92,15 +97,18 @@ def fit_reconciler(hierarchy: Hierarchy, residuals: FloatArray, method: str, *,
     if step_arr is not None and (step_arr.shape != (res.shape[1],) or (step_arr < 1).any()):
         raise ValueError(f"`steps` must give a step >= 1 for each of the {res.shape[1]} "
                          f"residual columns; got {step_arr.size} values.")
-    chosen = method
+    chosen, projection = method, cast("BottomMap | None", None)
     if method == "mint_cv":
-        chosen, cov = select_covariance(hierarchy, res)
-    elif method in ("none", "bottom_up"):
-        cov = None
-    else:
+        blend = select_blend(hierarchy, res)
+        chosen, projection = blend.name, blend
+    elif method == "wls_mix":
+        parts = {m: fit_projection(hierarchy.summing, hierarchy.n_bottom,
+                                   covariance_for(m, hierarchy, res))
+                 for m in ("wls_struct", "wls_var")}
+        projection = Blend(dict.fromkeys(parts, 0.5), dict(parts), hierarchy.n_bottom)
+    elif method not in ("none", "bottom_up"):
         cov = covariance_for(method, hierarchy, res)
-    projection = None if cov is None else fit_projection(hierarchy.summing, hierarchy.n_bottom,
-                                                         cov)
+        projection = fit_projection(hierarchy.summing, hierarchy.n_bottom, cov)
     errors = res if method == "none" else reconciled_errors(hierarchy, projection, res)
     quantiles = fit_error_quantiles(errors, hierarchy.level_codes(), len(LEVELS), step_arr)
     return Reconciler(hierarchy=hierarchy, method=method, chosen=chosen,
