@@ -4,10 +4,11 @@ series it knows, which reconciliation methods it offers, and their forecasts.
 A model trained with a hierarchy (`Forecaster.levels`) answers any series of the tree
 (`level, node_id, sku`; sku `*` = all skus) through `Forecaster.predict_levels`. As
 `ForecastCache` does for the bottom series, the forecasts of every series for one (model,
-horizon, quantiles, method) are computed once per `ServedModel` and sliced per request;
-a hierarchy of more than `FULL_CACHE_SERIES` series forecasts only the requested ones.
-A model without a hierarchy (trained before issue 23, or on nodes without parents and
-channels) has no aggregate series: `NoLevelsError`.
+horizon, quantiles, method) are computed once per `ServedModel` and sliced per request.
+A reconciliation computes every series whatever is asked, so its table is always kept; base
+forecasts (`none`) of a hierarchy over `FULL_CACHE_SERIES` series are made per request for
+the requested series only. A model without a hierarchy (trained before issue 23, or on
+nodes without parents and channels) has no aggregate series: `NoLevelsError`.
 """
 
 from __future__ import annotations
@@ -106,12 +107,13 @@ def level_frame(model: ServedModel, keys: list[SeriesId], *, name: str, horizon:
 def level_table(model: ServedModel, *, name: str, horizon: int, quantiles: tuple[float, ...],
                 method: str) -> ForecastTable | None:
     """Forecasts of every series of the hierarchy (rows as `level_index`), computed once
-    per (model, horizon, quantiles, method); None for a hierarchy too big to forecast whole
-    for one request (forecast the requested series with `level_frame`)."""
+    per (model, horizon, quantiles, method). A reconciliation computes every series anyway
+    (a few MB for 30,000); only base forecasts (`none`) of a hierarchy over
+    `FULL_CACHE_SERIES` series give None: forecast the requested ones (`level_frame`)."""
     index = level_index(model)
     if index is None:
         raise no_levels(model)
-    if len(index.keys) > FULL_CACHE_SERIES:
+    if method == NONE and len(index.keys) > FULL_CACHE_SERIES:
         return None
     f = model.forecaster
 
@@ -120,5 +122,5 @@ def level_table(model: ServedModel, *, name: str, horizon: int, quantiles: tuple
                                  reconcile=method)
         return table_of(frame, horizon, quantiles, f.dates)
 
-    return model.forecasts.derived(("levels", name, horizon, quantiles, method), compute)
+    return model.forecasts.kept(("levels", name, horizon, quantiles, method), compute)
 

@@ -72,8 +72,7 @@ class ForecastCache:
     def __init__(self, forecaster: Forecaster, *, max_bytes: int = CACHE_BYTES) -> None:
         self.forecaster = forecaster
         self.max_bytes = max_bytes
-        self._tables: OrderedDict[tuple[str, int, tuple[float, ...]], ForecastTable] = (
-            OrderedDict())
+        self._tables: OrderedDict[tuple[object, ...], ForecastTable] = OrderedDict()
         self._derived: dict[object, object] = {}
         self._lock = threading.Lock()
         self._compute = threading.Lock()
@@ -81,7 +80,9 @@ class ForecastCache:
     def peek(self, model: str, horizon: int, quantiles: tuple[float, ...]
              ) -> ForecastTable | None:
         """The table if it is cached (no computing): safe on the event loop."""
-        key = (model, horizon, quantiles)
+        return self._peek((model, horizon, quantiles))
+
+    def _peek(self, key: tuple[object, ...]) -> ForecastTable | None:
         with self._lock:
             table = self._tables.get(key)
             if table is not None:
@@ -94,23 +95,29 @@ class ForecastCache:
         Raises:
             ValueError: bad horizon, model or quantile (from `Forecaster.predict`).
         """
-        found = self.peek(model, horizon, quantiles)
+        f = self.forecaster
+        return self.kept((model, horizon, quantiles), lambda: table_of(
+            f.predict(horizon=horizon, quantiles=quantiles, model=model), horizon, quantiles,
+            f.dates))
+
+    def kept(self, key: tuple[object, ...], compute: Callable[[], ForecastTable]
+             ) -> ForecastTable:
+        """The table under `key`, made by `compute` on a miss (once, whatever the threads) and
+        kept with the others (least recently used first out beyond `max_bytes`)."""
+        found = self._peek(key)
         if found is not None:
             return found
         with self._compute:
-            found = self.peek(model, horizon, quantiles)
+            found = self._peek(key)
             if found is not None:
                 return found
-            table = table_of(self.forecaster.predict(horizon=horizon, quantiles=quantiles,
-                                                     model=model), horizon, quantiles,
-                             self.forecaster.dates)
+            table = compute()
             with self._lock:
-                self._tables[(model, horizon, quantiles)] = table
+                self._tables[key] = table
                 while (sum(t.nbytes for t in self._tables.values()) > self.max_bytes
                        and len(self._tables) > 1):
                     self._tables.popitem(last=False)
             return table
-
 
     def derived(self, key: object, compute: Callable[[], T]) -> T:
         """A value computed once from this forecaster's numbers (e.g. an sku's protection

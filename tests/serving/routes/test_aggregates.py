@@ -171,3 +171,14 @@ def test_aggregates_roll_forward_with_new_sell_through(level_api: Api, level_mod
     assert [r["mean"] for r in got["rows"]] == pytest.approx(expected["mean"].tolist())
     view = level_api.get("/v1/aggregates/parent/DST-01/*", role="erp").json()
     assert view["history"][-1]["date"] == got["origin"]
+
+
+def test_level_tables_share_the_bounded_forecast_cache(level_api: Api):
+    cache = level_api.service.models.get().forecasts
+    cache.max_bytes = 1  # every new table pushes the older ones out
+    for quantiles in ([0.1, 0.9], [0.2, 0.8], [0.3, 0.7]):
+        answer = level_api.post("/v1/forecasts", role="erp", json={
+            "series": [PARENT], "quantiles": quantiles})
+        assert answer.status_code == 200, answer.text
+    assert len(cache._tables) == 1
+    assert any(key[0] == "levels" and key[3] == (0.3, 0.7) for key in cache._tables)
