@@ -5,19 +5,20 @@ Usage:
         [--test 3] [--scale-series 30000] [--force]
 
 For each dataset, in one run: every series of the hierarchy (models.hierarchy.build_hierarchy:
-node -> parent chain -> channel -> total, crossed with sku -> group -> all) is aggregated from
-the bottom panel (missing periods = 0 units). Base forecasts of every series at `--windows`
-rolling cutoffs, `h` periods apart: (a) statsforecast AutoETS (non-seasonal, see
-BENCHMARKS.md for why), (b) ours: the local engine (`ets, snaive, ma, auto`) run on the
+node -> parent chain -> channel -> total, crossed with sku -> group -> all) is aggregated
+from the bottom panel (missing periods = 0 units). Base forecasts of every series at
+`--windows` rolling cutoffs, `h` periods apart: (a) statsforecast AutoETS (non-seasonal,
+see BENCHMARKS.md for why), (b) ours: the local engine (`ets, snaive, ma, auto`) run on the
 aggregated panel. The last `--test` windows are scored; each is reconciled with residuals
 (actual - base forecast) of the windows before it only. Reconciliations: none (base),
-hierarchicalforecast BottomUp, MinTrace ols / wls_struct / mint_shrink (normality intervals
-from the same residuals: sigma per series and step), and ours: bottom_up, mint_shrink,
-mint_cv and wls_mix. Scores per (level, sku dimension): WRMSSE as M5 (RMSSE scaled by
-the mean squared first difference up to the cutoff, weighted by units in the last h
-periods, normalised within the group), their average; coverage of the 80% and 95% intervals per level; the
-largest coherence error; bottom WRMSSE relative to unreconciled. Then the 30,000-bottom-series
-reconciliation time and peak memory (a child process; generated network and items).
+hierarchicalforecast BottomUp, MinTrace ols / wls_struct / mint_shrink (normality
+intervals from the same residuals: sigma per series and step), and ours: bottom_up,
+mint_shrink, mint_cv and wls_mix. Scores per (level, sku dimension): WRMSSE as M5 (RMSSE
+scaled by the mean squared first difference up to the cutoff, weighted by units in the
+last h periods, normalised within the group), their average; coverage of the 80% and 95%
+intervals per level; the largest coherence error; bottom WRMSSE relative to unreconciled.
+Then the 30,000-bottom-series reconciliation time and peak memory (a child process;
+generated network and items).
 
 Base forecasts are cached in benchmarks/out/hierarchy/<dataset>/ (reused unless --force).
 """
