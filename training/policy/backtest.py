@@ -53,6 +53,7 @@ from features.engineering.history import Panel, build_panel
 from features.schema import ITEM, NODE, PRICE, PRIORITY
 from models.allocation import OBJECTIVES, POLICIES, AllocationConfig
 from models.allocation.pooled import POOLED_WEIGHT
+from models.allocation.ranking import RANKING_DISPERSION, gamma_ranking
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
@@ -126,6 +127,9 @@ class PolicyBacktestConfig:
             lift (`training.policy.promo`); fair share by forecast keeps the forecasts.
         pooled_weight: how far channelcast moves each interval mean towards the pooled rate
             (the sku's recent level x the node's share, `training.policy.pooled`); 0: not.
+        ranking_dispersion: channelcast's first stage places packs on gammas of this
+            dispersion (`models.allocation.ranking`); None: on the forecast's steps combined
+            as independent (`IntervalDemand.ranking`).
     """
 
     start: int = 60
@@ -148,6 +152,7 @@ class PolicyBacktestConfig:
     objective: str = "units"
     planned_promotions: bool = True
     pooled_weight: float = POOLED_WEIGHT
+    ranking_dispersion: float | None = RANKING_DISPERSION
 
 
 @dataclass(frozen=True)
@@ -288,16 +293,17 @@ def replay_setup(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
         pooled = pooled_scale(f.panel, f.means, start=f.start, interval=f.interval,
                               group=group, weight=config.pooled_weight)[..., None]
         scale = pooled if scale is None else scale * pooled
-    planned = f if scale is None else replace(f, steps=f.steps * scale[..., None],
-                                              means=f.means * scale)
+    own = None if scale is None else [
+        replace(f, steps=f.steps * scale[..., None], means=f.means * scale).demand_at(
+            i, correlation=config.correlation, lost_sales=config.lost_sales)
+        for i in range(f.means.shape[0])]
+    if config.ranking_dispersion is not None:
+        own = [gamma_ranking(d, dispersion=config.ranking_dispersion) for d in own or dists]
     inputs = PolicyInputs(dists=dists, group=group, pack=pack, priority=priority,
                           sales=np.nan_to_num(f.panel.units, nan=0.0), start=f.start,
                           interval=f.interval, sales_window=config.sales_window,
                           holding_ratio=ratio, allocation=config.allocation,
-                          channelcast_dists=None if planned is f else [
-                              planned.demand_at(i, correlation=config.correlation,
-                                                lost_sales=config.lost_sales)
-                              for i in range(f.means.shape[0])])
+                          channelcast_dists=own)
     return ReplaySetup(group=group, pack=pack, money=money, demand=demand, first=first,
                        per_sku=per_sku, policy=inputs)
 

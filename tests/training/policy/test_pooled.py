@@ -33,6 +33,7 @@ def test_weight_zero_leaves_channelcast_on_the_forecasts(small: Small) -> None:
     f, nodes, packs = small
     config = PolicyBacktestConfig(start=f.start, models=("ma", "tsb", "auto"),
                                   planned_promotions=False)
+    config = replace(config, ranking_dispersion=None)
     plain = replay_setup(f, nodes=nodes, config=replace(config, pooled_weight=0.0),
                          pack_sizes=packs).policy
     pooled = replay_setup(f, nodes=nodes, config=config, pack_sizes=packs).policy
@@ -42,3 +43,28 @@ def test_weight_zero_leaves_channelcast_on_the_forecasts(small: Small) -> None:
                                                               pooled.dists, strict=True)]
     assert any(moved)
     np.testing.assert_allclose(pooled.dists[3].mean, plain.dists[3].mean)  # fair share's
+
+
+def test_gamma_ranking_is_attached_to_channelcasts_distributions_only(small: Small) -> None:
+    f, nodes, packs = small
+    config = PolicyBacktestConfig(start=f.start, models=("ma", "tsb", "auto"),
+                                  planned_promotions=False, pooled_weight=0.0)
+    policy = replay_setup(f, nodes=nodes, config=config, pack_sizes=packs).policy
+    assert policy.channelcast_dists is not None
+    ours, theirs = policy.channelcast_dists[2], policy.dists[2]
+    np.testing.assert_allclose(ours.values, theirs.values)  # stage 2 and risk: unchanged
+    assert ours.ranking is not None and theirs.ranking is not None
+    assert not np.allclose(ours.ranking.values, theirs.ranking.values)
+
+
+def test_pooled_rate_is_left_out_until_it_has_helped(small: Small) -> None:
+    f, _, _ = small
+    group = _group(small)
+    scale = pooled_scale(f.panel, f.means, start=f.start, interval=f.interval, group=group)
+    assert np.all(scale[:int(f.interval.max())] == 1.0)  # no interval over yet: no evidence
+    windows, _, horizon = f.means.shape
+    t = f.start + np.arange(windows)[:, None] + np.arange(horizon)[None, :]
+    sales = np.nan_to_num(f.panel.units, nan=0.0)
+    perfect = sales[:, np.minimum(t, f.panel.n_periods - 1)].transpose(1, 0, 2)
+    scale = pooled_scale(f.panel, perfect, start=f.start, interval=f.interval, group=group)
+    assert np.all(scale == 1.0)  # forecasts that were exact are never moved
