@@ -29,7 +29,7 @@ import pandas as pd
 from features.config import DEFAULT_MODELS, BacktestConfig, FeatureSpec
 from features.contract.partitioned import Store
 from features.schema import DATE, ITEM, NODE, UNITS
-from models.hierarchy import COHERENT_METHODS, Hierarchy, build_hierarchy
+from models.hierarchy import Hierarchy, build_hierarchy
 from models.hierarchy.structure import LEVEL
 from models.lgbm import LGBMConfig
 from models.zoo import primary_model
@@ -38,17 +38,12 @@ from training.dask.forecast import fit_forecaster_dask
 from training.engine.backtest import CUTOFF, MODEL, BacktestResult
 from training.engine.forecast import Forecaster
 from training.engine.hierarchy import (
-    LEVEL_QUANTILES,
     LevelBacktest,
     attach_levels,
     backtest_levels,
-    choose_method,
+    choose_level_method,
     fit_upper,
     level_windows,
-    reconcile_windows,
-    score_levels,
-    sku_kinds,
-    summarize,
     upper_rows,
 )
 from training.engine.hierarchy_model import aggregate_history
@@ -137,28 +132,6 @@ def _units(store: Store) -> pd.DataFrame:
     return history.sort_values([NODE, ITEM, DATE], kind="stable").reset_index(drop=True)
 
 
-def _labelled(hierarchy: Hierarchy, frame: pd.DataFrame) -> pd.DataFrame:
-    """`reconcile_windows`' rows with `level, skus, node_id, sku` instead of `_row`."""
-    row = frame.pop("_row").to_numpy()
-    keys = hierarchy.keys
-    return frame.assign(**{LEVEL: keys[LEVEL].to_numpy()[row],
-                           "skus": sku_kinds(hierarchy)[row],
-                           NODE: keys[NODE].to_numpy()[row], ITEM: keys[ITEM].to_numpy()[row]})
-
-
-def _choose(hierarchy: Hierarchy, windows: Sequence[Any], store: Store,
-            aggregates: pd.DataFrame, *, outside_span: Literal["exclude", "zero"]
-            ) -> tuple[str, pd.DataFrame]:
-    """The method that wins the calibration windows (each reconciled from the ones before
-    it), scored against the store's history: `fit_levels`' choice."""
-    reconciled, coherence = reconcile_windows(  # `none` = the base means, for the guard
-        hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
-        quantiles=LEVEL_QUANTILES, freq=store.freq)
-    scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, _units(store), aggregates,
-                          freq=store.freq, outside_span=outside_span)
-    return choose_method(summarize(scores, {**coherence, "none": np.nan})), scores
-
-
 def fit_levels_dask(client: Any, store: Store, *, horizon: int,
                     models: Sequence[str] = DEFAULT_MODELS, items: pd.DataFrame | None = None,
                     calibration_windows: int = 3, spec: FeatureSpec | None = None,
@@ -192,7 +165,7 @@ def fit_levels_dask(client: Any, store: Store, *, horizon: int,
     if method is None:
         windows = level_windows(low, high.windows, upper_rows(hierarchy, upper.keys),
                                 bottom.primary)[:-1]
-        method, scores = _choose(hierarchy, windows, store, aggregates,
-                                 outside_span=outside_span)
+        method, scores = choose_level_method(hierarchy, windows, _units(store), aggregates,
+                                             freq=store.freq, outside_span=outside_span)
     return attach_levels(bottom, upper, hierarchy, bottom_windows=low,
                          upper_windows=high.windows, method=method, scores=scores)
