@@ -275,7 +275,8 @@ def report(scores: pd.DataFrame) -> None:
                         ("coverage", [c for c in scores if c.startswith("cov")]),
                         ("coherence / seconds", ["coherence", "seconds"])):
         table = scores[cols].rename(columns=lambda c: c.removeprefix("wrmsse "))
-        print(f"\n{title}\n{table.to_string(float_format=lambda v: f'{v:.4f}')}", flush=True)
+        fmt = "{:.2e}" if title.startswith("coherence") else "{:.4f}"
+        print(f"\n{title}\n{table.to_string(float_format=fmt.format)}", flush=True)
 
 
 def scale_child(n_series: int) -> None:
@@ -300,7 +301,7 @@ def scale_child(n_series: int) -> None:
     res += rng.normal(0, 1.0, size=res.shape) * np.sqrt(np.abs(res).mean(axis=1, keepdims=True))
     base = aggregate(level * np.ones((hier.n_bottom, H)), hier)
     out = {"n_bottom": hier.n_bottom, "n_all": hier.n_all, "build_s": built}
-    for method in ("mint_shrink", "mint_cv"):
+    for method in ("mint_shrink", "mint_cv", "wls_mix"):
         start = time.perf_counter()
         rec = fit_reconciler(hier, res, method, steps=np.tile(np.arange(1, H + 1), m // H))
         means = rec.means(base)

@@ -95,7 +95,8 @@ def _held_out(hierarchy: Hierarchy, residuals: FloatArray
         parts = []
         for fit_cols, test_cols in (halves, halves[::-1]):
             if name in FIXED:
-                fixed.setdefault(name, _projection(name, hierarchy, residuals))
+                if name not in fixed:
+                    fixed[name] = _projection(name, hierarchy, residuals)
                 proj = fixed[name]
             else:
                 proj = _projection(name, hierarchy, residuals[:, fit_cols])
