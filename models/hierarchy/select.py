@@ -12,8 +12,11 @@ series get more than `BOTTOM_TOLERANCE` worse than unreconciled is not allowed; 
 (ratio 1 at the bottom) always is, so the blend can keep bottoms near their base values
 while the aggregates move.
 
-Candidates: bottom-up, MinTrace ols, wls_struct, wls_var, mint_shrink, and mint_shrink
-with the bottom variances scaled by `ANCHOR` (bottoms move less).
+Candidates: bottom-up, MinTrace ols, wls_struct, wls_var and mint_shrink: at most 6
+factorisations for the held-out scores and 2 refits. A candidate name ending in
+`_anchored` (e.g. `mint_shrink_anchored`: bottom variances scaled by `ANCHOR`, so bottoms
+move less) is understood too; it was left out of CANDIDATES to stay within 60 s at 30,000
+bottom series.
 """
 
 from __future__ import annotations
@@ -35,8 +38,7 @@ ANCHOR = 0.5
 ROUNDS = 8
 #: Candidates whose covariance does not depend on the residuals (one factorisation).
 FIXED = ("ols", "wls_struct")
-CANDIDATES = ("bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink",
-              "mint_shrink_anchored")
+CANDIDATES = ("bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink")
 
 
 @dataclass(frozen=True)
