@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from channelcast.quiet import add_quiet_argument
 from features.config import ENGINES, FAST_LGBM, LGBMConfig, TrainConfig
 from features.contract.report import ValidationReport
 from features.contract.validation import load_validated, refused_note
@@ -24,12 +24,6 @@ from training.engine.loading import rejects_file
 __all__ = ["add_engine_arguments", "add_level_arguments", "add_partial_arguments",
            "add_quiet_argument", "add_train_arguments", "config_from_args", "flag",
            "load_folder", "write_table"]
-
-
-def add_quiet_argument(parser: argparse.ArgumentParser, *, default: Any = False) -> None:
-    """`--quiet`: no progress bars on stderr (results on stdout are unchanged)."""
-    parser.add_argument("--quiet", "-q", action="store_true", default=default,
-                        help="do not show the progress of long steps on stderr")
 
 
 def flag(value: str) -> bool:

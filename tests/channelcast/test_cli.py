@@ -70,3 +70,41 @@ def test_risk_and_forecast_run_without_warnings(folder: Path, tmp_path: Path,
         assert main(["risk", "--data", str(folder), "--models", "ets,snaive,ma,tsb,auto",
                      "--quiet"]) == 0
     assert "stocked node x sku lines" in capsys.readouterr().out
+
+
+def _registered(module: str) -> dict[str, str | None]:
+    """The sub-commands `module` registers, with their one-line help."""
+    import argparse
+    import importlib
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(f"channelcast.{module}").add_parser(sub)
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    return {name: helps.get(name) for name in sub.choices}
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    from channelcast.cli import COMMANDS
+
+    modules = dict.fromkeys(module for module, _ in COMMANDS.values())
+    registered = {name: (module, text) for module in modules
+                  for name, text in _registered(module).items()}
+    assert registered == COMMANDS
+
+
+def test_help_imports_no_command_module() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from channelcast.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('channelcast.cmd_backtest', 'lightgbm', 'mlflow', 'pandas',"
+            " 'dask') if m in sys.modules]\nprint('HEAVY', heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "HEAVY []" in done.stdout and "policy-backtest" in done.stdout
+
+
+def test_a_command_parses_the_same_with_only_its_module_imported() -> None:
+    argv = ["risk", "--data", "x", "--quiet"]
+    assert vars(build_parser(argv).parse_args(argv)) == vars(build_parser().parse_args(argv))
