@@ -4,7 +4,6 @@ them (what `POST /v1/forecasts` takes with a `level`); `GET /v1/aggregates/{leve
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import pandas as pd
@@ -27,7 +26,14 @@ from serving.levels import (
     no_levels,
 )
 from serving.model_store import ServedModel
-from serving.schemas import TEXT_CHECK, AggregateOut, AggregatesOut, SeriesLevel
+from serving.schemas import (
+    TEXT_CHECK,
+    AggregateOut,
+    AggregatesOut,
+    ForecastPoint,
+    SeriesLevel,
+    band_points,
+)
 from training.tracking.pyfunc import served_model
 
 __all__ = ["router"]
@@ -81,13 +87,6 @@ class AggregatePoint(BaseModel):
     units: float = Field(description="units sold by every series below, in the period")
 
 
-class AggregateForecastPoint(BaseModel):
-    date: str
-    mean: float | None
-    lo: float | None = Field(description="10% quantile")
-    hi: float | None = Field(description="90% quantile")
-
-
 class AggregateSeriesOut(BaseModel):
     level: SeriesLevel
     node_id: str
@@ -100,7 +99,7 @@ class AggregateSeriesOut(BaseModel):
     origin: str
     period: str = Field(description="week, day or month")
     history: list[AggregatePoint]
-    forecast: list[AggregateForecastPoint]
+    forecast: list[ForecastPoint]
 
 
 @router.get("/aggregates/{level}/{node_id}/{sku}", response_model=AggregateSeriesOut,
@@ -144,9 +143,7 @@ def _aggregate_series(model: ServedModel, index: LevelIndex,
         mean, band = frame["mean"].to_numpy(), frame[["q0.1", "q0.9"]].to_numpy()
     else:
         mean, band = table.mean[row], table.quantiles[row]
-    forecast = [AggregateForecastPoint(date=f"{d:%Y-%m-%d}", mean=_num(m), lo=_num(lo),
-                                       hi=_num(hi))
-                for d, m, (lo, hi) in zip(f.dates, mean, band, strict=True)]
+    forecast = band_points(f.dates, mean, band[:, 0], band[:, 1])
     return AggregateSeriesOut(
         level=level, node_id=node, sku=sku, series=int(index.members[row]), reconcile=method,
         methods=methods(model), model=name, model_version=model.version,
@@ -165,8 +162,3 @@ def _history(model: ServedModel, row: int, periods: int) -> list[AggregatePoint]
     mine = tail[pd.MultiIndex.from_frame(tail[[NODE, ITEM]].astype(str)).isin(wanted)]
     units = mine.groupby(DATE)[UNITS].sum().sort_index().tail(periods)
     return [AggregatePoint(date=f"{d:%Y-%m-%d}", units=float(v)) for d, v in units.items()]
-
-
-def _num(value: float) -> float | None:
-    v = float(value)
-    return v if math.isfinite(v) else None

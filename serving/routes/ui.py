@@ -33,7 +33,7 @@ from serving.decisions import edited_reason
 from serving.deps import ErpDep, ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.model_store import ServedModel
-from serving.schemas import Count, SeriesKey, Units
+from serving.schemas import Count, ForecastPoint, SeriesKey, Units, band_points
 from serving.schemas import Id as BodyId
 from serving.tables import AllocationRow
 from training.tracking.pyfunc import served_model
@@ -195,13 +195,6 @@ class HistoryPoint(BaseModel):
     stockout: bool = Field(description="nothing on hand at the period's end: demand censored")
 
 
-class ForecastPoint(BaseModel):
-    date: str
-    mean: float | None
-    lo: float | None = Field(description="10% quantile")
-    hi: float | None = Field(description="90% quantile")
-
-
 class SeriesOut(BaseModel):
     node_id: str
     sku: str
@@ -238,9 +231,7 @@ def one_series(node_id: Id, sku: Id, _who: ErpDep, model: ModelDep, service: Ser
                                    stockout=on_hand is not None and on_hand <= 0))
     fc = f.predict(pd.DataFrame({NODE: [node_id], ITEM: [sku]}), quantiles=(0.1, 0.9),
                    model=served_model(f))
-    forecast = [ForecastPoint(date=f"{d:%Y-%m-%d}", mean=_num(m), lo=_num(lo), hi=_num(hi))
-                for d, m, lo, hi in zip(fc[DATE], fc["mean"], fc["q0.1"], fc["q0.9"],
-                                        strict=True)]
+    forecast = band_points(fc[DATE], fc["mean"], fc["q0.1"], fc["q0.9"])
     errors: dict[str, float | int | str | None] = {}
     if f.errors is not None:
         rec = f.errors.iloc[row].to_dict()

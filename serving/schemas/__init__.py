@@ -52,16 +52,19 @@ from serving.schemas.forecasts import (
     AggregatesOut,
     ForecastIn,
     ForecastOut,
+    ForecastPoint,
     ForecastRow,
     ForecastSeries,
     ModelOut,
     PlannedRow,
     SeriesKey,
     SeriesLevel,
+    band_points,
 )
 
 __all__ = [
-    "AggregateOut", "AggregatesOut", "ForecastSeries", "SeriesLevel",
+    "AggregateOut", "AggregatesOut", "ForecastPoint", "ForecastSeries", "SeriesLevel",
+    "band_points",
     "BIG", "FIRST_DAY", "LAST_DAY", "AllocationDecisionIn", "AllocationIn", "AllocationLine",
     "AllocationList", "AllocationOut", "AuditEntry", "CentralStockRow", "Count", "Day",
     "DecisionOut", "ErrorItem", "ErrorItemJson", "ErrorJson", "ErrorOut", "ForecastIn",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Literal, get_args
 
@@ -25,8 +27,9 @@ from serving.schemas.fields import (
     distinct_levels,
 )
 
-__all__ = ["AggregateOut", "AggregatesOut", "ForecastIn", "ForecastOut", "ForecastRow",
-           "ForecastSeries", "ModelOut", "PlannedRow", "SeriesKey", "SeriesLevel"]
+__all__ = ["AggregateOut", "AggregatesOut", "ForecastIn", "ForecastOut", "ForecastPoint",
+           "ForecastRow", "ForecastSeries", "ModelOut", "PlannedRow", "SeriesKey", "SeriesLevel",
+           "band_points"]
 
 SeriesLevel = Literal["node", "parent", "channel", "total"]
 """Levels of the channel tree (`models.hierarchy.LEVELS`)."""
@@ -35,6 +38,28 @@ _LEVELS_DOC = ("node (default): node_id x sku as sold; parent: a parent node's w
                "(node_id = the parent's id); channel: every node of a channel (node_id = the "
                "channel's name); total: everything (node_id = TOTAL). At an aggregate level sku "
                "is an sku, an sku group or * (all skus); GET /v1/aggregates lists them.")
+
+
+class ForecastPoint(BaseModel):
+    """One period of a series chart's forecast: the mean and its 80% band."""
+
+    date: str
+    mean: float | None
+    lo: float | None = Field(description="10% quantile")
+    hi: float | None = Field(description="90% quantile")
+
+
+def _finite(value: float) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def band_points(dates: Iterable[datetime | date], means: Iterable[float],
+                lows: Iterable[float], highs: Iterable[float]) -> list[ForecastPoint]:
+    """Chart points from aligned dates, means and 10% / 90% quantiles (NaN/inf -> null)."""
+    return [ForecastPoint(date=f"{d:%Y-%m-%d}", mean=_finite(m), lo=_finite(lo),
+                          hi=_finite(hi))
+            for d, m, lo, hi in zip(dates, means, lows, highs, strict=True)]
 
 
 class SeriesKey(StrictBody):
