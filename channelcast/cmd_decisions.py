@@ -42,6 +42,7 @@ from models.allocation import (
     priced,
     recent_sales_rate,
 )
+from models.allocation.planned import channelcast_demand
 from models.demand_interval import (
     DEFAULT_LEVELS,
     interval_demand,
@@ -274,6 +275,7 @@ def allocation_table(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.Da
                              lead=lead_periods(nodes, freq=freq))
     sales = (recent_sales_rate(tables["sell_through"]) if policy == "fair_share_sales"
              else None)
+    demand = channelcast_demand(demand) if policy == "channelcast" else demand  # = the replay's
     return allocate_all(demand, requests=[request], nodes=nodes,
                         inventory=tables.get("inventory"), policy=policy,
                         config=config or AllocationConfig(), recent_sales=sales)

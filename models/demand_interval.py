@@ -166,6 +166,20 @@ class IntervalDemand:
                               ranking=None if self.ranking is None
                               else self.ranking.take(r, with_keys=with_keys))
 
+    def scaled(self, factor: npt.ArrayLike) -> IntervalDemand:
+        """Each row's distribution (lead part, ranking too) x its `factor` (>= 0): the same as
+        scaling its forecast's steps (`combine_steps` is linear in them)."""
+        c = np.broadcast_to(np.asarray(factor, dtype=np.float64), self.mean.shape)
+        if not np.all(np.isfinite(c) & (c >= 0)):
+            raise ValueError("`factor` must be finite and >= 0 for every row; got "
+                             f"{c[~(np.isfinite(c) & (c >= 0))][:5].tolist()}.")
+        col = c[:, None]
+        return IntervalDemand(keys=self.keys, mean=self.mean * c, periods=self.periods,
+                              levels=self.levels, values=self.values * col, cum=self._cum * col,
+                              lead=None if self.lead is None else self.lead * col,
+                              ranking=None if self.ranking is None
+                              else self.ranking.scaled(c))
+
     def served(self, position: npt.ArrayLike) -> IntervalDemand:
         """The demand that `position` plus a shipment arriving after the lead time can
         serve, when sales lost before it arrives are lost, not backordered.

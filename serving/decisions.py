@@ -25,6 +25,7 @@ from models.allocation import (
     priced,
     recent_sales_rate,
 )
+from models.allocation.planned import channelcast_demand
 from models.demand_interval import (
     DEFAULT_LEVELS,
     IntervalDemand,
@@ -96,6 +97,10 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
         demand = model.forecasts.derived(
             ("interval_demand", body.sku, id(nodes)),
             lambda: _interval_demand(model, rows, nodes))
+        if body.policy == "channelcast":  # what the policy backtest replays
+            demand = model.forecasts.derived(
+                ("channelcast_demand", body.sku, id(nodes)),
+                lambda: channelcast_demand(demand))
         sales = (recent_sales_rate(f.tail) if body.policy == "fair_share_sales" else None)
         lines = allocate_all(demand, requests=[request], nodes=nodes,
                              inventory=tables.inventory, policy=body.policy,

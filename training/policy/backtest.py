@@ -52,8 +52,9 @@ from features.config import BacktestConfig
 from features.engineering.history import Panel, build_panel
 from features.schema import ITEM, NODE, PRICE, PRIORITY
 from models.allocation import OBJECTIVES, POLICIES, AllocationConfig
+from models.allocation.planned import channelcast_demand
 from models.allocation.pooled import POOLED_WEIGHT
-from models.allocation.ranking import RANKING_DISPERSION, gamma_ranking
+from models.allocation.ranking import RANKING_DISPERSION
 from models.demand_interval import (
     DEFAULT_CORRELATION,
     DEFAULT_LEVELS,
@@ -287,18 +288,18 @@ def replay_setup(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
     demand, first, per_sku = _supply_basis(f, group, len(skus), config.supply)
     ratio = (config.holding_rate * money.price / np.maximum(money.margin, 1e-12)
              if config.objective == "profit" else None)
-    scale = (promo_scale(f.panel, f.means, start=f.start, group=group)
+    promo = (promo_scale(f.panel, f.means, start=f.start, group=group)
              if config.planned_promotions else None)
-    if config.pooled_weight > 0:
-        pooled = pooled_scale(f.panel, f.means, start=f.start, interval=f.interval,
-                              group=group, weight=config.pooled_weight)[..., None]
-        scale = pooled if scale is None else scale * pooled
-    own = None if scale is None else [
-        replace(f, steps=f.steps * scale[..., None], means=f.means * scale).demand_at(
+    pooled = (pooled_scale(f.panel, f.means, start=f.start, interval=f.interval, group=group,
+                           weight=config.pooled_weight) if config.pooled_weight > 0 else None)
+    planned = dists if promo is None else [
+        replace(f, steps=f.steps * promo[..., None], means=f.means * promo).demand_at(
             i, correlation=config.correlation, lost_sales=config.lost_sales)
         for i in range(f.means.shape[0])]
-    if config.ranking_dispersion is not None:
-        own = [gamma_ranking(d, dispersion=config.ranking_dispersion) for d in own or dists]
+    own = None if planned is dists and pooled is None and config.ranking_dispersion is None \
+        else [channelcast_demand(d, factor=None if pooled is None else pooled[i],
+                                 dispersion=config.ranking_dispersion)
+              for i, d in enumerate(planned)]
     inputs = PolicyInputs(dists=dists, group=group, pack=pack, priority=priority,
                           sales=np.nan_to_num(f.panel.units, nan=0.0), start=f.start,
                           interval=f.interval, sales_window=config.sales_window,
