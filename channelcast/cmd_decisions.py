@@ -1,16 +1,14 @@
 """`channelcast allocate` and `channelcast risk`: the decisions (`policy-backtest`: cmd_policy).
 
-Each prints a readable table (with the reason for every allocation line) and, with
-`--out FILE.csv`, writes the full table, one row per line and every column, for machines.
-Exit codes: 0 ok, 2 bad input (with a message naming the cause; never a traceback).
+Each prints a readable table (the reason for every allocation line); `--out FILE.csv` writes
+every column. Exit codes: 0 ok, 2 bad input (a message naming the cause; never a traceback).
 `demo_decisions` is what `channelcast demo` shows: one allocation and the top of the risk list.
+channelcast allocates as the policy backtest replays it (`training.policy.served`).
 
 `allocate` and `risk` decide with the registered champion (`models:/channelcast-demand@champion`
-in the tracking store that training uses, as the demo and the service do) when one is
-registered and knows the folder: every series of the question, the same period grid and an
-origin at the folder's last period. Otherwise they fit `--models` on the folder now. Either
-way the line before the numbers says which model produced them. An explicit `--model-uri`
-that does not match the folder is an error instead of a fallback.
+in training's tracking store, as the demo and the service do) when it knows the folder (every
+series, the same grid, origin at the folder's last period), else fit `--models` on it now; the
+line before the numbers names the model. A `--model-uri` that does not fit is an error.
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ from models.allocation import (
     priced,
     recent_sales_rate,
 )
-from models.allocation.planned import channelcast_demand
+from models.allocation.planned import DEMAND_SOURCE, with_demand_source
 from models.demand_interval import (
     DEFAULT_LEVELS,
     interval_demand,
@@ -53,6 +51,7 @@ from models.errors import InfeasibleAllocationError, UnknownNodeError
 from models.risk import last_prices, stock_risk
 from training.engine.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.policy.backtest import CHEAP_MODELS
+from training.policy.served import history_demand
 from training.tracking.pyfunc import served_model
 from training.tracking.registry import CHAMPION, alias_version, client_for
 from training.tracking.settings import StoreSettings, store_settings
@@ -66,7 +65,7 @@ __all__ = ["add_parser", "allocation_table", "demo_decisions", "format_allocatio
 _BAD_INPUT = (ValueError, KeyError, DataContractError, OSError, MlflowException,
               InfeasibleAllocationError, UnknownNodeError, UnknownSeriesError)
 _SHOWN = ["node_id", "priority", "allocated", "demand_mean", "demand_q0.9", "position_before",
-          "position_after", "p_stockout_before", "p_stockout_after", "bound"]
+          "position_after", "p_stockout_before", "p_stockout_after", "bound", DEMAND_SOURCE]
 _RISK_SHOWN = ["node_id", "sku", "position", "demand_mean", "p_stockout", "expected_lost_units",
                "expected_lost_value", "weeks_of_cover", "p_excess", "risk_class"]
 
@@ -131,36 +130,36 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, pd.DataFrame], str]:
 
 
 def _forecast(tables: dict[str, pd.DataFrame], freq: str, models: str,
-              history: pd.DataFrame | None = None, progress: bool = False) -> pd.DataFrame:
-    """Quantile forecasts over the longest protection interval of any node."""
+              history: pd.DataFrame | None = None, progress: bool = False
+              ) -> tuple[pd.DataFrame, Forecaster]:
+    """Quantile forecasts over the longest protection interval of any node, and the model."""
     nodes = tables["nodes"]
     horizon = max(1, math.ceil(float(protection_periods(nodes, freq=freq).max())))
     sell = tables["sell_through"] if history is None else history
     forecaster = fit_forecaster(sell, freq=freq, horizon=horizon, nodes=nodes,
                                 models=tuple(m.strip() for m in models.split(",")),
                                 progress=progress)
-    return forecaster.predict(quantiles=DEFAULT_LEVELS, model=forecaster.primary)
+    return forecaster.predict(quantiles=DEFAULT_LEVELS, model=forecaster.primary), forecaster
 
 
 def model_forecast(forecaster: Forecaster, series: pd.DataFrame | None = None) -> pd.DataFrame:
     """A trained forecaster's decision forecasts, as the service makes them: its served model
-    (`auto` when trained), `DEFAULT_LEVELS`, its whole horizon; `series` (node_id, sku) or
-    all."""
+    (`auto` when trained), `DEFAULT_LEVELS`, whole horizon; `series` (node_id, sku) or all."""
     return forecaster.predict(series, quantiles=DEFAULT_LEVELS, model=served_model(forecaster))
 
 
 def _decision_forecast(args: argparse.Namespace, tables: dict[str, pd.DataFrame], freq: str,
-                       history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The forecasts of `history`'s series a decision uses, and the line naming the model
-    that made them (the registered one when it fits the folder, else `--models` fitted now)."""
+                       history: pd.DataFrame) -> tuple[pd.DataFrame, str, Forecaster]:
+    """The forecasts of `history`'s series a decision uses, the line naming the model that
+    made them (the registered one when it fits the folder, else `--models` fitted now), it."""
     served, why = _registered_model(args, history, freq)
     if served is None:
-        forecast = _forecast(tables, freq, args.models, history=history,
-                             progress=not args.quiet)
+        forecast, forecaster = _forecast(tables, freq, args.models, history=history,
+                                         progress=not args.quiet)
         fitted = ", ".join(m.strip() for m in args.models.split(","))
-        return forecast, f"model: fitted now: {fitted} ({why})"
+        return forecast, f"model: fitted now: {fitted} ({why})", forecaster
     keys = history[[NODE, ITEM]].drop_duplicates().astype(str)
-    return model_forecast(served.forecaster, keys), _describe(served)
+    return model_forecast(served.forecaster, keys), _describe(served), served.forecaster
 
 
 def _describe(served: ServedModel) -> str:
@@ -178,12 +177,9 @@ def _registered_model(args: argparse.Namespace, history: pd.DataFrame, freq: str
     """The registered model to decide with, or None and why the models are fitted now.
 
     Settings are read here (the entry point): `--tracking-uri`, else `$MLFLOW_TRACKING_URI`,
-    else the project's store, as training and the demo resolve it.
-
-    Raises:
-        ValueError: an explicit `--model-uri` does not fit the folder.
-        MlflowException, OSError: an explicit `--model-uri` cannot be loaded.
-    """
+    else the project's store, as training and the demo resolve it. Raises ValueError when an
+    explicit `--model-uri` does not fit the folder, MlflowException or OSError when it cannot
+    be loaded."""
     if args.fit:
         return None, "--fit"
     store = store_settings(os.environ, tracking_uri=args.tracking_uri)
@@ -268,17 +264,21 @@ def _request(args: argparse.Namespace, central: pd.DataFrame | None) -> Allocati
 
 def allocation_table(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.DataFrame,
                      request: AllocationRequest, *, policy: str = "channelcast",
-                     config: AllocationConfig | None = None) -> pd.DataFrame:
-    """The allocation of one request from loaded tables and a forecast frame."""
+                     config: AllocationConfig | None = None,
+                     forecaster: Forecaster | None = None) -> pd.DataFrame:
+    """The allocation of one request from loaded tables and a forecast frame; channelcast's
+    pooled means need the `forecaster` that made it (`training.policy.served`)."""
     nodes = tables["nodes"]
     demand = interval_demand(forecast, periods=protection_periods(nodes, freq=freq),
                              lead=lead_periods(nodes, freq=freq))
     sales = (recent_sales_rate(tables["sell_through"]) if policy == "fair_share_sales"
              else None)
-    demand = channelcast_demand(demand) if policy == "channelcast" else demand  # = the replay's
-    return allocate_all(demand, requests=[request], nodes=nodes,
-                        inventory=tables.get("inventory"), policy=policy,
-                        config=config or AllocationConfig(), recent_sales=sales)
+    demand, moved = history_demand(demand, policy=policy, history=tables.get("sell_through"),
+                                   freq=freq, forecaster=forecaster)
+    table = allocate_all(demand, requests=[request], nodes=nodes,
+                         inventory=tables.get("inventory"), policy=policy,
+                         config=config or AllocationConfig(), recent_sales=sales)
+    return with_demand_source(table, moved)
 
 
 def format_allocation(table: pd.DataFrame, request: AllocationRequest) -> str:
@@ -316,15 +316,15 @@ def _run_allocate(args: argparse.Namespace) -> int:
         if history.empty:
             raise UnknownNodeError(f"sku {args.sku} has no sell-through history in "
                                    f"{args.data}; check the sku.")
-        forecast, model_line = _decision_forecast(args, tables, freq, history)
+        forecast, model_line, forecaster = _decision_forecast(args, tables, freq, history)
         table = allocation_table(tables, freq, forecast, request, policy=args.policy,
-                                 config=config)
+                                 config=config, forecaster=forecaster)
     except _BAD_INPUT as exc:
         print(f"cannot allocate: {exc}")
         return 2
     print(model_line)
     print(format_allocation(table, request))
-    write_table(table[[*COLUMNS, "policy"]], args.out)
+    write_table(table[[*COLUMNS, DEMAND_SOURCE, "policy"]], args.out)
     return 0
 
 
@@ -334,7 +334,7 @@ def _run_risk(args: argparse.Namespace) -> int:
         return 2
     try:
         tables, freq = _load(args)
-        forecast, model_line = _decision_forecast(args, tables, freq, tables["sell_through"])
+        forecast, model_line, _ = _decision_forecast(args, tables, freq, tables["sell_through"])
         table = stock_risk(forecast, nodes=tables["nodes"], inventory=tables["inventory"],
                            freq=freq, prices=last_prices(tables["sell_through"]),
                            excess_weeks=args.excess_weeks)
@@ -379,7 +379,7 @@ def demo_decisions(data_dir: Path, forecaster: Forecaster, *, top: int = 10) -> 
         request = priced(AllocationRequest(sku=sku, available=float(row[AVAILABLE]),
                                            pack_size=int(pack)), prices)
         try:
-            table = allocation_table(tables, freq, forecast, request)
+            table = allocation_table(tables, freq, forecast, request, forecaster=forecaster)
         except InfeasibleAllocationError:
             continue
         return f"allocation of {sku}:\n{format_allocation(table, request)}\n\n{shown}"

@@ -14,6 +14,7 @@ from typing import SupportsFloat
 import numpy as np
 import pandas as pd
 
+from features.engineering.history import Panel
 from features.schema import CHANNEL, ITEM, NODE
 from models.allocation import (
     BOUND_TEXT,
@@ -25,7 +26,7 @@ from models.allocation import (
     priced,
     recent_sales_rate,
 )
-from models.allocation.planned import channelcast_demand
+from models.allocation.planned import with_demand_source
 from models.demand_interval import (
     DEFAULT_LEVELS,
     IntervalDemand,
@@ -39,6 +40,8 @@ from serving.channel import ChannelTables
 from serving.errors import ApiError
 from serving.model_store import ServedModel
 from serving.schemas import AllocationIn, ErrorItemJson, RiskIn, RiskRow
+from training.engine.forecast import Forecaster
+from training.policy.served import PooledGate, history_panel, pooled_gate, product_demand
 from training.tracking.pyfunc import served_model
 
 __all__ = ["BOUND_TEXT", "allocation_lines", "edited_reason", "line_reason", "risk_rows"]
@@ -97,15 +100,16 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
         demand = model.forecasts.derived(
             ("interval_demand", body.sku, id(nodes)),
             lambda: _interval_demand(model, rows, nodes))
+        moved = None
         if body.policy == "channelcast":  # what the policy backtest replays
-            demand = model.forecasts.derived(
-                ("channelcast_demand", body.sku, id(nodes)),
-                lambda: channelcast_demand(demand))
+            demand, moved = model.forecasts.derived(
+                ("channelcast_demand", body.sku, id(nodes)), lambda: _channelcast(model, demand))
         sales = (recent_sales_rate(f.tail) if body.policy == "fair_share_sales" else None)
         lines = allocate_all(demand, requests=[request], nodes=nodes,
                              inventory=tables.inventory, policy=body.policy,
                              config=AllocationConfig(target_service=body.target_service),
                              recent_sales=sales)
+        lines = with_demand_source(lines, demand.keys.iloc[:0] if moved is None else moved)
     except UnknownNodeError as exc:
         raise ApiError(404, str(exc)) from exc
     except (InfeasibleAllocationError, ValueError, OverflowError, FloatingPointError) as exc:
@@ -122,6 +126,22 @@ def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -
     forecast = model.frame([r for r in rows if model.node_ids[r] in known], table)
     return interval_demand(forecast, periods=protection_periods(nodes, freq=f.freq),
                            lead=lead_periods(nodes, freq=f.freq))
+
+
+def _channelcast(model: ServedModel, demand: IntervalDemand
+                 ) -> tuple[IntervalDemand, pd.DataFrame]:
+    """channelcast's demand of an sku (`training.policy.served.product_demand`) and the lines
+    whose means were pooled; the pooled rate and its gate come from the model's tail."""
+    panel, gate = model.forecasts.derived(("pooled_gate",), lambda: _pooled(model.forecaster))
+    return product_demand(demand, panel=panel, gate=gate)
+
+
+def _pooled(f: Forecaster) -> tuple[Panel | None, PooledGate | None]:
+    """The model's history tail as a panel and the pooled gate (None, None without a tail)."""
+    if f.state is None:
+        return None, None
+    panel = history_panel(f.tail, freq=f.freq, origin=f.origin)
+    return panel, pooled_gate(f, panel)
 
 
 def _num(value: SupportsFloat) -> float:

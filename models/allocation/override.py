@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import ITEM, NODE
+from models.allocation.planned import DEMAND_SOURCE, POOLED_NOTE
 
 __all__ = ["BOUND_TEXT", "Line", "edited_reason", "line_reason", "line_records", "off_pack",
            "over_available", "override_lines", "unknown_lines"]
@@ -54,7 +55,8 @@ def line_reason(line: Mapping[str, Any]) -> str:
             f"protection interval {line['demand_mean']:.1f} on average (90% <= "
             f"{line['demand_q0_9']:.1f}); position {line['position_before']:g} -> "
             f"{line['position_after']:g}; {risk}; stopped by {line['bound']}: "
-            f"{BOUND_TEXT.get(line['bound'], line['bound'])}.")
+            f"{BOUND_TEXT.get(line['bound'], line['bound'])}"
+            f"{'; ' + POOLED_NOTE if line.get(DEMAND_SOURCE) == 'pooled' else ''}.")
 
 
 def edited_reason(line: Mapping[str, Any], allocated: float, p_stockout_after: float,
@@ -78,6 +80,8 @@ def line_records(table: pd.DataFrame) -> list[Line]:
     columns["priority"] = table["priority"].astype(int).tolist()
     columns["packs"] = table["packs"].astype(int).tolist()
     columns["bound"] = table["bound"].astype(str).tolist()
+    if DEMAND_SOURCE in table:
+        columns[DEMAND_SOURCE] = table[DEMAND_SOURCE].astype(str).tolist()
     names = list(columns)
     out = []
     for values in zip(*columns.values(), strict=True):

@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
+from features.schema import ITEM, NODE
 from models.allocation.ranking import RANKING_DISPERSION, gamma_ranking
 from models.demand_interval import IntervalDemand
 
-__all__ = ["channelcast_demand"]
+__all__ = ["DEMAND_SOURCE", "POOLED_NOTE", "channelcast_demand", "with_demand_source"]
+
+DEMAND_SOURCE = "demand_source"
+"""Allocation table column: "pooled" where the line's interval mean was moved to the pooled
+rate, "forecast" where it is the forecast's."""
+POOLED_NOTE = ("the demand mean is the forecast's moved half-way to the pooled rate (the sku's "
+               "sales over its last 2 periods across all nodes x this node's 52-period share), "
+               "which has erred less than the forecasts lately")
+"""What a line's explanation adds when its demand mean is the pooled one."""
 
 
 def channelcast_demand(demand: IntervalDemand, *, factor: npt.ArrayLike | None = None,
@@ -29,3 +39,12 @@ def channelcast_demand(demand: IntervalDemand, *, factor: npt.ArrayLike | None =
     if dispersion is None:
         return demand
     return gamma_ranking(demand, dispersion=dispersion)
+
+
+def with_demand_source(table: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
+    """`table` with `DEMAND_SOURCE`: "pooled" on the (node_id, sku) lines in `moved`."""
+    pairs = set(zip(moved[NODE].astype(str), moved[ITEM].astype(str), strict=True))
+    lines = zip(table[NODE].astype(str), table[ITEM].astype(str), strict=True)
+    out = table.copy()
+    out[DEMAND_SOURCE] = ["pooled" if pair in pairs else "forecast" for pair in lines]
+    return out

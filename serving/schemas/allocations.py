@@ -62,6 +62,9 @@ class AllocationLine(BaseModel):
     bound: str = Field(description="what stopped the line: demand, holding, available, "
                        "tier, max_qty, capacity, min_qty, excluded, share")
     reason: str = Field(description="the line's explanation in words")
+    demand_source: Literal["forecast", "pooled"] = Field(
+        "forecast", description="pooled: channelcast moved the interval mean half-way from the "
+        "forecast to the pooled rate (the reason says so)")
 
 
 class DecisionOut(BaseModel):

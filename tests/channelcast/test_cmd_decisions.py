@@ -13,6 +13,7 @@ from channelcast.cli import main
 from channelcast.cmd_decisions import demo_decisions
 from features.config import TrainConfig
 from features.synthetic import generate_channel_data, write_channel_data
+from models.allocation.planned import DEMAND_SOURCE
 from models.allocation.table import COLUMNS
 from serving.channel import load_folder
 from serving.decisions import allocation_lines, risk_rows
@@ -68,7 +69,8 @@ def test_allocate_prints_the_explained_table_and_writes_csv(
     assert text.startswith("model: fitted now: ma, tsb, auto (no champion registered at sqlite")
     assert "bound" in text and "units allocated" in text
     table = pd.read_csv(out)
-    assert list(table.columns) == [*COLUMNS, "policy"]
+    assert list(table.columns) == [*COLUMNS, DEMAND_SOURCE, "policy"]
+    assert set(table[DEMAND_SOURCE]) <= {"forecast", "pooled"}
     assert table["allocated"].sum() <= 40 and (table["allocated"] % 2 == 0).all()
 
 

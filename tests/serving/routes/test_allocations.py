@@ -30,6 +30,19 @@ def test_allocation_defaults_to_the_central_stock_on_record_and_explains_lines(
     assert out["allocated"] == sum(line["allocated"] for line in out["lines"])
 
 
+def test_lines_say_whether_their_demand_mean_is_the_pooled_one(api: Api):
+    ours = _create(api)
+    fair = _create(api, policy="fair_share_forecast")
+    model = api.service.models.get()
+    _, gate = model.forecasts.derived(("pooled_gate",), lambda: (None, None))
+    assert gate is not None and gate.windows > 0  # the gate was computed from the model's tail
+    sources = {line["demand_source"] for line in ours["lines"]}
+    assert ("pooled" in sources) if gate.used else (sources == {"forecast"})
+    for line in ours["lines"]:
+        assert ("pooled rate" in line["reason"]) == (line["demand_source"] == "pooled")
+    assert {line["demand_source"] for line in fair["lines"]} == {"forecast"}
+
+
 def test_overrides_policy_and_exclusions_are_applied(api: Api):
     out = _create(api, available=60, pack_size=1, policy="fair_share_forecast",
                   exclude=["DLR-01"], max_qty={"DLR-02": 2})

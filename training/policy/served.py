@@ -1,0 +1,139 @@
+"""The pooled interval means in the product (`channelcast allocate`, the service).
+
+The replay (`training.policy.pooled.pooled_scale`) and the product compute the same pooled
+rate (`models.allocation.pooled.pooled_rate`: the sku's level over its last 2 periods across
+all its nodes x the node's 52-period share, stock-out and unreported periods left out) from
+the sales recorded up to the forecast's origin, and move channelcast's interval means the same
+`pooled_factor` of the way to it (`models.allocation.planned.channelcast_demand`).
+
+The gate differs, because the product does not keep the served model's past interval
+forecasts. The replay moves the means in a week when, over every replayed interval already
+over, the half-way means have had a smaller absolute interval-sum error than the forecasts.
+The product moves them when, over the served model's calibration windows (the
+`Forecaster.errors` it was trained with: the last windows of `horizon` periods before its
+origin, every step, every series), the pooled rate alone has had a smaller total absolute
+per-period error than the model (recomputed from the history at the same cutoffs). By the
+triangle inequality the half-way means then erred less too, so the product's gate is
+stricter: per period instead of per interval sum, the pooled rate alone instead of the blend,
+a few windows instead of every week since the replay began, and (for a model rolled forward
+since training) windows placed before the current origin. No errors on record (a forecaster
+pickled before they existed): the forecasts are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.engineering.history import Panel, build_panel
+from features.schema import DATE, ITEM, NODE
+from models.allocation.planned import channelcast_demand
+from models.allocation.pooled import POOLED_WEIGHT, pooled_factor, pooled_rate
+from models.demand_interval import IntervalDemand
+from training.engine.forecast import Forecaster
+from training.engine.windows import cutoffs as rolling_cutoffs
+
+__all__ = ["PooledGate", "history_demand", "history_panel", "pooled_gate", "product_demand",
+           "served_factor"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class PooledGate:
+    """Whether the product moves channelcast's interval means to the pooled rate (module doc).
+
+    Attributes:
+        used: the pooled rate has erred less than the model on its calibration windows.
+        model_error, pooled_error: their total absolute per-period errors there.
+        windows: calibration windows compared (0: no errors on record).
+    """
+
+    used: bool
+    model_error: float
+    pooled_error: float
+    windows: int
+
+
+def history_panel(history: pd.DataFrame, *, freq: str, origin: pd.Timestamp) -> Panel:
+    """The sell-through (with `on_hand` when known, for stock-out periods) up to `origin`."""
+    cols = [c for c in (DATE, NODE, ITEM, "units", "on_hand") if c in history]
+    rows = history.loc[pd.to_datetime(history[DATE]) <= origin, cols]
+    return build_panel(rows, freq=freq)
+
+
+def _group(panel: Panel) -> IntArray:
+    return pd.factorize(panel.keys[ITEM].astype(str))[0].astype(np.int64)
+
+
+def pooled_gate(forecaster: Forecaster, panel: Panel) -> PooledGate:
+    """The product's gate from the served model's calibration errors (module doc)."""
+    errors, h = forecaster.errors, forecaster.horizon
+    if errors is None or errors.empty or not np.isfinite(errors["mae_scaled"]).any():
+        return PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
+    scored = errors["periods"].to_numpy(np.float64)
+    model_abs = errors["mae_scaled"].to_numpy(np.float64) * scored * forecaster.scale
+    keys = forecaster.keys[[NODE, ITEM]].astype(str)
+    at = pd.MultiIndex.from_frame(keys).get_indexer(
+        pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)))
+    windows = max(1, int(round(float(np.nanmax(scored)) / h)))
+    try:
+        cuts = rolling_cutoffs(panel.dates[panel.dates <= forecaster.origin], horizon=h,
+                               windows=windows, step=h)
+    except ValueError:  # history too short for the windows: no evidence, forecasts kept
+        return PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
+    ok = (at >= 0) & np.isfinite(model_abs[np.maximum(at, 0)])
+    group, pooled = _group(panel), 0.0
+    for cut in cuts:
+        t = int(panel.dates.get_loc(cut)) + 1  # periods the model saw at this cutoff
+        rate = pooled_rate(panel.units[:, :t], panel.censored[:, :t], group)
+        actual = panel.units[ok, t:t + h]
+        pooled += float(np.nansum(np.abs(rate[ok, None] - actual)))
+    model = float(model_abs[at[ok]].sum())
+    return PooledGate(used=pooled < model, model_error=model, pooled_error=pooled,
+                      windows=len(cuts))
+
+
+def served_factor(demand: IntervalDemand, panel: Panel, *, gate: PooledGate,
+                  weight: float = POOLED_WEIGHT) -> FloatArray:
+    """Per row of `demand`: the factor taking its interval mean `weight` of the way to the
+    pooled rate x its interval when `gate.used` (else 1; 1 for a series not in `panel`)."""
+    factor = np.ones(len(demand))
+    if not gate.used:
+        return factor
+    rate = pooled_rate(panel.units, panel.censored, _group(panel))
+    at = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)).get_indexer(
+        pd.MultiIndex.from_frame(demand.keys[[NODE, ITEM]].astype(str)))
+    rows = np.flatnonzero(at >= 0)
+    factor[rows] = pooled_factor(demand.mean[rows], rate[at[rows]] * demand.periods[rows],
+                                 weight=weight)
+    return factor
+
+
+def product_demand(demand: IntervalDemand, *, panel: Panel | None, gate: PooledGate | None,
+                   weight: float = POOLED_WEIGHT) -> tuple[IntervalDemand, pd.DataFrame]:
+    """channelcast's demand in the product (`channelcast_demand`: pooled means where `gate`
+    is on, the gamma ranking) and the (node_id, sku) rows whose means were moved."""
+    if panel is None or gate is None or not gate.used:
+        return channelcast_demand(demand), demand.keys.iloc[:0][[NODE, ITEM]]
+    factor = served_factor(demand, panel, gate=gate, weight=weight)
+    moved = demand.keys.loc[factor != 1.0, [NODE, ITEM]].reset_index(drop=True)
+    return channelcast_demand(demand, factor=factor), moved
+
+
+def history_demand(demand: IntervalDemand, *, policy: str, history: pd.DataFrame | None,
+                   freq: str, forecaster: Forecaster | None
+                   ) -> tuple[IntervalDemand, pd.DataFrame]:
+    """For channelcast, `product_demand` with the pooled rate and gate from `history` (a data
+    folder's sell-through) at `forecaster`'s origin (either None: no pooled means); others
+    keep `demand`. Also the (node_id, sku) rows whose means were moved."""
+    if policy != "channelcast":
+        return demand, demand.keys.iloc[:0][[NODE, ITEM]]
+    if forecaster is None or history is None:
+        return product_demand(demand, panel=None, gate=None)
+    panel = history_panel(history, freq=freq, origin=forecaster.origin)
+    return product_demand(demand, panel=panel, gate=pooled_gate(forecaster, panel))
