@@ -110,11 +110,20 @@ def _held_out(hierarchy: Hierarchy, residuals: FloatArray
     return errors, fixed
 
 
+def _row_rms(values: FloatArray) -> FloatArray:
+    """Root mean square of each row over its finite entries (NaN for a row without any)."""
+    known = np.isfinite(values)
+    count = known.sum(axis=1)
+    total = np.where(known, values, 0.0) ** 2
+    mean_square = np.divide(total.sum(axis=1), count, out=np.full(len(values), np.nan),
+                            where=count > 0)
+    return np.asarray(np.sqrt(mean_square), dtype=np.float64)
+
+
 def _scores(codes: npt.NDArray[np.int64], n_bottom: int, base_rms: FloatArray,
             err: FloatArray) -> tuple[float, float]:
     """(mean over levels of sum RMSE / sum base RMSE, the same ratio over the bottoms)."""
-    with np.errstate(invalid="ignore"):
-        rms = np.sqrt(np.nanmean(err**2, axis=1))
+    rms = _row_rms(err)
     ok = np.isfinite(rms) & np.isfinite(base_rms)
     ratios = [rms[ok & (codes == lv)].sum() / base_rms[ok & (codes == lv)].sum()
               for lv in np.unique(codes) if base_rms[ok & (codes == lv)].sum() > 0]
@@ -132,8 +141,7 @@ def select_blend(hierarchy: Hierarchy, residuals: FloatArray) -> Blend:
                      hierarchy.n_bottom)
     errors, fixed = _held_out(hierarchy, residuals)
     codes = hierarchy.level_codes()
-    with np.errstate(invalid="ignore"):
-        base_rms = np.sqrt(np.nanmean(residuals**2, axis=1))
+    base_rms = _row_rms(residuals)
     counts: dict[str, int] = {}
     total = np.zeros_like(residuals)
     for r in range(1, ROUNDS + 1):
