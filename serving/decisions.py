@@ -39,6 +39,7 @@ from models.risk import last_prices, stock_risk
 from serving.channel import ChannelTables
 from serving.errors import ApiError
 from serving.model_store import ServedModel
+from serving.monitor import fold_inventory
 from serving.schemas import AllocationIn, ErrorItemJson, RiskIn, RiskRow
 from training.engine.forecast import Forecaster
 from training.policy.served import PooledGate, history_panel, pooled_gate, product_demand
@@ -103,7 +104,8 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
         moved = None
         if body.policy == "channelcast":  # what the policy backtest replays
             demand, moved = model.forecasts.derived(
-                ("channelcast_demand", body.sku, id(nodes)), lambda: _channelcast(model, demand))
+                ("channelcast_demand", body.sku, id(nodes), id(tables.inventory)),
+                lambda: _channelcast(model, demand, tables.inventory))
         sales = (recent_sales_rate(f.tail) if body.policy == "fair_share_sales" else None)
         lines = allocate_all(demand, requests=[request], nodes=nodes,
                              inventory=tables.inventory, policy=body.policy,
@@ -128,19 +130,22 @@ def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -
                            lead=lead_periods(nodes, freq=f.freq))
 
 
-def _channelcast(model: ServedModel, demand: IntervalDemand
+def _channelcast(model: ServedModel, demand: IntervalDemand, inventory: pd.DataFrame | None
                  ) -> tuple[IntervalDemand, pd.DataFrame]:
     """channelcast's demand of an sku (`training.policy.served.product_demand`) and the lines
-    whose means were pooled; the pooled rate and its gate come from the model's tail."""
-    panel, gate = model.forecasts.derived(("pooled_gate",), lambda: _pooled(model.forecaster))
+    whose means were pooled; the pooled rate and its gate come from the model's tail with the
+    inventory snapshot's stock folded in (stock-out periods), as the monitor holds it."""
+    panel, gate = model.forecasts.derived(("pooled_gate", id(inventory)),
+                                          lambda: _pooled(model.forecaster, inventory))
     return product_demand(demand, panel=panel, gate=gate)
 
 
-def _pooled(f: Forecaster) -> tuple[Panel | None, PooledGate | None]:
+def _pooled(f: Forecaster, inventory: pd.DataFrame | None
+            ) -> tuple[Panel | None, PooledGate | None]:
     """The model's history tail as a panel and the pooled gate (None, None without a tail)."""
     if f.state is None:
         return None, None
-    panel = history_panel(f.tail, freq=f.freq, origin=f.origin)
+    panel = history_panel(fold_inventory(f.tail, inventory), freq=f.freq, origin=f.origin)
     return panel, pooled_gate(f, panel)
 
 
