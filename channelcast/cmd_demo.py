@@ -18,6 +18,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.pyfunc import PyFuncModel
 
 from channelcast.cmd_decisions import demo_decisions
 from channelcast.cmd_features import summarise_training_set
@@ -172,12 +173,32 @@ def _forecast_and_point(store: StoreSettings) -> Forecaster:
     frame = model.predict(keys[["node_id", "sku"]].astype(str), params={"horizon": 4})
     print(f"{uri}.predict(2 series, horizon 4):")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    _print_levels(model)
     print("\nopen the MLflow UI (runs, metrics, plots, registered versions):")
     print(f"  .venv/bin/mlflow ui --backend-store-uri {store.tracking_uri}")
     print("serve the champion over REST (/invocations), from the project's environment:")
     print(f"  PATH=.venv/bin:$PATH MLFLOW_TRACKING_URI={store.tracking_uri} mlflow models serve "
           f"-m {uri} --env-manager local -p 5001")
     return model.unwrap_python_model().forecaster
+
+
+def _print_levels(model: PyFuncModel) -> None:
+    """The champion's reconciled forecast of the whole channel and of its first parent node
+    (when it was trained with the channel tree)."""
+    hierarchy = model.unwrap_python_model().forecaster.hierarchy
+    if hierarchy is None:
+        return
+    keys = hierarchy.keys
+    wanted = pd.concat([keys[(keys["level"] == "total") & (keys["sku"] == "*")],
+                        keys[(keys["level"] == "parent") & (keys["sku"] == "*")].head(1)])
+    frame = pd.DataFrame(model.predict(wanted[["level", "node_id", "sku"]].astype(str),
+                                       params={"horizon": 4}))
+    method = frame["reconcile"].iloc[0] if "reconcile" in frame else "?"
+    print(f"\nevery level of the channel tree (reconciled with {method}, the backtest's "
+          "default; `channelcast forecast --level parent|channel|total`):")
+    columns = [c for c in ("level", "node_id", "sku", "date", "mean", "q0.1", "q0.9")
+               if c in frame]
+    print(frame[columns].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 
 
 def _decision_forecaster(champion: Forecaster, store: StoreSettings, version: str | None,

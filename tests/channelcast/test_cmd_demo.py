@@ -24,6 +24,9 @@ def test_demo_ends_with_one_allocation_and_the_top_risks(
         mlflow.set_tracking_uri(saved)
     text = capsys.readouterr().out
     assert code == 0, text
+    levels = text[text.index("every level of the channel tree"):text.index("[7] decide")]
+    rows = [line.split()[0] for line in levels.splitlines()[2:] if line.strip()]
+    assert {"total", "parent"} <= set(rows) and "reconciled with" in levels
     decisions = text[text.index("[7] decide"):]
     assert "allocation of " in decisions and "units allocated" in decisions
     assert "bound" in decisions
