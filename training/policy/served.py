@@ -11,13 +11,14 @@ forecasts. The replay moves the means in a week when, over every replayed interv
 over, the half-way means have had a smaller absolute interval-sum error than the forecasts.
 The product moves them when, over the served model's calibration windows (the
 `Forecaster.errors` it was trained with: the last windows of `horizon` periods before its
-origin, every step, every series), the pooled rate alone has had a smaller total absolute
-per-period error than the model (recomputed from the history at the same cutoffs). By the
-triangle inequality the half-way means then erred less too, so the product's gate is
-stricter: per period instead of per interval sum, the pooled rate alone instead of the blend,
-a few windows instead of every week since the replay began, and (for a model rolled forward
-since training) windows placed before the current origin. No errors on record (a forecaster
-pickled before they existed): the forecasts are kept.
+origin, every step, every series it knows; with `allocate --fit`, the sku's), the pooled rate
+alone has had a smaller total absolute per-period error than the model (recomputed from the
+history at the same cutoffs). By the triangle inequality the half-way means then erred less
+per period too. So it differs from the replay's gate in four ways: per period instead of per
+interval sum, the pooled rate alone instead of the blend (stricter), a few windows instead of
+every week since the replay began, and (for a model rolled forward since training) windows
+placed before the current origin. No errors on record (a forecaster pickled before they
+existed) or too short a history: the forecasts are kept.
 """
 
 from __future__ import annotations
