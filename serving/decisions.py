@@ -8,6 +8,7 @@ inventory in force (the latest `PUT /v1/inventory`, else the data folder's).
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import SupportsFloat
 
@@ -45,7 +46,11 @@ from training.engine.forecast import Forecaster
 from training.policy.served import PooledGate, history_panel, pooled_gate, product_demand
 from training.tracking.pyfunc import served_model
 
-__all__ = ["BOUND_TEXT", "allocation_lines", "edited_reason", "line_reason", "risk_rows"]
+__all__ = ["BOUND_TEXT", "allocation_demand", "allocation_lines", "edited_reason", "line_reason",
+           "risk_rows"]
+
+_LOG = logging.getLogger("channelcast.serving")
+
 
 def _nodes(tables: ChannelTables) -> pd.DataFrame:
     if tables.nodes is None:
@@ -98,26 +103,43 @@ def allocation_lines(model: ServedModel, tables: ChannelTables, body: Allocation
     f = model.forecaster
     request = priced(_request(body, tables), last_prices(f.tail))
     try:
-        demand = model.forecasts.derived(
-            ("interval_demand", body.sku, id(nodes)),
-            lambda: _interval_demand(model, rows, nodes))
-        moved = None
-        if body.policy == "channelcast":  # what the policy backtest replays
-            demand, moved = model.forecasts.derived(
-                ("channelcast_demand", body.sku, id(nodes), id(tables.inventory)),
-                lambda: _channelcast(model, demand, tables.inventory))
+        demand, moved = _policy_demand(model, tables, nodes, body.sku, body.policy)
         sales = (recent_sales_rate(f.tail) if body.policy == "fair_share_sales" else None)
         lines = allocate_all(demand, requests=[request], nodes=nodes,
                              inventory=tables.inventory, policy=body.policy,
                              config=AllocationConfig(target_service=body.target_service),
                              recent_sales=sales)
-        lines = with_demand_source(lines, demand.keys.iloc[:0] if moved is None else moved)
+        lines = with_demand_source(lines, moved)
     except UnknownNodeError as exc:
         raise ApiError(404, str(exc)) from exc
     except (InfeasibleAllocationError, ValueError, OverflowError, FloatingPointError) as exc:
         raise ApiError(422, str(exc), errors=[{"loc": ["body"], "msg": str(exc),
                                                "type": "infeasible"}]) from exc
     return lines, request
+
+
+def allocation_demand(model: ServedModel, tables: ChannelTables, sku: str, policy: str
+                      ) -> IntervalDemand | None:
+    """The protection-interval demand an allocation of `sku` by `policy` is made on (for
+    channelcast, the replay's: pooled means where its gate is on, the gamma ranking); None
+    for an sku the model does not know or without a node table."""
+    if not model.by_sku.get(sku) or tables.nodes is None:
+        return None
+    return _policy_demand(model, tables, tables.nodes, sku, policy)[0]
+
+
+def _policy_demand(model: ServedModel, tables: ChannelTables, nodes: pd.DataFrame, sku: str,
+                   policy: str) -> tuple[IntervalDemand, pd.DataFrame]:
+    """`allocation_demand` (cached per model) and the (node_id, sku) rows whose means were
+    moved to the pooled rate."""
+    rows = model.by_sku.get(sku, [])
+    demand = model.forecasts.derived(("interval_demand", sku, id(nodes)),
+                                     lambda: _interval_demand(model, rows, nodes))
+    if policy != "channelcast":  # fair share keeps the forecasts
+        return demand, demand.keys.iloc[:0][[NODE, ITEM]]
+    return model.forecasts.derived(  # what the policy backtest replays
+        ("channelcast_demand", sku, id(nodes), id(tables.inventory)),
+        lambda: _channelcast(model, demand, tables.inventory))
 
 
 def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -> IntervalDemand:
@@ -145,8 +167,12 @@ def _pooled(f: Forecaster, inventory: pd.DataFrame | None
     """The model's history tail as a panel and the pooled gate (None, None without a tail)."""
     if f.state is None:
         return None, None
-    panel = history_panel(fold_inventory(f.tail, inventory), freq=f.freq, origin=f.origin)
-    return panel, pooled_gate(f, panel)
+    try:
+        panel = history_panel(fold_inventory(f.tail, inventory), freq=f.freq, origin=f.origin)
+        return panel, pooled_gate(f, panel)
+    except ValueError as exc:  # a tail the panel refuses: allocate on the forecasts
+        _LOG.warning("pooled means off for this model: %s", exc)
+        return None, None
 
 
 def _num(value: SupportsFloat) -> float:

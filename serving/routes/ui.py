@@ -23,13 +23,7 @@ from sqlalchemy import select
 
 from features.periods import is_monthly, period_word
 from features.schema import CHANNEL, DATE, ITEM, NODE, ON_HAND, PARENT, PROMO, UNITS
-from models.demand_interval import (
-    DEFAULT_LEVELS,
-    interval_demand,
-    lead_periods,
-    protection_periods,
-)
-from serving.decisions import edited_reason
+from serving.decisions import allocation_demand, edited_reason
 from serving.deps import ErpDep, ModelDep, PlannerDep, ServiceDep
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.model_store import ServedModel
@@ -298,7 +292,7 @@ def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 
         row = session.scalar(select(AllocationRow).where(AllocationRow.id == allocation_id))
         if row is None:
             raise ApiError(404, f"allocation {allocation_id} does not exist.")
-        lines, sku = list(row.lines), row.sku
+        lines, sku, policy = list(row.lines), row.sku, row.policy
         available = float(row.available)
     known = {line["node_id"] for line in lines}
     unknown = sorted(set(body.lines) - known)
@@ -312,8 +306,8 @@ def preview_allocation(allocation_id: Annotated[int, PathParam(ge=1, le=2**31 - 
                                 "type": "range"} for n in bad[:100]])
     qty = np.array([float(body.lines.get(line["node_id"], line["allocated"])) for line in lines])
     position = np.array([float(line["position_before"]) for line in lines])
-    p_after = _stockout(model, service, sku, [line["node_id"] for line in lines], position,
-                        position + qty)
+    p_after = _stockout(model, service, sku, policy, [line["node_id"] for line in lines],
+                        position, position + qty)
     return PreviewOut(allocation_id=allocation_id, allocated=float(qty.sum()),
                       available=available,
                       lines=[_previewed(line, float(q), float(s), who.name)
@@ -338,21 +332,15 @@ def _float(value: object) -> float:
     return float(value)
 
 
-def _stockout(model: ServedModel, service: ServiceDep, sku: str, node_ids: list[str],
-              before: np.ndarray, after: np.ndarray) -> np.ndarray:
+def _stockout(model: ServedModel, service: ServiceDep, sku: str, policy: str,
+              node_ids: list[str], before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """P(demand the stock can serve > position after) per line, as the allocation computes
     it (a node without a forecast of the sku has no demand: 0)."""
-    nodes = service.channel.nodes
-    f = model.forecaster
     out = np.zeros(len(node_ids))
-    rows = model.by_sku.get(sku, [])
-    if nodes is None or not rows or model.cache is None:
+    demand = (allocation_demand(model, service.channel, sku, policy)
+              if model.cache is not None else None)  # the proposal's (serving.decisions)
+    if demand is None:
         return out
-    table = model.cache.table(served_model(f), f.horizon, DEFAULT_LEVELS)
-    known = set(nodes[NODE].astype(str))
-    rows = [r for r in rows if str(f.keys[NODE].iloc[r]) in known]
-    demand = interval_demand(model.frame(rows, table), periods=protection_periods(
-        nodes, freq=f.freq), lead=lead_periods(nodes, freq=f.freq))
     where = pd.Index(demand.keys[NODE].astype(str)).get_indexer(node_ids)
     have = where >= 0
     if have.any():
