@@ -15,10 +15,14 @@ divided by the shares of the nodes they came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LEVEL_PERIODS", "POOLED_WEIGHT", "SHARE_PERIODS", "pooled_factor", "pooled_rate"]
+__all__ = ["CALIBRATION_WINDOWS", "LEVEL_PERIODS", "POOLED_WEIGHT", "NO_EVIDENCE",
+           "SHARE_PERIODS", "PooledGate", "pooled_factor", "pooled_gate_on", "pooled_rate"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -30,6 +34,48 @@ SHARE_PERIODS = 52
 """Periods behind each node's share of its sku (a year of weeks)."""
 POOLED_WEIGHT = 0.5
 """How far channelcast moves the forecast's interval mean towards the pooled one."""
+CALIBRATION_WINDOWS = 3
+"""Windows of evidence behind the gate (the served model's calibration windows)."""
+
+
+@dataclass(frozen=True)
+class PooledGate:
+    """Whether channelcast's interval means are moved to the pooled rate (`pooled_gate_on`).
+
+    Attributes:
+        used: the pooled rate has erred less than the model on the calibration windows.
+        model_error, pooled_error: their total absolute per-period errors there.
+        windows: calibration windows compared (0: no evidence, the forecasts are kept).
+    """
+
+    used: bool
+    model_error: float
+    pooled_error: float
+    windows: int
+
+
+NO_EVIDENCE = PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
+"""The gate without calibration windows: the forecasts are kept."""
+
+
+def pooled_gate_on(units: FloatArray, censored: BoolArray, group: IntArray, *,
+                   cutoffs: Sequence[int], horizon: int, model_error: float,
+                   rows: BoolArray | None = None, level_periods: int = LEVEL_PERIODS,
+                   share_periods: int = SHARE_PERIODS) -> PooledGate:
+    """The one pooled gate of the product and the replay: on when, over the calibration
+    windows (`horizon` periods after each of `cutoffs`, a cutoff being the number of periods
+    seen), the pooled rate alone has a smaller total absolute per-period error on `rows`
+    (default all; unreported periods left out) than `model_error`, the model's there."""
+    if not cutoffs or not np.isfinite(model_error):
+        return NO_EVIDENCE
+    keep = np.ones(len(group), bool) if rows is None else rows
+    pooled = 0.0
+    for t in cutoffs:
+        rate = pooled_rate(units[:, :t], censored[:, :t], group,
+                           level_periods=level_periods, share_periods=share_periods)
+        pooled += float(np.nansum(np.abs(rate[keep, None] - units[keep, t:t + horizon])))
+    return PooledGate(used=pooled < model_error, model_error=float(model_error),
+                      pooled_error=pooled, windows=len(cutoffs))
 
 
 def pooled_rate(units: FloatArray, censored: BoolArray, group: IntArray, *,

@@ -6,24 +6,18 @@ all its nodes x the node's 52-period share, stock-out and unreported periods lef
 the sales recorded up to the forecast's origin, and move channelcast's interval means the same
 `pooled_factor` of the way to it (`models.allocation.planned.channelcast_demand`).
 
-The gate differs, because the product does not keep the served model's past interval
-forecasts. The replay moves the means in a week when, over every replayed interval already
-over, the half-way means have had a smaller absolute interval-sum error than the forecasts.
-The product moves them when, over the served model's calibration windows (the
-`Forecaster.errors` it was trained with: the last windows of `horizon` periods before its
-origin, every step, every series it knows; with `allocate --fit`, the sku's), the pooled rate
-alone has had a smaller total absolute per-period error than the model (recomputed from the
-history at the same cutoffs). By the triangle inequality the half-way means then erred less
-per period too. So it differs from the replay's gate in four ways: per period instead of per
-interval sum, the pooled rate alone instead of the blend (stricter), a few windows instead of
-every week since the replay began, and (for a model rolled forward since training) windows
-placed before the current origin. No errors on record (a forecaster pickled before they
-existed) or too short a history: the forecasts are kept.
+The gate is one function for both (`models.allocation.pooled.pooled_gate_on`): the means are
+moved when, over the calibration windows (the `Forecaster.errors` the served model was trained
+with: the last `CALIBRATION_WINDOWS` windows of `horizon` periods before its origin, every
+step, every series it knows; with `allocate --fit`, the sku's), the pooled rate alone has had
+a smaller total absolute per-period error than the model (recomputed from the history at the
+same cutoffs). By the triangle inequality the half-way means then erred less per period too.
+The replay applies it to the same evidence: the replayed forecasts of the windows before
+each replayed week (`training.policy.pooled`). No errors on record (a forecaster pickled
+before they existed) or too short a history: the forecasts are kept.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +26,14 @@ import pandas as pd
 from features.engineering.history import Panel, build_panel
 from features.schema import DATE, ITEM, NODE
 from models.allocation.planned import channelcast_demand
-from models.allocation.pooled import POOLED_WEIGHT, pooled_factor, pooled_rate
+from models.allocation.pooled import (
+    NO_EVIDENCE,
+    POOLED_WEIGHT,
+    PooledGate,
+    pooled_factor,
+    pooled_gate_on,
+    pooled_rate,
+)
 from models.demand_interval import IntervalDemand
 from training.engine.forecast import Forecaster
 from training.engine.windows import cutoffs as rolling_cutoffs
@@ -42,22 +43,6 @@ __all__ = ["PooledGate", "history_demand", "history_panel", "pooled_gate", "prod
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class PooledGate:
-    """Whether the product moves channelcast's interval means to the pooled rate (module doc).
-
-    Attributes:
-        used: the pooled rate has erred less than the model on its calibration windows.
-        model_error, pooled_error: their total absolute per-period errors there.
-        windows: calibration windows compared (0: no errors on record).
-    """
-
-    used: bool
-    model_error: float
-    pooled_error: float
-    windows: int
 
 
 def history_panel(history: pd.DataFrame, *, freq: str, origin: pd.Timestamp) -> Panel:
@@ -75,7 +60,7 @@ def pooled_gate(forecaster: Forecaster, panel: Panel) -> PooledGate:
     """The product's gate from the served model's calibration errors (module doc)."""
     errors, h = forecaster.errors, forecaster.horizon
     if errors is None or errors.empty or not np.isfinite(errors["mae_scaled"]).any():
-        return PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
+        return NO_EVIDENCE
     scored = errors["periods"].to_numpy(np.float64)
     model_abs = errors["mae_scaled"].to_numpy(np.float64) * scored * forecaster.scale
     keys = forecaster.keys[[NODE, ITEM]].astype(str)
@@ -86,17 +71,11 @@ def pooled_gate(forecaster: Forecaster, panel: Panel) -> PooledGate:
         cuts = rolling_cutoffs(panel.dates[panel.dates <= forecaster.origin], horizon=h,
                                windows=windows, step=h)
     except ValueError:  # history too short for the windows: no evidence, forecasts kept
-        return PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
+        return NO_EVIDENCE
     ok = (at >= 0) & np.isfinite(model_abs[np.maximum(at, 0)])
-    group, pooled = _group(panel), 0.0
-    for cut in cuts:
-        t = int(panel.dates.get_loc(cut)) + 1  # periods the model saw at this cutoff
-        rate = pooled_rate(panel.units[:, :t], panel.censored[:, :t], group)
-        actual = panel.units[ok, t:t + h]
-        pooled += float(np.nansum(np.abs(rate[ok, None] - actual)))
-    model = float(model_abs[at[ok]].sum())
-    return PooledGate(used=pooled < model, model_error=model, pooled_error=pooled,
-                      windows=len(cuts))
+    seen = [int(panel.dates.get_loc(cut)) + 1 for cut in cuts]  # periods seen at each cutoff
+    return pooled_gate_on(panel.units, panel.censored, _group(panel), cutoffs=seen, horizon=h,
+                          model_error=float(model_abs[at[ok]].sum()), rows=ok)
 
 
 def served_factor(demand: IntervalDemand, panel: Panel, *, gate: PooledGate,

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import models.allocation.pooled as shared
+import training.policy.pooled as replay
+import training.policy.served as product
 from features.engineering.history import Panel
 from features.schema import ITEM, NODE
 from features.synthetic import generate_channel_data
@@ -104,6 +107,40 @@ def test_gate_compares_the_models_calibration_error_with_the_pooled_rates(
     exact = replace(f, errors=f.errors.assign(mae_scaled=0.0))
     assert not pooled_gate(exact, panel).used  # a model that was exact: forecasts kept
     assert not pooled_gate(replace(f, errors=None), panel).used  # no evidence: kept
+
+
+def _replay_on_product_evidence(f: Forecaster, panel: Panel, times: float) -> bool:
+    """The replay's gate at the forecaster's origin, its calibration windows' forecasts erring
+    `times` the served model's per-period error on every period, as the product sees it."""
+    assert f.errors is not None
+    h, n = f.horizon, panel.n_periods
+    start = n - shared.CALIBRATION_WINDOWS * h
+    at = pd.MultiIndex.from_frame(f.keys[[NODE, ITEM]].astype(str)).get_indexer(
+        pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)))
+    per_period = (f.errors["mae_scaled"].to_numpy() * f.scale)[at] * times
+    means = np.ones((shared.CALIBRATION_WINDOWS * h + 1, panel.n_series, h))
+    for j in range(0, shared.CALIBRATION_WINDOWS * h, h):
+        means[j] = np.nan_to_num(panel.units[:, start + j:start + j + h]) + per_period[:, None]
+    group = pd.factorize(panel.keys[ITEM].astype(str))[0].astype(np.int64)
+    scale = pooled_scale(panel, means, start=start, interval=np.full(panel.n_series, h),
+                         group=group)
+    assert np.all(scale[:-1] == 1.0)  # no calibration windows before the last week
+    return bool((scale[-1] != 1.0).any())
+
+
+def test_replay_and_product_share_one_gate_and_decide_alike(
+        fitted: tuple[Forecaster, pd.DataFrame, pd.DataFrame]) -> None:
+    assert replay.pooled_gate_on is product.pooled_gate_on is shared.pooled_gate_on
+    f, history, _ = fitted
+    panel = history_panel(history, freq=f.freq, origin=f.origin)
+    assert f.errors is not None
+    decisions = []
+    for times in (0.0, 1.0, 100.0):
+        served = replace(f, errors=f.errors.assign(mae_scaled=f.errors["mae_scaled"] * times))
+        used = pooled_gate(served, panel).used
+        assert _replay_on_product_evidence(f, panel, times) == used
+        decisions.append(used)
+    assert decisions[0] is False and decisions[-1] is True
 
 
 def test_lines_say_when_the_pooled_mean_was_used() -> None:
