@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -153,13 +154,14 @@ def _forget_exited_workers(path: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a killed worker its supervisor has not reaped yet is
+    a zombie: gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 @contextmanager
