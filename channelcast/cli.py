@@ -67,9 +67,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             sub.add_parser(command, help=text)
     for registered in sub.choices.values():  # `channelcast backtest ... --quiet` works too
         add_quiet_argument(registered, default=argparse.SUPPRESS)
-    ordered = {command: sub.choices[command] for command in COMMANDS}
-    sub.choices.clear()
-    sub.choices.update(ordered)  # help lists commands in the table's order
     return parser
 
 
