@@ -115,6 +115,12 @@ def _season(table: pd.DataFrame, keys: list[str], ratio: pd.Series) -> pd.Series
     return _months_ago(table, keys, ratio, SEASON_MONTHS).clip(0.5, 2.0).fillna(1.0)
 
 
+def _pct_vs_season(table: pd.DataFrame, keys: list[str], pct: pd.Series) -> pd.Series:
+    """A percentage relative to last year's for the same month: (1 + pct) / its season."""
+    ratio = 1 + pct / 100
+    return 100 * (ratio / _season(table, keys, ratio) - 1)
+
+
 def _components(table: pd.DataFrame, keys: list[str], alerts: pd.DataFrame | None,
                 nodes: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
     """(value, score) of each component, per row of the monthly KPI table."""
@@ -126,10 +132,8 @@ def _components(table: pd.DataFrame, keys: list[str], alerts: pd.DataFrame | Non
     cover_season = _season(t, keys, cover / mid)
     outside = np.maximum(np.log(low * cover_season / cover),
                          np.log(cover / (high * cover_season))).clip(lower=0)
-    growth = 100 * ((1 + t["growth_vs_forecast_pct"] / 100)
-                    / _season(t, keys, 1 + t["growth_vs_forecast_pct"] / 100) - 1)
-    bias = 100 * ((1 + t["forecast_bias_pct"] / 100)
-                  / _season(t, keys, 1 + t["forecast_bias_pct"] / 100) - 1)
+    growth = _pct_vs_season(t, keys, t["growth_vs_forecast_pct"])
+    bias = _pct_vs_season(t, keys, t["forecast_bias_pct"])
     carried = _months_ago(t, keys, t["stock_balance_breaks"], 1).fillna(0.0)
     quality = t["stock_balance_breaks"] + t["periods_missing"] + BREAK_CARRY * carried
     alerts_n = _alert_counts(t, keys, alerts, nodes)
