@@ -66,12 +66,11 @@ def thresholds_at(signal: Signal, t: int, config: MonitorConfig) -> FloatArray:
     if t <= lo or not signal.calibrated:
         return floors
     now = signal.score[:, lo:t]
-    known = ~np.isnan(now)
-    n = int(known.sum())
-    # below the lowest floor no threshold can fall, so only scores above it are candidates
-    rows, cols = np.nonzero(np.nan_to_num(now, nan=-np.inf) >= floors[0])
+    n = int((~np.isnan(now)).sum())
     if n == 0:
         return floors
+    # below the lowest floor no threshold can fall, so only scores above it are candidates
+    rows, cols = np.nonzero(np.nan_to_num(now, nan=-np.inf) >= floors[0])
     before = np.where(cols > 0, now[rows, np.maximum(cols - 1, 0)],
                       signal.score[rows, lo - 1] if lo else -np.inf)
     high = now[rows, cols]
