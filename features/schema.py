@@ -172,27 +172,23 @@ INVENTORY = TableSpec(
     ),
 )
 
-CENTRAL_STOCK = TableSpec(
-    name="central_stock",
-    key=(ITEM,),
-    required=False,
-    columns=(
-        ColumnSpec(ITEM, "str", hint="every row needs a sku"),
-        ColumnSpec(AVAILABLE, "float", min_value=0, hint="available stock is >= 0"),
-        ColumnSpec(PACK_SIZE, "int", required=False, nullable=True, min_value=1,
-                   hint="pack size is a whole number >= 1; leave empty for single units"),
-    ),
+def _per_sku_table(name: str, *columns: ColumnSpec) -> TableSpec:
+    """An optional table with one row per sku: `sku`, then `columns`."""
+    return TableSpec(name=name, key=(ITEM,), required=False,
+                     columns=(ColumnSpec(ITEM, "str", hint="every row needs a sku"), *columns))
+
+
+CENTRAL_STOCK = _per_sku_table(
+    "central_stock",
+    ColumnSpec(AVAILABLE, "float", min_value=0, hint="available stock is >= 0"),
+    ColumnSpec(PACK_SIZE, "int", required=False, nullable=True, min_value=1,
+               hint="pack size is a whole number >= 1; leave empty for single units"),
 )
 
-ITEMS = TableSpec(
-    name="items",
-    key=(ITEM,),
-    required=False,
-    columns=(
-        ColumnSpec(ITEM, "str", hint="every row needs a sku"),
-        ColumnSpec(GROUP, "str", hint="give every sku its group (e.g. its category), or leave "
-                   "the sku out of items"),
-    ),
+ITEMS = _per_sku_table(
+    "items",
+    ColumnSpec(GROUP, "str", hint="give every sku its group (e.g. its category), or leave "
+               "the sku out of items"),
 )
 
 TABLES: dict[str, TableSpec] = {
