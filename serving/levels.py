@@ -21,7 +21,13 @@ import pandas as pd
 
 from features.schema import ITEM, NODE
 from models.hierarchy import Hierarchy
-from serving.model_store import FULL_CACHE_SERIES, ForecastTable, ServedModel, table_of
+from serving.model_store import (
+    FULL_CACHE_SERIES,
+    ForecastTable,
+    ServedModel,
+    find_rows,
+    table_of,
+)
 from training.engine.hierarchy_model import NONE
 
 __all__ = ["LEVEL", "LevelIndex", "NoLevelsError", "SeriesId", "level_frame", "level_index",
@@ -64,14 +70,7 @@ class LevelIndex:
 
     def find(self, wanted: list[SeriesId]) -> tuple[list[int], list[SeriesId]]:
         """Row of each known series and the unknown ones."""
-        rows, unknown = [], []
-        for key in wanted:
-            at = self.rows.get(key)
-            if at is None:
-                unknown.append(key)
-            else:
-                rows.append(at)
-        return rows, unknown
+        return find_rows(self.rows, wanted)
 
 
 def _index_of(hierarchy: Hierarchy) -> LevelIndex:

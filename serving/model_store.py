@@ -33,7 +33,8 @@ from models.quantiles import quantile_name
 from training.engine.forecast import Forecaster
 
 __all__ = ["FULL_CACHE_SERIES", "ForecastCache", "ForecastTable", "ModelFacts", "ModelHolder",
-           "ModelUnavailableError", "ServedModel", "load_model", "table_of"]
+           "ModelUnavailableError", "ServedModel", "find_rows", "load_model",
+           "table_of"]
 
 log = logging.getLogger("channelcast.serving")
 FloatArray = npt.NDArray[np.float64]
@@ -132,6 +133,22 @@ class ForecastCache:
         return value
 
 
+K = TypeVar("K")
+
+
+def find_rows(index: dict[K, int], wanted: Sequence[K]) -> tuple[list[int], list[K]]:
+    """Row in `index` of each known key of `wanted` and the unknown keys."""
+    rows: list[int] = []
+    unknown: list[K] = []
+    for key in wanted:
+        at = index.get(key)
+        if at is None:
+            unknown.append(key)
+        else:
+            rows.append(at)
+    return rows, unknown
+
+
 def table_of(frame: pd.DataFrame, horizon: int, quantiles: tuple[float, ...],
              dates: pd.DatetimeIndex) -> ForecastTable:
     """`Forecaster.predict`'s rows (every series x `horizon` steps, in order) as arrays."""
@@ -219,14 +236,7 @@ class ServedModel:
 
     def rows(self, pairs: Sequence[tuple[str, str]]) -> tuple[list[int], list[tuple[str, str]]]:
         """Row of each known (node_id, sku) and the unknown pairs."""
-        rows, unknown = [], []
-        for pair in pairs:
-            at = self.index.get(pair)
-            if at is None:
-                unknown.append(pair)
-            else:
-                rows.append(at)
-        return rows, unknown
+        return find_rows(self.index, pairs)
 
     def frame(self, rows: Sequence[int], table: ForecastTable) -> pd.DataFrame:
         """Long forecast rows (as `Forecaster.predict` gives) of `rows` from `table`."""
