@@ -21,6 +21,7 @@ import pandas as pd
 
 from features.schema import ITEM, NODE
 from models.hierarchy import Hierarchy
+from serving.errors import ApiError
 from serving.model_store import (
     FULL_CACHE_SERIES,
     ForecastTable,
@@ -31,7 +32,7 @@ from serving.model_store import (
 from training.engine.hierarchy_model import NONE
 
 __all__ = ["LEVEL", "LevelIndex", "NoLevelsError", "SeriesId", "level_frame", "level_index",
-           "level_table", "methods", "no_levels"]
+           "level_table", "methods", "no_levels", "not_a_method"]
 
 LEVEL = "level"
 SeriesId = tuple[str, str, str]
@@ -93,6 +94,13 @@ def methods(model: ServedModel) -> list[str]:
     a hierarchy."""
     levels = model.forecaster.levels
     return [] if levels is None else [*levels.reconcilers, NONE]
+
+
+def not_a_method(where: str, method: str, offered: list[str]) -> ApiError:
+    """The 422 for a `reconcile` (at `where`, e.g. `body.reconcile`) not in `offered`."""
+    return ApiError(422, f"{where}: must be one of {offered}; got {method!r}.",
+                    errors=[{"loc": [*where.split(".")], "type": "enum", "msg": f"one of {offered}",
+                             "value": method}])
 
 
 def level_frame(model: ServedModel, keys: list[SeriesId], *, name: str, horizon: int,

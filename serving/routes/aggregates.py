@@ -24,6 +24,7 @@ from serving.levels import (
     level_table,
     methods,
     no_levels,
+    not_a_method,
 )
 from serving.model_store import ServedModel
 from serving.schemas import (
@@ -121,10 +122,7 @@ async def one_aggregate(
                        "hierarchy; GET /v1/aggregates lists them (level, node_id, sku).")
     method = reconcile or model.forecaster.reconcile or "none"
     if method not in methods(model):
-        raise ApiError(422, f"query.reconcile: must be one of {methods(model)}; got "
-                       f"{method!r}.", errors=[{"loc": ["query", "reconcile"], "type": "enum",
-                                                "msg": f"one of {methods(model)}",
-                                                "value": method}])
+        raise not_a_method("query.reconcile", method, methods(model))
     return await run_in_threadpool(_aggregate_series, model, index, (level, node_id, sku),
                                    method, history)
 

@@ -24,6 +24,7 @@ from serving.levels import (
     level_table,
     methods,
     no_levels,
+    not_a_method,
 )
 from serving.model_store import FULL_CACHE_SERIES, ForecastTable, ServedModel
 from serving.schemas import ForecastIn, ForecastOut
@@ -100,11 +101,7 @@ def _method(body: ForecastIn, model: ServedModel) -> str | None:
             return None  # as before issue 23 (and as the pyfunc answers rows without level)
         return NONE if body.planned else model.forecaster.reconcile
     if body.reconcile not in offered:
-        raise ApiError(422, f"body.reconcile: must be one of {offered}; got "
-                       f"{body.reconcile!r}.", errors=[{"loc": ["body", "reconcile"],
-                                                        "type": "enum",
-                                                        "msg": f"one of {offered}",
-                                                        "value": body.reconcile}])
+        raise not_a_method("body.reconcile", body.reconcile, offered)
     if body.planned and body.reconcile != NONE:
         raise ApiError(422, "body.planned: planned prices and promotions change base "
                        "forecasts only; send them with reconcile `none` (or leave it unset).",
