@@ -292,9 +292,10 @@ def replay_setup(forecasts: PolicyForecasts, *, nodes: pd.DataFrame,
              if config.planned_promotions else None)
     pooled = (pooled_scale(f.panel, f.means, start=f.start, interval=f.interval, group=group,
                            weight=config.pooled_weight) if config.pooled_weight > 0 else None)
-    planned = dists if promo is None else [
-        replace(f, steps=f.steps * promo[..., None], means=f.means * promo).demand_at(
-            i, correlation=config.correlation, lost_sales=config.lost_sales)
+    promoted = (None if promo is None
+                else replace(f, steps=f.steps * promo[..., None], means=f.means * promo))
+    planned = dists if promoted is None else [
+        promoted.demand_at(i, correlation=config.correlation, lost_sales=config.lost_sales)
         for i in range(f.means.shape[0])]
     own = None if planned is dists and pooled is None and config.ranking_dispersion is None \
         else [channelcast_demand(d, factor=None if pooled is None else pooled[i],
