@@ -34,50 +34,42 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, workspace: Workspace,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(base URL, admin key) of a live service on a fresh database."""
+def _live(request: pytest.FixtureRequest, workspace: Workspace,
+          tmp_path_factory: pytest.TempPathFactory, prefix: str,
+          **changes: str) -> Iterator[tuple[str, str]]:
+    """(base URL, admin key) of a live service on a fresh database of `request.param`."""
     from tests.serving.conftest import _PG_WHY, _drop_postgres, _fresh_postgres
 
     name = None
     if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('st')) / 'service.db'}"
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp(prefix)) / 'service.db'}"
     else:
         admin = request.getfixturevalue("postgres_admin_url")
         require(admin is not None,
                 "schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
                 f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
         url, name = _fresh_postgres(admin)
-    service = Service(make_settings(workspace, url))
+    service = Service(make_settings(workspace, url, **changes))
     with served_at(service) as base:
         _, key = create_key(service.db, name="schemathesis-admin", role="admin")
         yield base, key
     if name is not None:
         _drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, workspace: Workspace,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(base URL, admin key) of a live service on a fresh database."""
+    yield from _live(request, workspace, tmp_path_factory, "st")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def level_server(request: pytest.FixtureRequest, workspace: Workspace, level_model: LevelModel,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of a live service serving the model with a hierarchy."""
-    from tests.serving.conftest import _PG_WHY, _drop_postgres, _fresh_postgres
-
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('stl')) / 'service.db'}"
-    else:
-        admin = request.getfixturevalue("postgres_admin_url")
-        require(admin is not None,
-                "schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
-                f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
-        url, name = _fresh_postgres(admin)
-    service = Service(make_settings(workspace, url, model_uri=level_model.model_uri))
-    with served_at(service) as base:
-        _, key = create_key(service.db, name="schemathesis-admin", role="admin")
-        yield base, key
-    if name is not None:
-        _drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
+    yield from _live(request, workspace, tmp_path_factory, "stl",
+                     model_uri=level_model.model_uri)
 
 
 def _run(operation, mode: GenerationMode, base: str, key: str) -> None:
