@@ -36,13 +36,13 @@ from training.dask.cluster import EngineConfig
 from training.engine.backtest import MODEL, run_backtest
 from training.engine.forecast import Forecaster, UnknownSeriesError, fit_forecaster
 from training.engine.hierarchy import (
-    LEVEL_QUANTILES,
     METHOD,
     SKUS,
     LevelBacktest,
     backtest_levels,
     fit_levels,
     has_hierarchy,
+    with_level_quantiles,
 )
 from training.engine.loading import rejects_file
 from training.engine.metrics import evaluate, format_table
@@ -163,10 +163,10 @@ def _run_backtest(args: argparse.Namespace) -> int:
         return 2
     models, quantiles, history, nodes, freq, items = inputs
     start = time.perf_counter()
-    if args.levels:
-        quantiles = tuple(sorted({*quantiles, *LEVEL_QUANTILES}))
     try:
         config = replace(config_from_args(args).backtest_config(), quantiles=quantiles)
+        if args.levels:
+            config = with_level_quantiles(config)
         result = run_backtest(history, freq=freq, config=config, nodes=nodes,
                               progress=not args.quiet)
         levels = (backtest_levels(result, history, nodes=nodes, items=items, config=config,

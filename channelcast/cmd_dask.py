@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from features.config import BacktestConfig
@@ -25,7 +24,7 @@ from training.dask.cluster import EngineConfig, cluster_size, connect
 from training.dask.forecast import fit_forecaster_dask
 from training.dask.hierarchy import backtest_levels_dask, fit_levels_dask
 from training.engine.backtest import MODEL
-from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest
+from training.engine.hierarchy import LevelBacktest, with_level_quantiles
 from training.engine.metrics import format_table
 
 __all__ = ["run_backtest", "run_forecast"]
@@ -52,7 +51,7 @@ def run_backtest(args: argparse.Namespace, models: tuple[str, ...],
                             quantiles=quantiles, warmup=args.warmup)
     levels = bool(getattr(args, "levels", False)) and store.nodes() is not None
     if levels:
-        config = replace(config, quantiles=tuple(sorted({*quantiles, *LEVEL_QUANTILES})))
+        config = with_level_quantiles(config)
     by = (MODEL, *[b.strip() for b in args.by.split(",") if b.strip()])
     out = Path(args.out)
     every = out.with_name(out.stem + ".all_models" + out.suffix)

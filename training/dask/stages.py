@@ -26,7 +26,7 @@ from training.dask.cluster import cluster_size, connect
 from training.dask.forecast import fit_forecaster_dask, predict_dask
 from training.dask.hierarchy import backtest_levels_dask, fit_levels_dask
 from training.engine.forecast import Forecaster
-from training.engine.hierarchy import LEVEL_QUANTILES, LevelBacktest
+from training.engine.hierarchy import LevelBacktest, with_level_quantiles
 from training.engine.hierarchy_model import check_method
 from training.tracking.levels import log_levels
 from training.tracking.pyfunc import log_forecast_model
@@ -75,7 +75,7 @@ def _config(cfg: TrainConfig, store: Store) -> BacktestConfig:
     config = cfg.backtest_config()
     if not _levels(cfg, store):
         return config
-    return replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
+    return with_level_quantiles(config)
 
 
 def level_backtest_dask(cfg: TrainConfig, store: Store, result: DaskBacktest, *,

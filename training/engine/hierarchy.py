@@ -54,7 +54,7 @@ __all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBackte
            "LevelWindow", "aggregate_history", "attach_levels", "backtest_levels",
            "choose_level_method", "choose_method", "fit_levels", "fit_upper", "has_hierarchy",
            "known_residuals", "level_windows", "reconcile_windows", "score_levels",
-           "series_ids", "sku_kinds", "summarize", "upper_rows"]
+           "series_ids", "sku_kinds", "summarize", "upper_rows", "with_level_quantiles"]
 
 METHOD, SKUS = "method", "skus"
 #: Quantiles every level is scored with: the 80% and 95% intervals and the median.
@@ -92,6 +92,11 @@ class LevelBacktest:
 def has_hierarchy(nodes: pd.DataFrame | None) -> bool:
     """Whether a node table can give the levels: rows with `parent_id` and `channel`."""
     return nodes is not None and len(nodes) > 0 and {NODE, PARENT, CHANNEL} <= set(nodes)
+
+
+def with_level_quantiles(config: BacktestConfig) -> BacktestConfig:
+    """`config` with `LEVEL_QUANTILES` added to its quantiles (what every level is scored on)."""
+    return replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
 
 
 def series_ids(hierarchy: Hierarchy) -> pd.DataFrame:
@@ -292,7 +297,7 @@ def backtest_levels(bottom: BacktestResult, history: pd.DataFrame, *, nodes: pd.
     assert bottom.panel_keys is not None
     hierarchy = build_hierarchy(nodes, bottom.panel_keys, items)
     aggregates = aggregate_history(history, hierarchy, freq=bottom.freq)
-    cfg = replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
+    cfg = with_level_quantiles(config)
     upper = run_backtest(_upper_frame(aggregates), freq=bottom.freq, config=cfg,
                          cutoffs=[w.cutoff for w in bottom.windows], progress=progress,
                          progress_desc="backtest (aggregate series)")

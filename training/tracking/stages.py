@@ -23,11 +23,11 @@ from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest
 from training.engine.forecast import Forecaster, fit_forecaster
 from training.engine.hierarchy import (
-    LEVEL_QUANTILES,
     LevelBacktest,
     backtest_levels,
     fit_levels,
     has_hierarchy,
+    with_level_quantiles,
 )
 from training.engine.hierarchy_model import NoHierarchyError, check_method
 from training.engine.loading import Loaded, load_data
@@ -72,7 +72,7 @@ def _backtest_config(cfg: TrainConfig) -> BacktestConfig:
     config = cfg.backtest_config()
     if not cfg.levels:
         return config
-    return replace(config, quantiles=tuple(sorted({*config.quantiles, *LEVEL_QUANTILES})))
+    return with_level_quantiles(config)
 
 
 def level_backtest(cfg: TrainConfig, data: Loaded, result: BacktestResult, *,
