@@ -123,20 +123,19 @@ async def one_aggregate(
     method = reconcile or model.forecaster.reconcile or "none"
     if method not in methods(model):
         raise not_a_method("query.reconcile", method, methods(model))
-    return await run_in_threadpool(_aggregate_series, model, index, (level, node_id, sku),
+    return await run_in_threadpool(_aggregate_series, model, index, (level, node_id, sku), row,
                                    method, history)
 
 
 def _aggregate_series(model: ServedModel, index: LevelIndex,
-                      key: tuple[SeriesLevel, str, str], method: str, periods: int
+                      key: tuple[SeriesLevel, str, str], row: int, method: str, periods: int
                       ) -> AggregateSeriesOut:
     f = model.forecaster
     name = served_model(f)
     level, node, sku = key
-    row = index.rows[key]
     table = level_table(model, name=name, horizon=f.horizon, quantiles=BAND, method=method)
     if table is None:
-        frame = level_frame(model, [(level, node, sku)], name=name, horizon=f.horizon,
+        frame = level_frame(model, [key], name=name, horizon=f.horizon,
                             quantiles=BAND, method=method)
         mean, band = frame["mean"].to_numpy(), frame[["q0.1", "q0.9"]].to_numpy()
     else:
