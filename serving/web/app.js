@@ -50,6 +50,11 @@ const td = (text, cls) => { const c = document.createElement("td"); c.textConten
   if (cls) c.className = cls; return c; };
 const badge = (text) => { const s = document.createElement("span");
   s.className = `badge ${text}`; s.textContent = text; return s; };
+// A fact box of a summary: the value in bold over its label.
+const fact = (label, value) => { const d = document.createElement("div");
+  const b = document.createElement("b"); b.textContent = value;
+  const sp = document.createElement("span"); sp.textContent = label; d.append(b, sp);
+  return d; };
 
 function show(view) {
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== `view-${view}`;
@@ -206,10 +211,6 @@ async function showSeries(node, sku, marked) {
   const s = await api("GET", `/series/${encodeURIComponent(node)}/${encodeURIComponent(sku)}`);
   await lookups();
   await showUpLinks(ui, node, sku);
-  const fact = (label, value) => { const d = document.createElement("div");
-    const b = document.createElement("b"); b.textContent = value;
-    const sp = document.createElement("span"); sp.textContent = label; d.append(b, sp);
-    return d; };
   const err = s.backtest || {};
   $("#series-facts").append(
     fact("model serving this series", s.model),
@@ -253,10 +254,6 @@ async function propose() {
 function renderAllocation() {
   const a = state.alloc;
   $("#alloc-result").hidden = false;
-  const fact = (label, value) => { const d = document.createElement("div");
-    const b = document.createElement("b"); b.textContent = value;
-    const sp = document.createElement("span"); sp.textContent = label; d.append(b, sp);
-    return d; };
   $("#alloc-summary").replaceChildren(
     fact("allocation", `#${a.id}`), fact("status", a.status),
     fact("available units", num(a.available, 0)), fact("pack size", String(a.pack_size)),
@@ -407,7 +404,7 @@ async function showHistory() {
 }
 
 // What monitor.js's views use of this page.
-const ui = { state, $, api, td, badge, num, show, lookups, banner, fail };
+const ui = { state, $, api, td, badge, fact, num, show, lookups, banner, fail };
 
 // ---- routing -------------------------------------------------------------------------------
 async function route() {

@@ -15,16 +15,6 @@ export function aggregateHash(level, node, sku, method) {
   return `#aggregate/${parts.map(enc).join("/")}`;
 }
 
-function fact(label, value) {
-  const d = document.createElement("div");
-  const b = document.createElement("b");
-  b.textContent = value;
-  const sp = document.createElement("span");
-  sp.textContent = label;
-  d.append(b, sp);
-  return d;
-}
-
 // What the served model offers (methods, default): read once per page load.
 async function levelsInfo(ui) {
   if (!ui.state.levelsInfo) ui.state.levelsInfo = await ui.api("GET", "/aggregates?limit=1");
@@ -66,7 +56,7 @@ export async function showLevels(ui) {
 
 // ---- one aggregate in the series view ---------------------------------------------------------
 export async function showAggregate(ui, level, node, sku, method) {
-  const { $, num } = ui;
+  const { $, fact, num } = ui;
   ui.show("series");
   $("#series-back").href = "#levels";
   $("#series-back").textContent = "← Levels";
