@@ -273,8 +273,7 @@ def _level_frame(forecaster: Forecaster, args: argparse.Namespace,
     """Every series of `--level` (all levels without it), reconciled with `--reconcile`."""
     hierarchy = forecaster.hierarchy
     assert hierarchy is not None
-    keys = hierarchy.keys
-    series = keys[keys["level"] == args.level] if args.level else None
+    series = hierarchy.keys.iloc[hierarchy.level_rows(args.level)] if args.level else None
     print(f"reconcile: {args.reconcile or forecaster.reconcile}"
           f"{'' if args.reconcile else ' (the winner on the calibration windows)'}")
     return forecaster.predict_levels(series, quantiles=quantiles,

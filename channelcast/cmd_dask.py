@@ -132,9 +132,9 @@ def _forecast_levels(args: argparse.Namespace, store: Store, engine: EngineConfi
             return 2
     hierarchy = forecaster.hierarchy
     assert hierarchy is not None
-    keys = hierarchy.keys
-    frame = forecaster.predict_levels(keys[keys["level"] == args.level] if args.level else None,
-                                      quantiles=quantiles, reconcile=args.reconcile or None)
+    series = hierarchy.keys.iloc[hierarchy.level_rows(args.level)] if args.level else None
+    frame = forecaster.predict_levels(series, quantiles=quantiles,
+                                      reconcile=args.reconcile or None)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
