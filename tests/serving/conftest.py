@@ -59,6 +59,19 @@ class Workspace:
     central_stock: pd.DataFrame
 
 
+def _champion(forecaster: Forecaster, tracking: str, experiment_id: str, name: str,
+              description: str) -> str:
+    """Log `forecaster` in a run of `experiment_id` and make it `name`'s champion; its run
+    model URI."""
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        info = log_forecast_model(forecaster)
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+    version = register_challenger(client, name=name, model_uri=info.model_uri,
+                                  run_id=run.info.run_id, tags={}, description=description)
+    client.set_registered_model_alias(name, CHAMPION, version.version)
+    return str(info.model_uri)
+
+
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     root = tmp_path_factory.mktemp("serving")
@@ -73,14 +86,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     tracking = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(tracking)
     experiment = mlflow.create_experiment("serving", artifact_location=(root / "a").as_uri())
-    with mlflow.start_run(experiment_id=experiment) as run:
-        info = log_forecast_model(forecaster)
-    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
-    version = register_challenger(client, name=MODEL_NAME, model_uri=info.model_uri,
-                                  run_id=run.info.run_id, tags={}, description="test model")
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)
+    run_model_uri = _champion(forecaster, tracking, experiment, MODEL_NAME, "test model")
     yield Workspace(data_dir=root / "data", tracking_uri=tracking,
-                    model_uri=f"models:/{MODEL_NAME}@{CHAMPION}", run_model_uri=info.model_uri,
+                    model_uri=f"models:/{MODEL_NAME}@{CHAMPION}", run_model_uri=run_model_uri,
                     forecaster=forecaster, history=history,
                     new_rows=history[dates > cut].reset_index(drop=True), nodes=data.nodes,
                     inventory=data.inventory, central_stock=data.central_stock)
@@ -107,13 +115,8 @@ def level_model(workspace: Workspace) -> Iterator[LevelModel]:
     mlflow.set_tracking_uri(workspace.tracking_uri)
     experiment = mlflow.get_experiment_by_name("serving")
     assert experiment is not None
-    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
-        info = log_forecast_model(forecaster)
-    client = MlflowClient(tracking_uri=workspace.tracking_uri,
-                          registry_uri=workspace.tracking_uri)
-    version = register_challenger(client, name=LEVELS_NAME, model_uri=info.model_uri,
-                                  run_id=run.info.run_id, tags={}, description="levels")
-    client.set_registered_model_alias(LEVELS_NAME, CHAMPION, version.version)
+    _champion(forecaster, workspace.tracking_uri, experiment.experiment_id, LEVELS_NAME,
+              "levels")
     yield LevelModel(model_uri=f"models:/{LEVELS_NAME}@{CHAMPION}", forecaster=forecaster)
     mlflow.set_tracking_uri(saved)
 
