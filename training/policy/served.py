@@ -34,6 +34,7 @@ from models.allocation.pooled import (
     pooled_gate_on,
     pooled_rate,
 )
+from models.allocation.table import pair_indexer
 from models.demand_interval import IntervalDemand
 from training.engine.forecast import Forecaster
 from training.engine.windows import cutoffs as rolling_cutoffs
@@ -52,6 +53,12 @@ def history_panel(history: pd.DataFrame, *, freq: str, origin: pd.Timestamp) -> 
     return build_panel(rows, freq=freq)
 
 
+def _pairs_in(keys: pd.DataFrame, among: pd.DataFrame) -> npt.NDArray[np.intp]:
+    """Position of each (node_id, sku) row of `keys` among `among`'s rows, -1 if absent."""
+    return pair_indexer(keys[NODE].astype(str).to_numpy(), keys[ITEM].astype(str).to_numpy(),
+                        among[NODE].astype(str).to_numpy(), among[ITEM].astype(str).to_numpy())
+
+
 def _group(panel: Panel) -> IntArray:
     return pd.factorize(panel.keys[ITEM].astype(str))[0].astype(np.int64)
 
@@ -63,9 +70,7 @@ def pooled_gate(forecaster: Forecaster, panel: Panel) -> PooledGate:
         return NO_EVIDENCE
     scored = errors["periods"].to_numpy(np.float64)
     model_abs = errors["mae_scaled"].to_numpy(np.float64) * scored * forecaster.scale
-    keys = forecaster.keys[[NODE, ITEM]].astype(str)
-    at = pd.MultiIndex.from_frame(keys).get_indexer(
-        pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)))
+    at = _pairs_in(panel.keys, forecaster.keys)
     windows = max(1, int(round(float(np.nanmax(scored)) / h)))
     try:
         cuts = rolling_cutoffs(panel.dates[panel.dates <= forecaster.origin], horizon=h,
@@ -86,8 +91,7 @@ def served_factor(demand: IntervalDemand, panel: Panel, *, gate: PooledGate,
     if not gate.used:
         return factor
     rate = pooled_rate(panel.units, panel.censored, _group(panel))
-    at = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)).get_indexer(
-        pd.MultiIndex.from_frame(demand.keys[[NODE, ITEM]].astype(str)))
+    at = _pairs_in(demand.keys, panel.keys)
     rows = np.flatnonzero(at >= 0)
     factor[rows] = pooled_factor(demand.mean[rows], rate[at[rows]] * demand.periods[rows],
                                  weight=weight)
