@@ -192,9 +192,9 @@ class ReportService:
         existing row); None when another worker claimed it first."""
         row = self._claim(month, lang, trigger[:64],
                           again=again or trigger.startswith("requested"))
-        data = self.data()
         if row is None:
             return None
+        data = self.data()
         if data is None:
             return self._finish(row, status=FAILED, error="no model with sell-through history "
                                 "is loaded (GET /readyz says why); nothing to report on.")
