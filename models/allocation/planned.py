@@ -17,6 +17,7 @@ import pandas as pd
 
 from features.schema import ITEM, NODE
 from models.allocation.ranking import RANKING_DISPERSION, gamma_ranking
+from models.allocation.table import pair_indexer
 from models.demand_interval import IntervalDemand
 
 __all__ = ["DEMAND_SOURCE", "POOLED_NOTE", "channelcast_demand", "with_demand_source"]
@@ -43,8 +44,8 @@ def channelcast_demand(demand: IntervalDemand, *, factor: npt.ArrayLike | None =
 
 def with_demand_source(table: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
     """`table` with `DEMAND_SOURCE`: "pooled" on the (node_id, sku) lines in `moved`."""
-    pairs = set(zip(moved[NODE].astype(str), moved[ITEM].astype(str), strict=True))
-    lines = zip(table[NODE].astype(str), table[ITEM].astype(str), strict=True)
+    at = pair_indexer(table[NODE].astype(str).to_numpy(), table[ITEM].astype(str).to_numpy(),
+                      moved[NODE].astype(str).to_numpy(), moved[ITEM].astype(str).to_numpy())
     out = table.copy()
-    out[DEMAND_SOURCE] = ["pooled" if pair in pairs else "forecast" for pair in lines]
+    out[DEMAND_SOURCE] = np.where(at >= 0, "pooled", "forecast").astype(object)
     return out
