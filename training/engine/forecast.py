@@ -31,6 +31,11 @@ from models.lgbm import LGBMForecaster
 from models.quantiles import ConformalQuantiles, quantile_name
 from models.zoo import check_models, primary_model
 from training.engine.backtest import BacktestResult, WindowForecasts, run_backtest
+from training.engine.calibration import (
+    EMPTY_CALIBRATION,
+    CalibrationForecasts,
+    calibration_forecasts,
+)
 from training.engine.hierarchy_model import LevelForecasts, NoHierarchyError
 from training.engine.rolling import (
     ForecastState,
@@ -81,6 +86,9 @@ class Forecaster:
             the calibration windows before the origin: `mae_scaled` (mean absolute error
             / the series' scale, like MASE), `wape`, `bias` (mean error / mean actual) and
             the number of `periods` scored; see `backtest_errors`.
+        calibration: the served model's per-period forecasts on those windows (float32,
+            `training.engine.calibration`); `EMPTY_CALIBRATION` in a forecaster pickled
+            before they were kept.
         levels: the aggregate series of the channel tree and their reconcilers
             (`predict_levels`); None for a model trained without a hierarchy.
     """
@@ -98,6 +106,7 @@ class Forecaster:
     state: ForecastState | None = None
     errors: pd.DataFrame | None = None
     levels: LevelForecasts | None = None
+    calibration: CalibrationForecasts = EMPTY_CALIBRATION
 
     @property
     def horizon(self) -> int:
@@ -346,7 +355,8 @@ def fit_forecaster_result(history: pd.DataFrame, *, freq: str, horizon: int,
         dates=pd.DatetimeIndex(sorted(target.unique())),
         means={n: last.means[n] for n in names}, chosen=chosen.astype(str), scale=last.scale,
         classes=last.classes, calibrators=result.calibrators, lgbm=result.lgbm, state=state,
-        errors=backtest_errors(result.windows[:-1], primary, scale=last.scale))
+        errors=backtest_errors(result.windows[:-1], primary, scale=last.scale),
+        calibration=calibration_forecasts(result.windows[:-1], primary))
     return forecaster, result
 
 

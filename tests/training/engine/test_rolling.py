@@ -191,6 +191,7 @@ def test_the_registered_model_takes_planned_prices_and_rolls_forward(trained, tm
     assert rows["mean"].tolist() == pytest.approx(expected["mean"].tolist())
     # the artefact carries what rolling forward needs
     inner = loaded.unwrap_python_model().forecaster
+    np.testing.assert_array_equal(inner.calibration.means, forecaster.calibration.means)
     rolled = inner.update(new)
     assert rolled.origin > forecaster.origin
     pd.testing.assert_frame_equal(rolled.predict(), forecaster.update(new).predict())
