@@ -274,7 +274,7 @@ def allocation_table(tables: dict[str, pd.DataFrame], freq: str, forecast: pd.Da
     sales = (recent_sales_rate(tables["sell_through"]) if policy == "fair_share_sales"
              else None)
     demand, moved = history_demand(demand, policy=policy, history=tables.get("sell_through"),
-                                   freq=freq, forecaster=forecaster)
+                                   freq=freq, forecaster=forecaster, nodes=nodes)
     table = allocate_all(demand, requests=[request], nodes=nodes,
                          inventory=tables.get("inventory"), policy=policy,
                          config=config or AllocationConfig(), recent_sales=sales)

@@ -139,7 +139,7 @@ def _policy_demand(model: ServedModel, tables: ChannelTables, nodes: pd.DataFram
         return demand, demand.keys.iloc[:0][[NODE, ITEM]]
     return model.forecasts.derived(  # what the policy backtest replays
         ("channelcast_demand", sku, id(nodes), id(tables.inventory)),
-        lambda: _channelcast(model, demand, tables.inventory))
+        lambda: _channelcast(model, demand, tables.inventory, nodes))
 
 
 def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -> IntervalDemand:
@@ -152,24 +152,25 @@ def _interval_demand(model: ServedModel, rows: list[int], nodes: pd.DataFrame) -
                            lead=lead_periods(nodes, freq=f.freq))
 
 
-def _channelcast(model: ServedModel, demand: IntervalDemand, inventory: pd.DataFrame | None
-                 ) -> tuple[IntervalDemand, pd.DataFrame]:
+def _channelcast(model: ServedModel, demand: IntervalDemand, inventory: pd.DataFrame | None,
+                 nodes: pd.DataFrame) -> tuple[IntervalDemand, pd.DataFrame]:
     """channelcast's demand of an sku (`training.policy.served.product_demand`) and the lines
     whose means were pooled; the pooled rate and its gate come from the model's tail with the
-    inventory snapshot's stock folded in (stock-out periods), as the monitor holds it."""
-    panel, gate = model.forecasts.derived(("pooled_gate", id(inventory)),
-                                          lambda: _pooled(model.forecaster, inventory))
+    inventory snapshot's stock folded in (stock-out periods), as the monitor holds it, and
+    the gate's protection intervals from `nodes`."""
+    panel, gate = model.forecasts.derived(("pooled_gate", id(inventory), id(nodes)),
+                                          lambda: _pooled(model.forecaster, inventory, nodes))
     return product_demand(demand, panel=panel, gate=gate)
 
 
-def _pooled(f: Forecaster, inventory: pd.DataFrame | None
+def _pooled(f: Forecaster, inventory: pd.DataFrame | None, nodes: pd.DataFrame
             ) -> tuple[Panel | None, PooledGate | None]:
     """The model's history tail as a panel and the pooled gate (None, None without a tail)."""
     if f.state is None:
         return None, None
     try:
         panel = history_panel(fold_inventory(f.tail, inventory), freq=f.freq, origin=f.origin)
-        return panel, pooled_gate(f, panel)
+        return panel, pooled_gate(f, panel, nodes=nodes)
     except ValueError as exc:  # a tail the panel refuses: allocate on the forecasts
         _LOG.warning("pooled means off for this model: %s", exc)
         return None, None

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CALIBRATION_WINDOWS", "LEVEL_PERIODS", "POOLED_WEIGHT", "NO_EVIDENCE",
-           "SHARE_PERIODS", "PooledGate", "pooled_factor", "pooled_gate_on", "pooled_rate"]
+__all__ = ["CALIBRATION_WINDOWS", "LEVEL_PERIODS", "NO_EVIDENCE", "POOLED_WEIGHT",
+           "SHARE_PERIODS", "IntervalEvidence", "PooledGate", "interval_evidence",
+           "interval_weights", "pooled_factor", "pooled_gate_on", "pooled_rate"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -35,7 +36,7 @@ SHARE_PERIODS = 52
 POOLED_WEIGHT = 0.5
 """How far channelcast moves the forecast's interval mean towards the pooled one."""
 CALIBRATION_WINDOWS = 3
-"""Windows of evidence behind the gate (the served model's calibration windows)."""
+"""Windows of evidence behind the product's gate (the served model's calibration windows)."""
 
 
 @dataclass(frozen=True)
@@ -43,39 +44,97 @@ class PooledGate:
     """Whether channelcast's interval means are moved to the pooled rate (`pooled_gate_on`).
 
     Attributes:
-        used: the pooled rate has erred less than the model on the calibration windows.
-        model_error, pooled_error: their total absolute per-period errors there.
-        windows: calibration windows compared (0: no evidence, the forecasts are kept).
+        used: the half-way means have erred less than the forecasts on the evidence.
+        model_error, pooled_error: the forecasts' and the half-way means' total absolute
+            interval-sum errors there.
+        windows: windows of evidence (0: none, the forecasts are kept).
+        intervals: (window, series) intervals compared (recorded, no stock-out in them).
     """
 
     used: bool
     model_error: float
     pooled_error: float
     windows: int
+    intervals: int = 0
 
 
 NO_EVIDENCE = PooledGate(used=False, model_error=np.nan, pooled_error=np.nan, windows=0)
-"""The gate without calibration windows: the forecasts are kept."""
+"""The gate without evidence: the forecasts are kept."""
 
 
-def pooled_gate_on(units: FloatArray, censored: BoolArray, group: IntArray, *,
-                   cutoffs: Sequence[int], horizon: int, model_error: float,
-                   rows: BoolArray | None = None, level_periods: int = LEVEL_PERIODS,
-                   share_periods: int = SHARE_PERIODS) -> PooledGate:
-    """The one pooled gate of the product and the replay: on when, over the calibration
-    windows (`horizon` periods after each of `cutoffs`, a cutoff being the number of periods
-    seen), the pooled rate alone has a smaller total absolute per-period error on `rows`
-    (default all; unreported periods left out) than `model_error`, the model's there."""
-    if not cutoffs or not np.isfinite(model_error):
-        return NO_EVIDENCE
-    keep = np.ones(len(group), bool) if rows is None else rows
-    pooled = 0.0
-    for t in cutoffs:
+@dataclass(frozen=True)
+class IntervalEvidence:
+    """Per window x series, over each series' protection interval after the window's cutoff:
+    the forecasts' sum (`model`), the pooled rate's (`pooled`) and the recorded sales
+    (`actual`, NaN where a period of it was cut by a stock-out, not reported, or not yet
+    over); see `interval_evidence`."""
+
+    model: FloatArray
+    pooled: FloatArray
+    actual: FloatArray
+
+    def take(self, windows: IntArray | slice) -> IntervalEvidence:
+        """The evidence of some windows only."""
+        return IntervalEvidence(self.model[windows], self.pooled[windows], self.actual[windows])
+
+
+def interval_evidence(units: FloatArray, censored: BoolArray, group: IntArray, *,
+                      cutoffs: Sequence[int], forecasts: FloatArray, periods: FloatArray,
+                      level_periods: int = LEVEL_PERIODS, share_periods: int = SHARE_PERIODS
+                      ) -> IntervalEvidence:
+    """The gate's evidence from the sales panel and the forecasts made at `cutoffs`.
+
+    Args:
+        units, censored, group: the panel (series x periods) and each series' sku number,
+            as for `pooled_rate`.
+        cutoffs: periods seen by each window's forecasts.
+        forecasts: window x series x step mean forecasts made at `cutoffs`.
+        periods: each series' protection interval in periods (a fractional last period counts
+            in part; NaN: left out).
+    """
+    weights = interval_weights(periods, forecasts.shape[2])
+    model = (forecasts * weights[None]).sum(axis=2)
+    pooled = np.zeros_like(model)
+    actual = np.full_like(model, np.nan)
+    bad = censored | ~np.isfinite(units)
+    sales = np.where(bad, 0.0, units)
+    steps = weights.shape[1]
+    for w, t in enumerate(cutoffs):
         rate = pooled_rate(units[:, :t], censored[:, :t], group,
                            level_periods=level_periods, share_periods=share_periods)
-        pooled += float(np.nansum(np.abs(rate[keep, None] - units[keep, t:t + horizon])))
-    return PooledGate(used=pooled < model_error, model_error=float(model_error),
-                      pooled_error=pooled, windows=len(cutoffs))
+        pooled[w] = rate * np.nansum(weights, axis=1)
+        seen = min(steps, units.shape[1] - t)
+        inside = weights[:, :seen] > 0
+        over = inside.sum(axis=1) == (weights > 0).sum(axis=1)  # in the data by its end
+        clean = over & inside.any(axis=1) & ~(bad[:, t:t + seen] & inside).any(axis=1)
+        actual[w] = np.where(clean, (sales[:, t:t + seen] * weights[:, :seen]).sum(axis=1),
+                             np.nan)
+    return IntervalEvidence(model, pooled, actual)
+
+
+def interval_weights(periods: FloatArray, steps: int) -> FloatArray:
+    """series x steps: how much of each step lies in the series' first `periods` periods
+    (1, then the fractional part, then 0; all 0 where `periods` is NaN)."""
+    k = np.arange(steps, dtype=np.float64)[None, :]
+    out: FloatArray = np.clip(np.nan_to_num(periods, nan=0.0)[:, None] - k, 0.0, 1.0)
+    return out
+
+
+def pooled_gate_on(evidence: IntervalEvidence, *, weight: float = POOLED_WEIGHT) -> PooledGate:
+    """The one pooled gate of the product and the replay: on when, summed over every
+    (window, series) interval of `evidence` with recorded sales, the half-way means
+    ((1 - weight) x forecast + weight x pooled) have a smaller absolute interval-sum error
+    than the forecasts."""
+    ok = np.isfinite(evidence.actual) & np.isfinite(evidence.model)
+    if not ok.any():
+        return NO_EVIDENCE
+    actual, model = evidence.actual[ok], evidence.model[ok]
+    blend = (1.0 - weight) * model + weight * evidence.pooled[ok]
+    model_error = float(np.abs(model - actual).sum())
+    pooled_error = float(np.abs(blend - actual).sum())
+    return PooledGate(used=pooled_error < model_error, model_error=model_error,
+                      pooled_error=pooled_error, windows=int(ok.any(axis=1).sum()),
+                      intervals=int(ok.sum()))
 
 
 def pooled_rate(units: FloatArray, censored: BoolArray, group: IntArray, *,

@@ -4,12 +4,13 @@ At each replayed period the rate (`models.allocation.pooled.pooled_rate`) is com
 the sales recorded before that period only (the forecasts' own cutoff), times each series'
 protection interval. Whether it is used is decided by the product's gate
 (`models.allocation.pooled.pooled_gate_on`, the one function `training.policy.served` uses)
-on the same kind of evidence: the `CALIBRATION_WINDOWS` windows of `h` periods (the longest
-protection interval, the product's horizon) just before the replayed week, the replayed
-forecasts made at their cutoffs against the pooled rate alone, per period. When on, every
-forecast step of the window, quantiles and mean, is scaled by the series' `pooled_factor`
-(else left alone); the first `CALIBRATION_WINDOWS` x `h` replayed weeks have no evidence and
-keep the forecasts.
+on the same kind of evidence (`interval_evidence`): the replayed forecasts' interval sums, the
+half-way means' and the recorded sales over the intervals of the windows before the replayed
+week. By default those are every replayed window whose intervals are all over by then (the
+replay's evidence grows week by week; the first weeks, before any interval is over, keep the
+forecasts); `windows=k` takes the product's layout instead, the k windows `h` (the longest
+interval) periods apart just before the week. When on, every forecast step of the window,
+quantiles and mean, is scaled by the series' `pooled_factor` (else left alone).
 Fair share by forecast keeps the model's forecasts.
 """
 
@@ -20,16 +21,15 @@ import numpy.typing as npt
 
 from features.engineering.history import Panel
 from models.allocation.pooled import (
-    CALIBRATION_WINDOWS,
     LEVEL_PERIODS,
     POOLED_WEIGHT,
     SHARE_PERIODS,
+    interval_evidence,
     pooled_factor,
     pooled_gate_on,
-    pooled_rate,
 )
 
-__all__ = ["pooled_scale"]
+__all__ = ["evidence_windows", "pooled_scale"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -38,36 +38,31 @@ IntArray = npt.NDArray[np.int64]
 def pooled_scale(panel: Panel, means: FloatArray, *, start: int, interval: IntArray,
                  group: IntArray, weight: float = POOLED_WEIGHT,
                  level_periods: int = LEVEL_PERIODS, share_periods: int = SHARE_PERIODS,
-                 windows: int = CALIBRATION_WINDOWS) -> FloatArray:
+                 windows: int | None = None) -> FloatArray:
     """Factor per window x series for the forecasts: window i (made for grid period
     `start` + i) moves its interval mean `weight` of the way to the pooled rate x `interval`
-    when the product's gate is on for it (module doc), else 1 (`means`: window x series x
-    step forecast means)."""
-    n_windows, n, steps = means.shape
-    h = min(int(interval.max(initial=1)), steps)  # the product's horizon
-    inside = np.arange(steps)[None, :] < interval[:, None]  # steps in each interval
-    model = (means * inside[None]).sum(axis=2)
-    scale = np.ones((n_windows, n))
-    for i in range(windows * h, n_windows):  # earlier weeks: no calibration windows yet
-        gate = pooled_gate_on(panel.units, panel.censored, group,
-                              cutoffs=[start + i - k * h for k in range(windows, 0, -1)],
-                              horizon=h, model_error=_model_error(panel, means, start, i, h,
-                                                                  windows),
-                              level_periods=level_periods, share_periods=share_periods)
-        if gate.used:
-            rate = pooled_rate(panel.units[:, :start + i], panel.censored[:, :start + i],
-                               group, level_periods=level_periods,
-                               share_periods=share_periods)
-            scale[i] = pooled_factor(model[i], rate * interval, weight=weight)
+    when the gate is on for it on the windows before it (`evidence_windows`), else 1
+    (`means`: window x series x step forecast means)."""
+    n_windows = means.shape[0]
+    evidence = interval_evidence(panel.units, panel.censored, group,
+                                 cutoffs=[start + i for i in range(n_windows)], forecasts=means,
+                                 periods=interval.astype(np.float64),
+                                 level_periods=level_periods, share_periods=share_periods)
+    longest = int(interval.max(initial=1))
+    scale = np.ones(means.shape[:2])
+    for i in range(n_windows):
+        past = evidence_windows(i, longest=longest, windows=windows)
+        if past.size and pooled_gate_on(evidence.take(past), weight=weight).used:
+            scale[i] = pooled_factor(evidence.model[i], evidence.pooled[i], weight=weight)
     return scale
 
 
-def _model_error(panel: Panel, means: FloatArray, start: int, i: int, h: int, windows: int
-                 ) -> float:
-    """The replayed forecasts' total absolute per-period error over window i's calibration
-    windows (the replayed windows `k` x `h` periods earlier, their first `h` steps)."""
-    total = 0.0
-    for k in range(1, windows + 1):
-        t = start + i - k * h
-        total += float(np.nansum(np.abs(means[i - k * h][:, :h] - panel.units[:, t:t + h])))
-    return total
+def evidence_windows(i: int, *, longest: int, windows: int | None = None) -> IntArray:
+    """The replayed windows behind week i's gate: every window whose intervals (at most
+    `longest` periods) are over by week i (`windows` None), or the `windows` windows `longest`
+    periods apart just before it (none before week `windows` x `longest`)."""
+    if windows is None:
+        return np.arange(max(i - longest + 1, 0), dtype=np.int64)
+    if i < windows * longest:
+        return np.zeros(0, np.int64)
+    return np.arange(i - windows * longest, i, longest, dtype=np.int64)

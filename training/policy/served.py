@@ -6,15 +6,18 @@ all its nodes x the node's 52-period share, stock-out and unreported periods lef
 the sales recorded up to the forecast's origin, and move channelcast's interval means the same
 `pooled_factor` of the way to it (`models.allocation.planned.channelcast_demand`).
 
-The gate is one function for both (`models.allocation.pooled.pooled_gate_on`): the means are
-moved when, over the calibration windows (the `Forecaster.errors` the served model was trained
-with: the last `CALIBRATION_WINDOWS` windows of `horizon` periods before its origin, every
-step, every series it knows; with `allocate --fit`, the sku's), the pooled rate alone has had
-a smaller total absolute per-period error than the model (recomputed from the history at the
-same cutoffs). By the triangle inequality the half-way means then erred less per period too.
-The replay applies it to the same evidence: the replayed forecasts of the windows before
-each replayed week (`training.policy.pooled`). No errors on record (a forecaster pickled
-before they existed) or too short a history: the forecasts are kept.
+The gate is one function for both (`models.allocation.pooled.pooled_gate_on`), on the same
+kind of evidence (`models.allocation.pooled.interval_evidence`): the means are moved when,
+summed over every series' protection interval (from the node table) after each calibration
+window's cutoff, the half-way means have had a smaller absolute interval-sum error than the
+model's forecasts (intervals with a stock-out or an unreported period left out). The
+product's windows are the served model's calibration windows (`Forecaster.calibration`: the
+last `CALIBRATION_WINDOWS` windows of `horizon` periods before its origin, every series it
+knows; with `allocate --fit`, the sku's), the pooled rate recomputed from the history at the
+same cutoffs. The replay's are the replayed windows before each week
+(`training.policy.pooled`). No calibration forecasts on record (a forecaster pickled before
+they were kept, or one fitted by the Dask engine) or no history at their cutoffs: the
+forecasts are kept.
 """
 
 from __future__ import annotations
@@ -30,14 +33,14 @@ from models.allocation.pooled import (
     NO_EVIDENCE,
     POOLED_WEIGHT,
     PooledGate,
+    interval_evidence,
     pooled_factor,
     pooled_gate_on,
     pooled_rate,
 )
 from models.allocation.table import pair_indexer
-from models.demand_interval import IntervalDemand
+from models.demand_interval import IntervalDemand, protection_periods
 from training.engine.forecast import Forecaster
-from training.engine.windows import cutoffs as rolling_cutoffs
 
 __all__ = ["PooledGate", "history_demand", "history_panel", "pooled_gate", "product_demand",
            "served_factor"]
@@ -63,24 +66,23 @@ def _group(panel: Panel) -> IntArray:
     return pd.factorize(panel.keys[ITEM].astype(str))[0].astype(np.int64)
 
 
-def pooled_gate(forecaster: Forecaster, panel: Panel) -> PooledGate:
-    """The product's gate from the served model's calibration errors (module doc)."""
-    errors, h = forecaster.errors, forecaster.horizon
-    if errors is None or errors.empty or not np.isfinite(errors["mae_scaled"]).any():
+def pooled_gate(forecaster: Forecaster, panel: Panel, *, nodes: pd.DataFrame) -> PooledGate:
+    """The product's gate on the served model's calibration windows (module doc); `nodes`
+    gives each series' protection interval (series of other nodes are left out)."""
+    cal = forecaster.calibration
+    seen = panel.dates.get_indexer(cal.cutoffs) + 1  # periods seen at each cutoff (0: absent)
+    kept = np.flatnonzero(seen > 0)
+    if kept.size == 0:
         return NO_EVIDENCE
-    scored = errors["periods"].to_numpy(np.float64)
-    model_abs = errors["mae_scaled"].to_numpy(np.float64) * scored * forecaster.scale
     at = _pairs_in(panel.keys, forecaster.keys)
-    windows = max(1, int(round(float(np.nanmax(scored)) / h)))
-    try:
-        cuts = rolling_cutoffs(panel.dates[panel.dates <= forecaster.origin], horizon=h,
-                               windows=windows, step=h)
-    except ValueError:  # history too short for the windows: no evidence, forecasts kept
-        return NO_EVIDENCE
-    ok = (at >= 0) & np.isfinite(model_abs[np.maximum(at, 0)])
-    seen = [int(panel.dates.get_loc(cut)) + 1 for cut in cuts]  # periods seen at each cutoff
-    return pooled_gate_on(panel.units, panel.censored, _group(panel), cutoffs=seen, horizon=h,
-                          model_error=float(model_abs[at[ok]].sum()), rows=ok)
+    forecasts = np.full((kept.size, panel.n_series, forecaster.horizon), np.nan)
+    known = np.flatnonzero(at >= 0)
+    forecasts[:, known] = cal.means[at[known]][:, kept].transpose(1, 0, 2)
+    periods = protection_periods(nodes, freq=forecaster.freq)
+    interval = panel.keys[NODE].astype(str).map(periods).to_numpy(np.float64)
+    return pooled_gate_on(interval_evidence(panel.units, panel.censored, _group(panel),
+                                            cutoffs=seen[kept].tolist(), forecasts=forecasts,
+                                            periods=interval))
 
 
 def served_factor(demand: IntervalDemand, panel: Panel, *, gate: PooledGate,
@@ -110,14 +112,16 @@ def product_demand(demand: IntervalDemand, *, panel: Panel | None, gate: PooledG
 
 
 def history_demand(demand: IntervalDemand, *, policy: str, history: pd.DataFrame | None,
-                   freq: str, forecaster: Forecaster | None
+                   freq: str, forecaster: Forecaster | None, nodes: pd.DataFrame
                    ) -> tuple[IntervalDemand, pd.DataFrame]:
     """For channelcast, `product_demand` with the pooled rate and gate from `history` (a data
-    folder's sell-through) at `forecaster`'s origin (either None: no pooled means); others
-    keep `demand`. Also the (node_id, sku) rows whose means were moved."""
+    folder's sell-through) at `forecaster`'s origin (either None: no pooled means) and the
+    protection intervals of `nodes`; others keep `demand`. Also the (node_id, sku) rows whose
+    means were moved."""
     if policy != "channelcast":
         return demand, demand.keys.iloc[:0][[NODE, ITEM]]
     if forecaster is None or history is None:
         return product_demand(demand, panel=None, gate=None)
     panel = history_panel(history, freq=freq, origin=forecaster.origin)
-    return product_demand(demand, panel=panel, gate=pooled_gate(forecaster, panel))
+    return product_demand(demand, panel=panel,
+                          gate=pooled_gate(forecaster, panel, nodes=nodes))

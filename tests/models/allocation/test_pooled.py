@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.allocation.pooled import pooled_factor, pooled_rate
+from models.allocation.pooled import (
+    NO_EVIDENCE,
+    IntervalEvidence,
+    interval_evidence,
+    pooled_factor,
+    pooled_gate_on,
+    pooled_rate,
+)
 
 
 def test_rate_is_the_skus_recent_level_split_by_long_run_shares() -> None:
@@ -42,3 +49,35 @@ def test_factor_moves_the_mean_by_the_weight_and_leaves_empty_forecasts() -> Non
     with pytest.raises(ValueError, match="`level_periods`"):
         pooled_rate(np.zeros((1, 2)), np.zeros((1, 2), dtype=bool), np.array([0]),
                     level_periods=0)
+
+
+def test_interval_evidence_sums_each_interval_and_leaves_out_stock_outs() -> None:
+    units = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]])
+    censored = np.zeros_like(units, dtype=bool)
+    censored[1, 4] = True
+    forecasts = np.full((2, 2, 3), 1.0)  # windows at cutoffs 3 and 4, 3 steps
+    ev = interval_evidence(units, censored, np.array([0, 0]), cutoffs=[3, 4],
+                           forecasts=forecasts, periods=np.array([2.0, 1.5]),
+                           level_periods=1, share_periods=3)
+    np.testing.assert_allclose(ev.model, [[2.0, 1.5], [2.0, 1.5]])
+    # series 0 from cutoff 3: periods 3, 4; series 1 from 3: 2 + half of (censored) 2: NaN
+    np.testing.assert_allclose(ev.actual[0], [4.0 + 5.0, np.nan])
+    np.testing.assert_allclose(ev.actual[1], [5.0 + 6.0, np.nan])  # 1: censored at 4
+    rate = pooled_rate(units[:, :3], censored[:, :3], np.array([0, 0]), level_periods=1,
+                       share_periods=3)
+    np.testing.assert_allclose(ev.pooled[0], rate * [2.0, 1.5])
+    late = interval_evidence(units, censored, np.array([0, 0]), cutoffs=[5],
+                             forecasts=forecasts[:1], periods=np.array([2.0, np.nan]))
+    assert np.isnan(late.actual).all()  # interval past the data; a series without interval
+
+
+def test_gate_is_on_when_the_half_way_means_erred_less_in_interval_sums() -> None:
+    actual = np.array([[10.0, 4.0], [8.0, np.nan]])
+    pooled = np.array([[10.0, 4.0], [8.0, 100.0]])
+    gate = pooled_gate_on(IntervalEvidence(model=actual + 4.0, pooled=pooled, actual=actual))
+    assert gate.used and gate.windows == 2 and gate.intervals == 3
+    assert gate.model_error == 12.0 and gate.pooled_error == 6.0  # the NaN interval left out
+    exact = pooled_gate_on(IntervalEvidence(model=actual, pooled=pooled + 1.0, actual=actual))
+    assert not exact.used  # forecasts that were exact are kept
+    none = pooled_gate_on(IntervalEvidence(*(np.full((1, 2), np.nan),) * 3))
+    assert none is NO_EVIDENCE and not none.used

@@ -34,7 +34,8 @@ def test_lines_say_whether_their_demand_mean_is_the_pooled_one(api: Api):
     ours = _create(api)
     fair = _create(api, policy="fair_share_forecast")
     model = api.service.models.get()
-    key = ("pooled_gate", id(api.service.channel.inventory))
+    channel = api.service.channel
+    key = ("pooled_gate", id(channel.inventory), id(channel.nodes))
     _, gate = model.forecasts.derived(key, lambda: (None, None))
     assert gate is not None and gate.windows > 0  # the gate was computed from the model's tail
     sources = {line["demand_source"] for line in ours["lines"]}

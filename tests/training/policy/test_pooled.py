@@ -8,7 +8,7 @@ import numpy as np
 
 from tests.training.policy.conftest import Small
 from training.policy.backtest import PolicyBacktestConfig, replay_setup
-from training.policy.pooled import pooled_scale
+from training.policy.pooled import evidence_windows, pooled_scale
 
 
 def _group(small: Small) -> np.ndarray:
@@ -68,3 +68,10 @@ def test_pooled_rate_is_left_out_until_it_has_helped(small: Small) -> None:
     perfect = sales[:, np.minimum(t, f.panel.n_periods - 1)].transpose(1, 0, 2)
     scale = pooled_scale(f.panel, perfect, start=f.start, interval=f.interval, group=group)
     assert np.all(scale == 1.0)  # forecasts that were exact are never moved
+
+
+def test_evidence_is_every_window_over_or_the_products_layout() -> None:
+    assert evidence_windows(3, longest=4).tolist() == []  # no interval over yet
+    assert evidence_windows(6, longest=4).tolist() == [0, 1, 2]  # window 2 ends at week 6
+    assert evidence_windows(11, longest=4, windows=3).tolist() == []
+    assert evidence_windows(13, longest=4, windows=3).tolist() == [1, 5, 9]

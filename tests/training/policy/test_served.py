@@ -17,7 +17,9 @@ from features.synthetic import generate_channel_data
 from models.allocation import AllocationRequest, allocate_all
 from models.allocation.override import line_records
 from models.allocation.planned import DEMAND_SOURCE, with_demand_source
+from models.demand_interval import protection_periods
 from tests.training.policy.conftest import Small
+from training.engine.calibration import EMPTY_CALIBRATION
 from training.engine.forecast import Forecaster, fit_forecaster
 from training.policy.backtest import PolicyBacktestConfig, replay_setup
 from training.policy.deciders import decider
@@ -88,42 +90,58 @@ def test_product_allocation_equals_the_replays_pooled_channelcast(small: Small) 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[Forecaster, pd.DataFrame, pd.DataFrame]:
+    """A forecaster, its history and nodes whose protection intervals are 2-4 whole weeks."""
     data = generate_channel_data(nodes=4, skus=3, periods=70, freq="W", seed=5)
-    f = fit_forecaster(data.sell_through, freq="W-MON", horizon=4, nodes=data.nodes,
+    nodes = data.nodes.assign(lead_time_days=7 * (1 + np.arange(len(data.nodes)) % 3),
+                              review_period_days=7)
+    f = fit_forecaster(data.sell_through, freq="W-MON", horizon=4, nodes=nodes,
                        models=("ma",))
-    return f, data.sell_through, data.nodes
+    return f, data.sell_through, nodes
 
 
-def test_gate_compares_the_models_calibration_error_with_the_pooled_rates(
+def _recorded(f: Forecaster, panel: Panel) -> np.ndarray:
+    """The recorded sales of the calibration windows, laid out like `f.calibration.means`."""
+    at = pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)).get_indexer(
+        pd.MultiIndex.from_frame(f.keys[[NODE, ITEM]].astype(str)))
+    seen = panel.dates.get_indexer(f.calibration.cutoffs) + 1
+    return np.stack([np.nan_to_num(panel.units[at, t:t + f.horizon]) for t in seen], axis=1)
+
+
+def _with_forecasts(f: Forecaster, means: np.ndarray) -> Forecaster:
+    return replace(f, calibration=replace(f.calibration, means=means.astype(np.float32)))
+
+
+def test_gate_compares_the_half_way_means_with_the_calibration_forecasts(
         fitted: tuple[Forecaster, pd.DataFrame, pd.DataFrame]) -> None:
-    f, history, _ = fitted
+    f, history, nodes = fitted
     panel = history_panel(history, freq=f.freq, origin=f.origin)
-    gate = pooled_gate(f, panel)
-    assert gate.windows == 3 and gate.pooled_error > 0 and gate.model_error > 0
+    gate = pooled_gate(f, panel, nodes=nodes)
+    assert gate.windows == 3 and gate.intervals > 0
+    assert gate.pooled_error > 0 and gate.model_error > 0
     assert gate.used == (gate.pooled_error < gate.model_error)
-    assert f.errors is not None
-    worse = replace(f, errors=f.errors.assign(mae_scaled=f.errors["mae_scaled"] * 100))
-    assert pooled_gate(worse, panel).used  # a model that erred more: pooled means on
-    exact = replace(f, errors=f.errors.assign(mae_scaled=0.0))
-    assert not pooled_gate(exact, panel).used  # a model that was exact: forecasts kept
-    assert not pooled_gate(replace(f, errors=None), panel).used  # no evidence: kept
+    actual = _recorded(f, panel)
+    worse = _with_forecasts(f, actual + 100.0)
+    assert pooled_gate(worse, panel, nodes=nodes).used  # a model that erred more: pooled
+    exact = _with_forecasts(f, actual)
+    assert not pooled_gate(exact, panel, nodes=nodes).used  # a model that was exact: kept
+    old = replace(f, calibration=EMPTY_CALIBRATION)  # pickled before calibration was kept
+    assert pooled_gate(old, panel, nodes=nodes) is shared.NO_EVIDENCE
 
 
-def _replay_on_product_evidence(f: Forecaster, panel: Panel, times: float) -> bool:
-    """The replay's gate at the forecaster's origin, its calibration windows' forecasts erring
-    `times` the served model's per-period error on every period, as the product sees it."""
-    assert f.errors is not None
+def _replay_on_product_evidence(f: Forecaster, panel: Panel, nodes: pd.DataFrame) -> bool:
+    """The replay's gate at the forecaster's origin, its windows `h` apart before it being
+    the calibration windows' forecasts, as the product sees them."""
     h, n = f.horizon, panel.n_periods
     start = n - shared.CALIBRATION_WINDOWS * h
     at = pd.MultiIndex.from_frame(f.keys[[NODE, ITEM]].astype(str)).get_indexer(
         pd.MultiIndex.from_frame(panel.keys[[NODE, ITEM]].astype(str)))
-    per_period = (f.errors["mae_scaled"].to_numpy() * f.scale)[at] * times
     means = np.ones((shared.CALIBRATION_WINDOWS * h + 1, panel.n_series, h))
-    for j in range(0, shared.CALIBRATION_WINDOWS * h, h):
-        means[j] = np.nan_to_num(panel.units[:, start + j:start + j + h]) + per_period[:, None]
+    for k in range(shared.CALIBRATION_WINDOWS):
+        means[k * h] = f.calibration.means[at, k]
+    interval = panel.keys[NODE].map(protection_periods(nodes, freq=f.freq)).to_numpy()
     group = pd.factorize(panel.keys[ITEM].astype(str))[0].astype(np.int64)
-    scale = pooled_scale(panel, means, start=start, interval=np.full(panel.n_series, h),
-                         group=group)
+    scale = pooled_scale(panel, means, start=start, interval=interval.astype(np.int64),
+                         group=group, windows=shared.CALIBRATION_WINDOWS)
     assert np.all(scale[:-1] == 1.0)  # no calibration windows before the last week
     return bool((scale[-1] != 1.0).any())
 
@@ -131,14 +149,15 @@ def _replay_on_product_evidence(f: Forecaster, panel: Panel, times: float) -> bo
 def test_replay_and_product_share_one_gate_and_decide_alike(
         fitted: tuple[Forecaster, pd.DataFrame, pd.DataFrame]) -> None:
     assert replay.pooled_gate_on is product.pooled_gate_on is shared.pooled_gate_on
-    f, history, _ = fitted
+    assert replay.interval_evidence is product.interval_evidence is shared.interval_evidence
+    f, history, nodes = fitted
     panel = history_panel(history, freq=f.freq, origin=f.origin)
-    assert f.errors is not None
+    actual = _recorded(f, panel)
     decisions = []
-    for times in (0.0, 1.0, 100.0):
-        served = replace(f, errors=f.errors.assign(mae_scaled=f.errors["mae_scaled"] * times))
-        used = pooled_gate(served, panel).used
-        assert _replay_on_product_evidence(f, panel, times) == used
+    for times in (0.0, 1.0, 100.0):  # the model's own errors, times `times`
+        served = _with_forecasts(f, actual + times * (f.calibration.means - actual))
+        used = pooled_gate(served, panel, nodes=nodes).used
+        assert _replay_on_product_evidence(served, panel, nodes) == used
         decisions.append(used)
     assert decisions[0] is False and decisions[-1] is True
 
@@ -160,5 +179,5 @@ def test_fair_share_keeps_the_forecasts(small: Small) -> None:
     config = PolicyBacktestConfig(start=f.start, models=("ma", "tsb", "auto"))
     dist = replay_setup(f, nodes=nodes, config=config, pack_sizes=packs).policy.dists[0]
     same, moved = history_demand(dist, policy="fair_share_forecast", history=pd.DataFrame(),
-                                 freq="W-MON", forecaster=None)
+                                 freq="W-MON", forecaster=None, nodes=nodes)
     assert same is dist and len(moved) == 0
