@@ -13,9 +13,11 @@ aggregated panel. The last `--test` windows are scored; each is reconciled with 
 (actual - base forecast) of the windows before it only. Reconciliations: none (base),
 hierarchicalforecast BottomUp, MinTrace ols / wls_struct / mint_shrink (normality
 intervals from the same residuals: sigma per series and step), and ours: bottom_up,
-mint_shrink, mint_cv and wls_mix. Scores per (level, sku dimension): WRMSSE as M5 (RMSSE
-scaled by the mean squared first difference up to the cutoff, weighted by units in the
-last h periods, normalised within the group), their average; coverage of the 80% and 95%
+mint_shrink, mint_cv, wls_mix and wls_tuned (tuned on the earlier windows' residuals with
+this M5 metric's weights and scales, taken from the history up to the scored cutoff).
+Scores per (level, sku dimension): WRMSSE as M5 (RMSSE scaled by the mean squared first
+difference up to the cutoff, weighted by units in the last h periods, normalised within the
+group), their average; coverage of the 80% and 95%
 intervals per level; the largest coherence error; bottom WRMSSE relative to unreconciled.
 Then the 30,000-bottom-series reconciliation time and peak memory (a child process;
 generated network and items).
@@ -48,12 +50,13 @@ from features.schema import ITEM, NODE  # noqa: E402
 from features.synthetic import generate_channel_data  # noqa: E402
 from models.hierarchy import LEVELS, Hierarchy, aggregate, build_hierarchy, fit_reconciler  # noqa: E402
 from models.hierarchy.covariance import shrunk_covariance  # noqa: E402
+from models.hierarchy.tuned import cell_codes  # noqa: E402
 from training.engine.backtest import run_backtest  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out" / "hierarchy"
 H = 8
-OURS = ("bottom_up", "mint_shrink", "mint_cv", "wls_mix")
+OURS = ("bottom_up", "mint_shrink", "mint_cv", "wls_mix", "wls_tuned")
 PEERS = ("hf_bottom_up", "hf_ols", "hf_wls_struct", "hf_mint_shrink")
 Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 Bands = dict[int, tuple[np.ndarray, np.ndarray]]
@@ -167,9 +170,10 @@ def hf_reconcile(method: str, hier: Hierarchy, base: np.ndarray, res: np.ndarray
 
 
 def ours_reconcile(method: str, hier: Hierarchy, base: np.ndarray, res: np.ndarray,
-                   steps: np.ndarray) -> tuple[np.ndarray, Bands]:
-    """Our reconciliation: means and {80, 95: (lo, hi)}."""
-    rec = fit_reconciler(hier, res, method, steps=steps)
+                   steps: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, Bands]:
+    """Our reconciliation: means and {80, 95: (lo, hi)}; `weights` for wls_tuned."""
+    rec = fit_reconciler(hier, res, method, steps=steps,
+                         weights=weights if method == "wls_tuned" else None)
     means = rec.means(base)
     q = rec.quantiles(means, [0.025, 0.1, 0.9, 0.975])
     return means, {80: (q[..., 1], q[..., 2]), 95: (q[..., 0], q[..., 3])}
@@ -198,6 +202,19 @@ def rmsse_parts(y: np.ndarray, cut: int, fcst: np.ndarray) -> tuple[np.ndarray, 
         rmsse = np.sqrt(np.mean((actual - fcst) ** 2, axis=1) / scale)
     weight = np.where(scale > 0, hist[:, -H:].sum(axis=1), 0.0)
     return np.nan_to_num(rmsse), weight
+
+
+def m5_weights(y: np.ndarray, cut: int, hier: Hierarchy) -> np.ndarray:
+    """Each series' weight of its RMSE in its cell's WRMSSE, from the history up to `cut`
+    only (M5 weight / sqrt(scale), normalised within its level x sku-kind cell)."""
+    hist = y[:, : cut + 1]
+    scale = np.mean(np.diff(hist, axis=1) ** 2, axis=1)
+    weight = np.where(scale > 0, hist[:, -H:].sum(axis=1), 0.0)
+    cells = cell_codes(hier)
+    total = np.bincount(cells, weights=weight)[cells]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = weight / np.sqrt(scale) / total
+    return np.nan_to_num(np.where(scale > 0, out, 0.0), posinf=0.0)
 
 
 def score_window(y: np.ndarray, cut: int, hier: Hierarchy, grp: dict[str, np.ndarray],
@@ -242,6 +259,7 @@ def run_dataset(name: str, windows: int, test: int, force: bool) -> pd.DataFrame
     for source, fc in sources.items():
         for k in range(windows - test, windows):
             res, steps, sigmah = residual_history(y, cuts, fc, k)
+            weights = m5_weights(y, cuts[k], hier)
             for method in ("none", *[f"ours_{m}" for m in OURS], *PEERS):
                 start = time.perf_counter()
                 if method.startswith("hf_"):
@@ -249,7 +267,7 @@ def run_dataset(name: str, windows: int, test: int, force: bool) -> pd.DataFrame
                                                 sigmah)
                 else:
                     means, bands = ours_reconcile(method.removeprefix("ours_"), hier, fc[k],
-                                                  res, steps)
+                                                  res, steps, weights)
                 seconds = time.perf_counter() - start
                 scores = score_window(y, cuts[k], hier, grp, means, bands)
                 print(f"  {source} window {k} {method}: {seconds:.1f} s", file=sys.stderr,
@@ -301,7 +319,7 @@ def scale_child(n_series: int) -> None:
     res += rng.normal(0, 1.0, size=res.shape) * np.sqrt(np.abs(res).mean(axis=1, keepdims=True))
     base = aggregate(level * np.ones((hier.n_bottom, H)), hier)
     out = {"n_bottom": hier.n_bottom, "n_all": hier.n_all, "build_s": built}
-    for method in ("mint_shrink", "mint_cv", "wls_mix"):
+    for method in ("mint_shrink", "mint_cv", "wls_mix", "wls_tuned"):
         start = time.perf_counter()
         rec = fit_reconciler(hier, res, method, steps=np.tile(np.arange(1, H + 1), m // H))
         means = rec.means(base)

@@ -11,7 +11,10 @@ Methods: `none` (base as is, not coherent), `bottom_up`, MinTrace `ols`, `wls_st
 `mint_cv` (select.py: a blend of bottom-up and MinTrace variants chosen by ensemble
 selection on held-out backtest windows, bottoms kept within 1% of unreconciled) and
 `wls_mix` (the average of the wls_struct and wls_var reconciliations: coherent, as any
-average of coherent forecasts; found on walmart's backtest, see BENCHMARKS.md).
+average of coherent forecasts; found on walmart's backtest, see BENCHMARKS.md) and
+`wls_tuned` (tuned.py: a diagonal W = per-cell multiplier x struct^a x mean-square^b, and an
+optional share of bottom-up or mint_shrink, picked on held-out backtest windows for the M5
+average over level x sku-kind cells).
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from models.hierarchy.intervals import ErrorQuantiles, fit_error_quantiles
 from models.hierarchy.projection import BottomMap, fit_projection, reconciled_errors
 from models.hierarchy.select import Blend, select_blend
 from models.hierarchy.structure import LEVELS, Hierarchy
+from models.hierarchy.tuned import fit_tuned
 
 __all__ = ["COHERENT_METHODS", "METHODS", "Reconciler", "fit_reconciler"]
 
 METHODS = ("none", "bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink", "mint_cv",
-           "wls_mix")
+           "wls_mix", "wls_tuned")
 COHERENT_METHODS = METHODS[1:]
 
 FloatArray = npt.NDArray[np.float64]
@@ -46,7 +50,7 @@ class Reconciler:
         hierarchy: the series and their summing matrix.
         method: the method asked for (one of METHODS).
         chosen: what serves: the method, or for `mint_cv` its blend
-            (e.g. `0.62 wls_struct + 0.38 bottom_up`).
+            (e.g. `0.62 wls_struct + 0.38 bottom_up`), for `wls_tuned` its point.
         projection: the factorised MinTrace step or blend (None for `none`, `bottom_up`).
         errors: the reconciled error distribution behind `quantiles`.
     """
@@ -86,10 +90,24 @@ def _check_rows(values: FloatArray, hierarchy: Hierarchy, name: str) -> FloatArr
     return arr
 
 
+def _weights(weights: npt.ArrayLike | None, hierarchy: Hierarchy) -> FloatArray | None:
+    if weights is None:
+        return None
+    arr = np.asarray(weights, dtype=np.float64)
+    if arr.shape != (hierarchy.n_all,) or not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"`weights` must give one finite weight >= 0 per series "
+                         f"(n_all={hierarchy.n_all}, rows as Hierarchy.keys); got shape "
+                         f"{arr.shape}.")
+    return arr
+
+
 def fit_reconciler(hierarchy: Hierarchy, residuals: FloatArray, method: str, *,
-                   steps: npt.ArrayLike | None = None) -> Reconciler:
+                   steps: npt.ArrayLike | None = None,
+                   weights: npt.ArrayLike | None = None) -> Reconciler:
     """Fit `method` (one of METHODS) on residuals `actual - forecast` (n_all x m, NaN
-    allowed); `steps`: the horizon step (1..h) of each column, for per-step quantiles."""
+    allowed); `steps`: the horizon step (1..h) of each column, for per-step quantiles and
+    `wls_tuned`'s windows; `weights`: `wls_tuned`'s weight of each series' RMSE in its
+    cell's score (tuned.py; None: 1 / the cell's summed base RMSE)."""
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
     res = _check_rows(residuals, hierarchy, "residuals")
@@ -98,7 +116,10 @@ def fit_reconciler(hierarchy: Hierarchy, residuals: FloatArray, method: str, *,
         raise ValueError(f"`steps` must give a step >= 1 for each of the {res.shape[1]} "
                          f"residual columns; got {step_arr.size} values.")
     chosen, projection = method, cast("BottomMap | None", None)
-    if method == "mint_cv":
+    if method == "wls_tuned":
+        projection, chosen = fit_tuned(hierarchy, res, steps=step_arr,
+                                       weights=_weights(weights, hierarchy))
+    elif method == "mint_cv":
         blend = select_blend(hierarchy, res)
         chosen, projection = blend.name, blend
     elif method == "wls_mix":

@@ -21,13 +21,14 @@ bottom series.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from models.hierarchy.covariance import LowRankCov, covariance_for
-from models.hierarchy.projection import Projection, fit_projection, reconciled_errors
+from models.hierarchy.projection import BottomMap, Projection, fit_projection, reconciled_errors
 from models.hierarchy.structure import Hierarchy
 
 __all__ = ["ANCHOR", "BOTTOM_TOLERANCE", "CANDIDATES", "Blend", "select_blend"]
@@ -52,7 +53,7 @@ class Blend:
     """
 
     weights: dict[str, float]
-    parts: dict[str, Projection | None]
+    parts: Mapping[str, BottomMap | None]
     n_bottom: int
 
     def bottom(self, base: FloatArray) -> FloatArray:

@@ -63,6 +63,7 @@ def test_every_level_is_scored_and_the_winner_is_the_best_coherent_method(levels
     scores, summary = levels.scores, levels.summary
     assert set(scores["level"]) == set(LEVELS)
     assert set(summary[METHOD]) == {"none", *COHERENT_METHODS}
+    assert "wls_tuned" in COHERENT_METHODS  # a candidate for the served default
     assert scores["wrmsse"].notna().all() and scores["coverage95"].between(0, 1).all()
     coherent = summary[summary[METHOD] != "none"]
     assert (coherent["coherence_error"] < 1e-6).all()
