@@ -1,22 +1,26 @@
 """`wls_tuned`: MinTrace with a diagonal W from a family, tuned on held-out backtest windows.
 
 W_ii = m_c(i) * struct_i^a * var_i^b: struct_i the number of bottom series under series i,
-var_i its base-error variance, c(i) its cell (level x sku kind: `sku`, `group` or `*`) and
-m_c one multiplier per cell (the bottom cell's is 1: only ratios matter). (a, b) = (1, 0) is
-wls_struct, (0, 0) ols, (0, 1) wls_var; a small multiplier keeps a cell near its base
-forecast (its errors are trusted), a large one lets it move (bottom-up as m -> infinity).
+var_i the mean square of its base errors, c(i) its cell (level x sku kind: `sku`, `group`
+or `*`) and m_c one multiplier per cell (the bottom cell's is 1: only ratios matter).
+(a, b) = (1, 0) is wls_struct, (0, 0) ols, (0, 1) wls_var (with mean squares); a small
+multiplier keeps a cell near its base forecast (its errors are trusted), a large one lets
+it move (bottom-up as m -> infinity). The result may then be averaged with bottom-up or
+mint_shrink (share 0.25 or 0.5): coherent, as any average of coherent forecasts.
 
-A reconciled forecast's error on coherent actuals is S G e, so a candidate W is scored on
+A reconciled forecast's error on coherent actuals is S G e, so a candidate is scored on
 residuals alone: the backtest windows (column blocks, a new one where the horizon step
-restarts) are split into two halves; var is estimated on one half and the reconciled errors
-taken on the other (and the other way round). Score: per window and cell, the weighted sum
-of each series' RMSE (`weights`: M5's w_i / sqrt(scale_i) / sum of w in the cell gives
-WRMSSE exactly; default 1 / the cell's summed base RMSE, a ratio to unreconciled), averaged
-over cells and windows as M5 averages levels. Search: the best (a, b) of `EXPONENTS` with
-every multiplier 1, then coordinate moves of each cell's multiplier by factors of 2. A
-change is kept only if it lowers the score by more than `MIN_GAIN` (relative): with weak
-evidence the method stays at wls_struct. Candidates whose held-out bottom score is more
-than `BOTTOM_TOLERANCE` worse than unreconciled are not allowed.
+restarts) are split into two halves; var (and mint_shrink's W) is estimated on one half
+and the reconciled errors taken on the other (and the other way round). Score: per window
+and cell, the weighted sum of each series' RMSE (`weights`: M5's w_i / sqrt(scale_i) / sum
+of w in the cell gives WRMSSE exactly; default 1 / the cell's summed base RMSE, a ratio to
+unreconciled), averaged over cells and windows as M5 averages levels. Search: the best
+(a, b) of `EXPONENTS` with every multiplier 1, then coordinate moves of each cell's
+multiplier by factors of 2, then the averages. A step is kept only if it lowers the score
+by more than `MIN_GAIN` (relative) and the end point only if it beats wls_struct by more
+than `PRIOR_GAIN`: with weak evidence the method stays at wls_struct. Candidates whose
+held-out bottom score is more than `BOTTOM_TOLERANCE` worse than unreconciled are not
+allowed (wls_struct, the prior, always is).
 
 C W C' (n_agg x n_agg) is sparse for a diagonal W (an aggregate meets only the aggregates
 that share bottom series), so each candidate costs one sparse LU (SuperLU, minimum degree
@@ -38,15 +42,16 @@ from models.hierarchy.projection import BottomMap, fit_projection
 from models.hierarchy.select import Blend
 from models.hierarchy.structure import ALL_SKUS, LEVELS, Hierarchy
 
-__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "DiagonalProjection", "TunedWls",
-           "cell_codes", "cell_names", "fit_diagonal", "fit_tuned", "second_moment",
-           "tune_wls"]
+__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "DiagonalProjection",
+           "TunedWls", "blocks_of", "cell_codes", "cell_names", "fit_diagonal", "fit_tuned",
+           "second_moment", "tune_wls"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 #: (a, b) tried first: wls_struct (the start), ols, wls_var and mixtures.
 EXPONENTS = ((1.0, 0.0), (0.0, 0.0), (0.0, 1.0), (0.5, 0.5), (1.0, 0.5), (0.5, 0.0))
-MIN_GAIN = 1e-2
+MIN_GAIN = 1e-3
+PRIOR_GAIN = 1e-2
 BOTTOM_TOLERANCE = 1.005
 #: Multiplier moves per cell and pass (factor 2 each), and passes over the cells.
 MAX_MOVES = 4
@@ -282,7 +287,7 @@ def tune_wls(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | N
     scorer = _Scorer(hierarchy, residuals, blocks, weights)
     if scorer.present.size == 0:  # no base error anywhere: nothing to learn
         return start
-    best = scorer.score(start)[0]  # the prior: allowed whatever its bottom score
+    prior = best = scorer.score(start)[0]  # the prior: allowed whatever its bottom score
     point = start
     for a, b in EXPONENTS[1:]:
         trial = TunedWls(a, b)
@@ -296,7 +301,7 @@ def tune_wls(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | N
         found = _better(scorer, trial, best)
         if found is not None:
             point, best = trial, found
-    return point
+    return point if best < prior * (1.0 - PRIOR_GAIN) else start
 
 
 def fit_tuned(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | None = None,
