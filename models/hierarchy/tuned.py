@@ -86,15 +86,23 @@ class DiagonalProjection:
         z = self.lu.solve(np.ascontiguousarray(gap))
         return np.asarray(yb + self.diag[:n_b, None] * (self.agg_summing.T @ z))
 
+    def __reduce__(self) -> tuple[object, tuple[sparse.csr_matrix, FloatArray]]:
+        """Pickle S_agg and W only (SuperLU does not pickle); refactorised when loaded."""
+        return _factorise, (self.agg_summing, self.diag)
 
-def fit_diagonal(summing: sparse.csr_matrix, n_bottom: int, diag: FloatArray
-                 ) -> DiagonalProjection:
-    """Factorise C W C' for W = diag(`diag`) (bottoms first, every entry > 0)."""
-    s_agg = sparse.csr_matrix(summing[n_bottom:])
+
+def _factorise(s_agg: sparse.csr_matrix, diag: FloatArray) -> DiagonalProjection:
+    n_bottom = s_agg.shape[1]
     cwc = s_agg @ sparse.diags(diag[:n_bottom]) @ s_agg.T + sparse.diags(diag[n_bottom:])
     lu = sparse_linalg.splu(sparse.csc_matrix(cwc), permc_spec="MMD_AT_PLUS_A",
                             diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     return DiagonalProjection(agg_summing=s_agg, diag=diag, lu=lu)
+
+
+def fit_diagonal(summing: sparse.csr_matrix, n_bottom: int, diag: FloatArray
+                 ) -> DiagonalProjection:
+    """Factorise C W C' for W = diag(`diag`) (bottoms first, every entry > 0)."""
+    return _factorise(sparse.csr_matrix(summing[n_bottom:]), np.asarray(diag, np.float64))
 
 
 def cell_codes(hierarchy: Hierarchy) -> IntArray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,6 +106,14 @@ def test_tuning_trusts_a_good_total_and_helps_every_level() -> None:
            for name, r in (("tuned", rec), ("struct", struct))}
     assert rms["tuned"][6] < 0.5 * rms["struct"][6]  # the total stays near its base
     assert rms["tuned"][:6].mean() < rms["struct"][:6].mean()  # and corrects the bottoms
+
+
+def test_a_fitted_reconciler_pickles() -> None:
+    h, residuals = _trusted_total(1)
+    rec = fit_reconciler(h, residuals, "wls_tuned", steps=np.tile(np.arange(1, 5), 10))
+    again = pickle.loads(pickle.dumps(rec))
+    base = np.arange(14.0).reshape(7, 2)
+    np.testing.assert_allclose(again.means(base), rec.means(base), rtol=1e-12)
 
 
 def test_bad_weights() -> None:
