@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.hierarchy.covariance import LowRankCov, covariance_for
-from models.hierarchy.projection import BottomMap, Projection, fit_projection, reconciled_errors
+from models.hierarchy.projection import BottomMap, fit_projection, reconciled_errors
 from models.hierarchy.structure import Hierarchy
 
 __all__ = ["ANCHOR", "BOTTOM_TOLERANCE", "CANDIDATES", "Blend", "select_blend"]
@@ -81,19 +81,19 @@ def candidate_cov(name: str, hierarchy: Hierarchy, residuals: FloatArray) -> Low
     return cov
 
 
-def _projection(name: str, hierarchy: Hierarchy, residuals: FloatArray) -> Projection | None:
+def _projection(name: str, hierarchy: Hierarchy, residuals: FloatArray) -> BottomMap | None:
     cov = candidate_cov(name, hierarchy, residuals)
     return None if cov is None else fit_projection(hierarchy.summing, hierarchy.n_bottom, cov)
 
 
 def _held_out(hierarchy: Hierarchy, residuals: FloatArray
-              ) -> tuple[dict[str, FloatArray], dict[str, Projection | None]]:
+              ) -> tuple[dict[str, FloatArray], dict[str, BottomMap | None]]:
     """Each candidate's reconciled errors on held-out halves (columns as `residuals`), and
     the projections of the fixed candidates (valid for any residuals)."""
     m = residuals.shape[1]
     halves = [np.arange(m // 2), np.arange(m // 2, m)]
     errors: dict[str, FloatArray] = {}
-    fixed: dict[str, Projection | None] = {}
+    fixed: dict[str, BottomMap | None] = {}
     for name in CANDIDATES:
         parts = []
         for fit_cols, test_cols in (halves, halves[::-1]):

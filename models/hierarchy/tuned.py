@@ -22,9 +22,8 @@ than `PRIOR_GAIN`: with weak evidence the method stays at wls_struct. Candidates
 held-out bottom score is more than `BOTTOM_TOLERANCE` worse than unreconciled are not
 allowed (wls_struct, the prior, always is).
 
-C W C' (n_agg x n_agg) is sparse for a diagonal W (an aggregate meets only the aggregates
-that share bottom series), so each candidate costs one sparse LU (SuperLU, minimum degree
-ordering), not a dense Cholesky: tens of candidates fit in seconds at 30,000 bottom series.
+Each candidate costs one sparse LU of C W C' (projection.fit_diagonal), not a dense
+Cholesky: tens of candidates fit in seconds at 30,000 bottom series.
 """
 
 from __future__ import annotations
@@ -33,18 +32,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.sparse import linalg as sparse_linalg
 
 from features.schema import ITEM
 from models.hierarchy.covariance import covariance_for
-from models.hierarchy.projection import BottomMap, fit_projection
+from models.hierarchy.projection import BottomMap, fit_diagonal, fit_projection
 from models.hierarchy.select import Blend
 from models.hierarchy.structure import ALL_SKUS, LEVELS, Hierarchy
 
-__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "DiagonalProjection",
-           "TunedWls", "blocks_of", "cell_codes", "cell_names", "fit_diagonal", "fit_tuned",
-           "second_moment", "tune_wls"]
+__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "TunedWls", "blocks_of",
+           "cell_codes", "cell_names", "fit_tuned", "second_moment", "tune_wls"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -62,47 +58,6 @@ MAX_EVALUATIONS = 60
 PARTNERS = ("bottom_up", "mint_shrink")
 SHARES = (0.25, 0.5)
 KINDS = ("sku", "group", ALL_SKUS)
-
-
-@dataclass(frozen=True)
-class DiagonalProjection:
-    """MinTrace for a diagonal W, C W C' factorised as a sparse LU.
-
-    Attributes:
-        agg_summing: S_agg, (n_agg, n_bottom) rows of S for the aggregates.
-        diag: (n_all,) W's diagonal, bottoms first.
-        lu: SuperLU factors of C W C' = S_agg diag(W_b) S_agg' + diag(W_a).
-    """
-
-    agg_summing: sparse.csr_matrix
-    diag: FloatArray
-    lu: sparse_linalg.SuperLU
-
-    def bottom(self, base: FloatArray) -> FloatArray:
-        """Reconciled bottom series (n_bottom x h) from base forecasts of all (n_all x h)."""
-        n_b = self.agg_summing.shape[1]
-        yb, ya = base[:n_b], base[n_b:]
-        gap = np.asarray(ya - self.agg_summing @ yb, dtype=np.float64)
-        z = self.lu.solve(np.ascontiguousarray(gap))
-        return np.asarray(yb + self.diag[:n_b, None] * (self.agg_summing.T @ z))
-
-    def __reduce__(self) -> tuple[object, tuple[sparse.csr_matrix, FloatArray]]:
-        """Pickle S_agg and W only (SuperLU does not pickle); refactorised when loaded."""
-        return _factorise, (self.agg_summing, self.diag)
-
-
-def _factorise(s_agg: sparse.csr_matrix, diag: FloatArray) -> DiagonalProjection:
-    n_bottom = s_agg.shape[1]
-    cwc = s_agg @ sparse.diags(diag[:n_bottom]) @ s_agg.T + sparse.diags(diag[n_bottom:])
-    lu = sparse_linalg.splu(sparse.csc_matrix(cwc), permc_spec="MMD_AT_PLUS_A",
-                            diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    return DiagonalProjection(agg_summing=s_agg, diag=diag, lu=lu)
-
-
-def fit_diagonal(summing: sparse.csr_matrix, n_bottom: int, diag: FloatArray
-                 ) -> DiagonalProjection:
-    """Factorise C W C' for W = diag(`diag`) (bottoms first, every entry > 0)."""
-    return _factorise(sparse.csr_matrix(summing[n_bottom:]), np.asarray(diag, np.float64))
 
 
 def cell_codes(hierarchy: Hierarchy) -> IntArray:

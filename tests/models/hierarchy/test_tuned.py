@@ -11,15 +11,8 @@ from scipy import sparse
 
 from models.hierarchy import Hierarchy, aggregate, build_hierarchy, fit_reconciler
 from models.hierarchy.covariance import LowRankCov
-from models.hierarchy.projection import fit_projection
-from models.hierarchy.tuned import (
-    TunedWls,
-    blocks_of,
-    cell_codes,
-    cell_names,
-    fit_diagonal,
-    tune_wls,
-)
+from models.hierarchy.projection import Projection, fit_diagonal, fit_projection
+from models.hierarchy.tuned import TunedWls, blocks_of, cell_codes, cell_names, tune_wls
 
 BASE = np.array([[10.0], [20.0], [36.0]])
 
@@ -57,9 +50,15 @@ def test_sparse_step_equals_the_dense_mintrace_step() -> None:
     rng = np.random.default_rng(5)
     diag = rng.uniform(0.5, 3.0, size=h.n_all)
     base = rng.normal(10.0, 3.0, size=(h.n_all, 4))
-    dense = fit_projection(h.summing, h.n_bottom, LowRankCov(diag, np.zeros((h.n_all, 0))))
+    # MinTrace by hand: y~ = y^ - W C' (C W C')^-1 C y^ with C = [-S_agg, I]
+    s_agg = h.summing.toarray()[h.n_bottom:]
+    c = np.hstack([-s_agg, np.eye(len(s_agg))])
+    w = np.diag(diag)
+    dense = base - w @ c.T @ np.linalg.solve(c @ w @ c.T, c @ base)
     np.testing.assert_allclose(fit_diagonal(h.summing, h.n_bottom, diag).bottom(base),
-                               dense.bottom(base), rtol=1e-10, atol=1e-10)
+                               dense[: h.n_bottom], rtol=1e-10, atol=1e-10)
+    cov = LowRankCov(diag, np.zeros((h.n_all, 0)))  # a diagonal W takes the sparse path
+    assert not isinstance(fit_projection(h.summing, h.n_bottom, cov), Projection)
 
 
 def test_windows_from_the_steps() -> None:
