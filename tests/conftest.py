@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,15 @@ def write_folder(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def restore_tracking_uri(saved: str | None) -> None:
+    """Give MLflow back the tracking URI `saved` from MLFLOW_TRACKING_URI; None unsets it."""
+    import mlflow
+
+    # mlflow annotates `uri: str | Path`, but its body handles None (unsets the URI and the
+    # environment variable) and its own `_use_tracking_uri` restores None the same way
+    mlflow.set_tracking_uri(saved)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def history() -> pd.DataFrame:
     return make_history()
@@ -77,14 +87,15 @@ def nodes() -> pd.DataFrame:
 @pytest.fixture
 def lgbm_fits(monkeypatch: pytest.MonkeyPatch) -> list[pd.Timestamp]:
     """The cutoff of every LightGBM fit made while the test runs, in order."""
-    from models.lgbm import LGBMForecaster
+    from models.lgbm import LGBMForecaster, StackedRows
 
     fits: list[pd.Timestamp] = []
     real_fit = LGBMForecaster.fit
 
-    def counting_fit(self: LGBMForecaster, rows: object, **kw: object) -> LGBMForecaster:
-        fits.append(pd.Timestamp(kw["cutoff"]))  # type: ignore[arg-type]
-        return real_fit(self, rows, **kw)  # type: ignore[arg-type]
+    def counting_fit(self: LGBMForecaster, rows: StackedRows, *, cutoff: pd.Timestamp,
+                     **kw: Any) -> LGBMForecaster:
+        fits.append(pd.Timestamp(cutoff))
+        return real_fit(self, rows, cutoff=cutoff, **kw)
 
     monkeypatch.setattr(LGBMForecaster, "fit", counting_fit)
     return fits

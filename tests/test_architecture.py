@@ -37,7 +37,7 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
 
 def _imports(modules: dict[str, Path]) -> list[tuple[str, str, list[str], int]]:
     """(importer, imported module of ours, names taken, line) for every import statement."""
-    found = []
+    found: list[tuple[str, str, list[str], int]] = []
     for module, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import):

@@ -30,7 +30,7 @@ from serving.keys import ROLES, create_key
 from serving.live import served_at
 from serving.service import Service
 from serving.settings import Settings
-from tests.conftest import require
+from tests.conftest import require, restore_tracking_uri
 from tests.serving.pg_cluster import start_cluster
 from training.engine.forecast import Forecaster, fit_forecaster
 from training.engine.hierarchy import fit_levels
@@ -92,7 +92,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
                     forecaster=forecaster, history=history,
                     new_rows=history[dates > cut].reset_index(drop=True), nodes=data.nodes,
                     inventory=data.inventory, central_stock=data.central_stock)
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def level_model(workspace: Workspace) -> Iterator[LevelModel]:
     _champion(forecaster, workspace.tracking_uri, experiment.experiment_id, LEVELS_NAME,
               "levels")
     yield LevelModel(model_uri=f"models:/{LEVELS_NAME}@{CHAMPION}", forecaster=forecaster)
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 # --- databases -------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def _forecasts(api: Api) -> list[dict[str, Any]]:
     answer = api.post("/v1/forecasts", role="erp", json={
         "series": keys.to_dict("records"), "quantiles": [0.1, 0.5, 0.9]})
     assert answer.status_code == 200, answer.text
-    return answer.json()["rows"]  # type: ignore[no-any-return]
+    return answer.json()["rows"]
 
 
 @contextmanager

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from serving.db import Database
-from serving.keys import KeyChecker, create_key, hash_key, list_keys, revoke_key, role_at_least
+from serving.keys import (
+    KeyChecker,
+    Principal,
+    create_key,
+    hash_key,
+    list_keys,
+    revoke_key,
+    role_at_least,
+)
 from serving.tables import ApiKeyRow
 
 
@@ -18,6 +26,7 @@ def test_only_the_hash_of_a_key_is_stored(db: Database):
     assert key.startswith("cc_") and len(key) > 40
     with db.session() as session:
         row = session.scalar(select(ApiKeyRow))
+        assert row is not None
         assert row.key_hash == hashlib.sha256(key.encode()).hexdigest() == hash_key(key)
         stored = [str(v) for v in (row.name, row.role, row.key_hash, row.prefix)]
     assert key not in stored and info.prefix == key[:10]
@@ -26,7 +35,8 @@ def test_only_the_hash_of_a_key_is_stored(db: Database):
 def test_check_finds_the_principal_until_revoked(db: Database):
     _, key = create_key(db, name="ann", role="planner")
     checker = KeyChecker(db, ttl=0)
-    assert checker.check(key).role == "planner"
+    principal = checker.check(key)
+    assert principal is not None and principal.role == "planner"
     assert checker.check(key + "x") is None
     revoke_key(db, name="ann")
     assert checker.check(key) is None
@@ -54,7 +64,7 @@ def test_cache_answers_without_the_database_until_it_expires(db: Database):
     assert checker.cached(key) == (False, None)
     checker.check(key)
     hit, principal = checker.cached(key)
-    assert hit and principal.name == "cached"
+    assert hit and principal is not None and principal.name == "cached"
     checker.forget()
     assert checker.cached(key) == (False, None)
 
@@ -65,17 +75,17 @@ def test_simultaneous_misses_share_one_lookup(db: Database, monkeypatch: pytest.
     calls: list[str] = []
     real = checker.check
 
-    def counted(presented: str):  # type: ignore[no-untyped-def]
+    def counted(presented: str) -> Principal | None:
         calls.append(presented)
         return real(presented)
 
     monkeypatch.setattr(checker, "check", counted)
 
-    async def herd():  # type: ignore[no-untyped-def]
+    async def herd() -> list[Principal | None]:
         return await asyncio.gather(*(checker.check_shared(key) for _ in range(32)))
 
     found = asyncio.run(herd())
-    assert len(calls) == 1 and {p.name for p in found} == {"herd"}
+    assert len(calls) == 1 and {None if p is None else p.name for p in found} == {"herd"}
     assert checker._pending == {}  # nothing left behind
     asyncio.run(herd())  # later misses (another loop here) look up again
     assert len(calls) == 2

@@ -111,7 +111,8 @@ def test_two_workers_are_summed_and_never_go_backwards(two_workers: tuple[str, P
     def get(_: int) -> int:  # a new connection each time, so that either worker may answer
         return httpx.get(f"{url}/healthz", timeout=60).status_code
 
-    sent, workers = 0, {}
+    sent = 0
+    workers: dict[str, float] = {}
     with ThreadPoolExecutor(4) as pool:
         while sent < 600 and not (len(workers) == 2 and min(workers.values()) >= 5):
             assert set(pool.map(get, range(40))) == {200}

@@ -19,7 +19,7 @@ BODY = {"sku": "SKU-0001", "available": 30}
 
 def _allocations(api: Api) -> int:
     with api.service.db.session() as session:
-        return session.scalar(select(func.count()).select_from(AllocationRow))
+        return session.execute(select(func.count()).select_from(AllocationRow)).scalar_one()
 
 
 def test_same_key_and_body_get_the_recorded_answer_once(api: Api):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from serving.model_store import ModelHolder, ModelUnavailableError, ServedModel, load_model
+from serving.model_store import (
+    ForecastCache,
+    ModelHolder,
+    ModelUnavailableError,
+    ServedModel,
+    load_model,
+)
 from tests.serving.conftest import Workspace
 
 
@@ -26,17 +32,17 @@ def test_load_resolves_the_alias_to_the_version_loaded(served: ServedModel,
 def test_cached_tables_equal_forecaster_predict(served: ServedModel, model, horizon, levels):
     f = served.forecaster
     rows = [3, 0, 7]
-    table = served.cache.table(model, horizon, levels)
+    table = served.forecasts.table(model, horizon, levels)
     got = served.frame(rows, table)
     series = f.keys.iloc[rows][["node_id", "sku"]].astype(str)
     expected = f.predict(series, horizon=horizon, quantiles=levels, model=model)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
                                   check_dtype=False)
-    assert served.cache.peek(model, horizon, levels) is table
+    assert served.forecasts.peek(model, horizon, levels) is table
 
 
 def test_cache_is_bounded_in_bytes(served: ServedModel):
-    small = type(served.cache)(served.forecaster, max_bytes=1)
+    small = ForecastCache(served.forecaster, max_bytes=1)
     small.table("auto", 4, (0.1,))
     small.table("auto", 4, (0.2,))
     assert small.peek("auto", 4, (0.1,)) is None and small.peek("auto", 4, (0.2,)) is not None

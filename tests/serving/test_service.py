@@ -75,7 +75,8 @@ def test_workers_pick_up_each_others_changes(settings: Settings, workspace: Work
         client_b.__exit__(None, None, None)
 
 
-def _hammer(url: str, key: str, stop: threading.Event, results: Counter, versions: set) -> None:
+def _hammer(url: str, key: str, stop: threading.Event, results: Counter[int | str],
+            versions: set[str]) -> None:
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as client:
         while not stop.is_set():
             try:
@@ -91,8 +92,10 @@ def test_reload_and_roll_forward_under_load_drop_no_request(live: Live, workspac
     client = MlflowClient(tracking_uri=workspace.tracking_uri,
                           registry_uri=workspace.tracking_uri)
     current = live.service.models.get().version
+    assert current is not None
     source = client.get_model_version(MODEL_NAME, current)
-    stop, results, versions = threading.Event(), Counter(), set()
+    assert source.source is not None
+    stop, results, versions = threading.Event(), Counter[int | str](), set[str]()
     threads = [threading.Thread(target=_hammer, args=(live.url, live.keys["erp"], stop,
                                                       results, versions)) for _ in range(8)]
     for t in threads:

@@ -3,6 +3,8 @@ equal to the local ones, and the same fingerprint whichever way it is read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dask
 import numpy as np
 import pandas as pd
@@ -32,7 +34,8 @@ def channel():
     return data.sell_through, data.nodes
 
 
-def test_buckets_are_stable_and_hold_whole_series(tmp_path, channel):
+def test_buckets_are_stable_and_hold_whole_series(
+        tmp_path: Path, channel: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     history, nodes = channel
     a = series_bucket(history[NODE], history[ITEM], buckets=4)
     b = series_bucket(history[NODE].copy(), history[ITEM].copy(), buckets=4)

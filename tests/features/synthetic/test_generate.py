@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,16 @@ from features.schema import (
 )
 from features.synthetic import DEMAND, ChannelData, generate_channel_data, write_channel_data
 
-SIZE = {"nodes": 30, "skus": 60, "periods": 156}
+
+class Size(TypedDict):
+    """The generator's size arguments."""
+
+    nodes: int
+    skus: int
+    periods: int
+
+
+SIZE: Size = {"nodes": 30, "skus": 60, "periods": 156}
 
 
 @pytest.fixture(scope="module")

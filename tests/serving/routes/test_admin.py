@@ -21,6 +21,7 @@ def test_reload_swaps_in_the_new_champion(api: Api, workspace: Workspace):
                           registry_uri=workspace.tracking_uri)
     before = api.get("/v1/models/current", role="erp").json()["model_version"]
     source = client.get_model_version(MODEL_NAME, before)
+    assert source.source is not None
     fresh = client.create_model_version(MODEL_NAME, source=source.source,
                                         run_id=source.run_id)
     client.set_registered_model_alias(MODEL_NAME, "champion", fresh.version)

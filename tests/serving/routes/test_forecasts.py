@@ -104,4 +104,4 @@ def test_big_models_forecast_only_the_requested_series_on_a_miss(api: Api, works
     expected = workspace.forecaster.predict(pd.DataFrame(series), quantiles=[0.2, 0.8])
     rows = answer.json()["rows"]
     assert [r["quantiles"]["q0.8"] for r in rows] == pytest.approx(expected["q0.8"].tolist())
-    assert api.service.models.get().cache.peek("auto", 4, (0.2, 0.8)) is None
+    assert api.service.models.get().forecasts.peek("auto", 4, (0.2, 0.8)) is None

@@ -72,6 +72,7 @@ def test_series_view_has_history_forecast_band_model_and_backtest_error(api: Api
     assert [p["mean"] for p in s["forecast"]] == pytest.approx(expected["mean"].tolist())
     assert all(p["lo"] <= p["mean"] + 1e-9 or p["lo"] <= p["hi"] for p in s["forecast"])
     assert s["model"] == f.chosen[1] and s["period"] == "week"
+    assert f.errors is not None  # the workspace's forecaster was backtested
     assert s["backtest"]["mae_scaled"] == pytest.approx(f.errors["mae_scaled"].iloc[1],
                                                         nan_ok=True)
     stock = [p for p in s["history"] if p["on_hand"] is not None]

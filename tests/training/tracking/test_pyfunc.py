@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
 from features.synthetic import generate_channel_data
+from tests.conftest import restore_tracking_uri
 from training.engine.forecast import UnknownSeriesError, fit_forecaster
 from training.tracking.pyfunc import ForecastRequestError, UnknownSeriesRequest, log_forecast_model
 
@@ -30,7 +31,7 @@ def model(tmp_path_factory: pytest.TempPathFactory):
         info = log_forecast_model(forecaster)
     loaded = mlflow.pyfunc.load_model(info.model_uri)
     yield loaded, forecaster
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 def _one(forecaster) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from features.config import TrainConfig
 from features.schema import ITEM, NODE
 from features.synthetic import generate_channel_data, write_channel_data
 from models.hierarchy import COHERENT_METHODS
+from tests.conftest import restore_tracking_uri
 from training.tracking.settings import StoreSettings
 from training.tracking.stages import train_stage
 
@@ -30,9 +31,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     outcome = train_stage(TrainConfig(data=data, windows=2, warmup=2, horizon=4,
                                       models=("snaive", "ma", "auto")), store=store)
+    assert outcome.version is not None  # train_stage registers a version
     model = mlflow.pyfunc.load_model(f"models:/{store.model_name}/{outcome.version.version}")
     yield outcome, model, store
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 def test_the_default_method_is_the_level_backtest_winner_and_is_logged(trained):

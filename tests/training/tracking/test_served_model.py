@@ -12,6 +12,7 @@ import pytest
 
 from features.config import FAST_LGBM, TrainConfig
 from features.synthetic import generate_channel_data, write_channel_data
+from tests.conftest import restore_tracking_uri
 from training.tracking.registry import client_for
 from training.tracking.settings import StoreSettings
 from training.tracking.stages import train_stage
@@ -30,7 +31,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
                                                models=order, lgbm=FAST_LGBM), store=store)
                 for order in (("lgbm", "ets"), ("ets", "lgbm"))}
     yield store, outcomes
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 @pytest.mark.parametrize("order", [("lgbm", "ets"), ("ets", "lgbm")])

@@ -22,6 +22,7 @@ from features.config import TrainConfig
 from features.contract.errors import DataContractError
 from features.synthetic import generate_channel_data, write_channel_data
 from serving.live import free_port
+from tests.conftest import restore_tracking_uri
 from training.engine.loading import load_data
 from training.tracking.promotion import promote_stage
 from training.tracking.registry import CHALLENGER, CHAMPION
@@ -45,7 +46,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     first = train_stage(cfg, store=store, commit="abc123")
     decision = promote_stage(store=store, by="tester")
     yield folder, store, cfg, first, decision
-    mlflow.set_tracking_uri(saved)
+    restore_tracking_uri(saved)
 
 
 def _client(store: StoreSettings) -> MlflowClient:
