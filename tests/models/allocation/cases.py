@@ -75,11 +75,10 @@ def make_case(seed: int, *, max_nodes: int = 50, max_packs: int = 25,
     available = float(floor_units + rng.integers(0, max(2, int(demand.mean.sum() * 1.5)) + 1))
     exclude = tuple(rng.choice(names, size=int(rng.integers(0, 3)), replace=False)) \
         if n > 2 else ()
-    money = ({"unit_margin": float(rng.uniform(1, 10))} if profit else {})
-    if profit:
-        money["holding_cost"] = money["unit_margin"] * float(rng.uniform(0.01, 0.3))
+    margin = float(rng.uniform(1, 10)) if profit else None
+    holding = None if margin is None else margin * float(rng.uniform(0.01, 0.3))
     request = AllocationRequest(sku="S1", available=available, pack_size=pack,
-                                exclude=exclude, **money)
+                                exclude=exclude, unit_margin=margin, holding_cost=holding)
     config = AllocationConfig(target_service=float(rng.choice([0.8, 0.9, 0.95])))
     return Case(demand=demand, request=request, nodes=nodes, inventory=inventory,
                 config=config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,12 +120,13 @@ def test_min_sell_through_keeps_unlikely_packs_central() -> None:
 
 
 def test_profit_keeps_packs_central_that_do_not_pay_their_holding() -> None:
-    money = {"unit_margin": 1.0, "holding_cost": 0.3}  # a unit pays when P(sold) >= 0.3
-    table = allocate(uniform([10]), request=AllocationRequest(sku="S1", available=10, **money),
+    # a unit pays when P(sold) >= 0.3
+    paid = AllocationRequest(sku="S1", available=10, unit_margin=1.0, holding_cost=0.3)
+    table = allocate(uniform([10]), request=paid,
                      nodes=nodes_table(1), inventory=inventory([0]))
     assert table["allocated"].tolist() == [7]  # the 8th unit sells with P = 0.25 < 0.3
     assert table["bound"].tolist() == ["holding"]
-    everything = AllocationRequest(sku="S1", available=10, objective="units", **money)
+    everything = replace(paid, objective="units")
     table = allocate(uniform([10]), request=everything, nodes=nodes_table(1),
                      inventory=inventory([0]))
     assert table["allocated"].tolist() == [10]  # "allocate everything" that can sell

@@ -7,6 +7,7 @@ April (index 3), horizon 2. The comments give each number as computed by hand.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,9 @@ import pytest
 from training.engine.metrics import METRICS, evaluate, format_table
 
 MONTHS = pd.date_range("2024-01-01", periods=6, freq="MS")
-UNITS = {"A": [1, 3, 2, 4, 6, 5], "B": [0, 0, 0, 2, 0, 1]}
+UNITS: dict[str, list[float]] = {"A": [1, 3, 2, 4, 6, 5], "B": [0, 0, 0, 2, 0, 1]}
 # (series, cutoff index): (mean, q0.1, q0.5, q0.9), the same for both target months
-FORECASTS = {
+FORECASTS: dict[tuple[str, int], tuple[float, ...]] = {
     ("A", 2): (3, 2, 3, 5),
     ("A", 3): (4, 3, 4, 7),
     ("B", 2): (1, 0, 1, 1),
@@ -43,7 +44,7 @@ def _preds(forecasts: dict[tuple[str, int], tuple[float, ...]] = FORECASTS) -> p
 
 
 def _score(preds: pd.DataFrame | None = None, history: pd.DataFrame | None = None,
-           **kwargs: object) -> pd.Series:
+           **kwargs: Any) -> pd.Series:
     out = evaluate(_preds() if preds is None else preds,
                    _history() if history is None else history, freq="MS", **kwargs)
     assert len(out) == 1
@@ -105,7 +106,8 @@ def test_by_step_and_by_model_columns() -> None:
 def test_scales_use_only_history_up_to_the_cutoff() -> None:
     march = _preds({("A", 2): (3, 2, 3, 5)})
     before = _score(march)
-    changed = {"A": [1, 3, 2, 4, 6, 500], "B": UNITS["B"]}  # June is after March's targets
+    # June is after March's targets
+    changed: dict[str, list[float]] = {"A": [1, 3, 2, 4, 6, 500], "B": UNITS["B"]}
     after = _score(march, _history(changed))
     pd.testing.assert_series_equal(before, after)
     assert before["mase"] == pytest.approx(2 / 1.5)

@@ -81,7 +81,7 @@ def test_packs_go_where_they_sell_whole() -> None:
     # one pack of 4: node 0 sells 1 unit, node 1 sells 4 (later): the plan sends it to node 1
     inputs = channel([[1, 0, 0], [0, 2, 2]], group=[0, 0], lead=[0, 0], supply=[[4, 0, 0]])
     out, seen = run_oracle(inputs, pack=[4])
-    assert out.sold == 4.0 and sum(s[:, 0] for s in seen).tolist() == [0.0, 4.0]
+    assert out.sold == 4.0 and np.sum([s[:, 0] for s in seen], axis=0).tolist() == [0.0, 4.0]
 
 
 def test_priority_weights_rank_the_nodes() -> None:

@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from features.engineering.history import Panel
 from tests.training.policy.conftest import Small
 from training.policy.promo import promo_lift, promo_scale
 
 
-def _promoted(small: Small, factor: float) -> tuple[object, np.ndarray]:
+def _promoted(small: Small, factor: float) -> tuple[Panel, np.ndarray]:
     """The small panel with every third period promoted and its sales x `factor` there."""
     forecasts, _, _ = small
     panel = forecasts.panel
