@@ -38,7 +38,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy features models training serving channelcast tests
+	$(BIN)/mypy features models training serving channelcast tests benchmarks
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -46,7 +46,7 @@ test: $(VENV)/.installed-dev
 # schemathesis, real-data backtests, crash and load tests).
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy features models training serving channelcast tests
+	$(BIN)/mypy features models training serving channelcast tests benchmarks
 	$(BIN)/python -m pytest -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
