@@ -33,7 +33,7 @@ from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from benchmarks.peers import DATA, PROTOCOLS, _run_dataset, peer_names  # noqa: E402
+from benchmarks.peers import DATA, PROTOCOLS, peer_names, run_dataset  # noqa: E402
 from benchmarks.peers import OUT as PEERS_OUT  # noqa: E402
 from features.config import BacktestConfig  # noqa: E402
 from training.engine.backtest import BacktestResult, run_backtest  # noqa: E402
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             skipped = sorted(set(peer_names()) - set(names))
             if skipped:
                 print(f"peers not cached, not run (use --run-peers): {', '.join(skipped)}")
-            peers = _run_dataset(dataset, names, force=False)
+            peers = run_dataset(dataset, names, force=False)
             tables.append(peers.assign(model="peer " + peers["model"]))
         table = pd.concat(tables, ignore_index=True).sort_values("wrmsse")
         print(f"\n{dataset} (h={PROTOCOLS[dataset].horizon}, windows "

@@ -348,7 +348,8 @@ def _fill_report(preds: pd.DataFrame) -> str:
     return f"filled {len(pairs)} series x cutoff ({rows.sum()} rows)"
 
 
-def _run_dataset(dataset: str, peers: list[str], *, force: bool) -> pd.DataFrame:
+def run_dataset(dataset: str, peers: list[str], *, force: bool) -> pd.DataFrame:
+    """One dataset's peer forecasts, scored (cached under benchmarks/out unless `force`)."""
     proto = PROTOCOLS[dataset]
     data = proto.load(DATA / proto.folder)
     history = data.sell_through[[DATE, NODE, ITEM, UNITS]]
@@ -385,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     datasets = list(PROTOCOLS) if args.dataset == "all" else [args.dataset]
     for dataset in datasets:
-        table = _run_dataset(dataset, args.peers, force=args.force)
+        table = run_dataset(dataset, args.peers, force=args.force)
         print(f"\n{dataset} (h={PROTOCOLS[dataset].horizon})\n{format_table(table)}\n",
               flush=True)
 

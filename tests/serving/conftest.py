@@ -123,7 +123,7 @@ def level_model(workspace: Workspace) -> Iterator[LevelModel]:
 
 # --- databases -------------------------------------------------------------------------------
 
-_PG_WHY: dict[str, str] = {}
+PG_WHY: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -135,14 +135,14 @@ def postgres_admin_url() -> Iterator[str | None]:
         return
     cluster, why = start_cluster()
     if cluster is None:
-        _PG_WHY["why"] = why
+        PG_WHY["why"] = why
         yield None
         return
     yield cluster.url
     cluster.stop()
 
 
-def _fresh_postgres(admin_url: str) -> tuple[str, str]:
+def fresh_postgres(admin_url: str) -> tuple[str, str]:
     name = f"cc_test_{uuid.uuid4().hex[:12]}"
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -151,7 +151,7 @@ def _fresh_postgres(admin_url: str) -> tuple[str, str]:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
 
 
-def _drop_postgres(admin_url: str, name: str) -> None:
+def drop_postgres(admin_url: str, name: str) -> None:
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -167,11 +167,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin = request.getfixturevalue("postgres_admin_url")
     require(admin is not None,
             "PostgreSQL persistence tests skipped: CHANNELCAST_TEST_POSTGRES_URL is "
-            f"unset and {_PG_WHY.get('why', 'no server could be started')} "
+            f"unset and {PG_WHY.get('why', 'no server could be started')} "
             "(.ci/run installs and starts one).")
-    url, name = _fresh_postgres(admin)
+    url, name = fresh_postgres(admin)
     yield url
-    _drop_postgres(admin, name)
+    drop_postgres(admin, name)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from serving.app import create_app
 from serving.service import Service
 from serving.settings import Settings
 from tests.serving.conftest import Api, Workspace, add_keys
-from tests.serving.routes.test_channel import _inventory, _rows
+from tests.serving.payloads import inventory_rows, json_rows
 
 WEEK = pd.Timedelta(weeks=1)
 
@@ -77,7 +77,7 @@ def test_the_2062_row_is_refused_naming_the_row_and_the_range(api: Api, workspac
 
 def test_off_grid_and_stale_dates_are_422_with_the_allowed_range(api: Api,
                                                                  workspace: Workspace):
-    rows = _rows(_week(workspace, 1).head(3))
+    rows = json_rows(_week(workspace, 1).head(3))
     rows[1]["date"] = _day(workspace.forecaster.origin + WEEK + pd.Timedelta(days=1))  # Tuesday
     rows[2]["date"] = _day(workspace.forecaster.origin)
     answer = api.post("/v1/sell-through", role="erp", json={"rows": rows})
@@ -96,17 +96,17 @@ def test_a_gap_inside_the_window_is_taken_and_the_window_is_a_setting(
     """Skipped periods count as not reported (as `Forecaster.update` takes them)."""
     third = _week(workspace, 2).assign(date=workspace.forecaster.origin + 3 * WEEK)
     with _started(replace(settings, max_periods_ahead=2)) as narrow:
-        refused = narrow.post("/v1/sell-through", role="erp", json={"rows": _rows(third)})
+        refused = narrow.post("/v1/sell-through", role="erp", json={"rows": json_rows(third)})
         assert refused.status_code == 422
         assert "(the 2 weekly periods after the model's origin" in refused.json()["detail"]
     with _started(settings) as api:
-        taken = api.post("/v1/sell-through", role="erp", json={"rows": _rows(third)})
+        taken = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(third)})
         assert taken.status_code == 201, taken.text
         assert taken.json()["origin_after"] == _day(workspace.forecaster.origin + 3 * WEEK)
 
 
 def test_inventory_as_of_must_be_plausible(api: Api, workspace: Workspace):
-    rows = _inventory(workspace)
+    rows = inventory_rows(workspace)
     rows[0]["as_of"] = "2062-01-02"
     answer = api.put("/v1/inventory", role="erp", json={"inventory": rows})
     assert answer.status_code == 422
@@ -126,11 +126,11 @@ def test_inventory_as_of_must_be_plausible(api: Api, workspace: Workspace):
 def test_a_reverted_batch_leaves_the_forecasts_of_a_model_that_never_saw_it(
         api: Api, workspace: Workspace):
     never = _forecasts(api)
-    posted = api.post("/v1/sell-through", role="erp", json={"rows": _rows(workspace.new_rows)})
+    posted = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(workspace.new_rows)})
     assert posted.status_code == 201, posted.text
     batch = posted.json()["batch_id"]
     assert _forecasts(api) != never
-    again = api.post("/v1/sell-through", role="erp", json={"rows": _rows(_week(workspace, 1))})
+    again = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(_week(workspace, 1))})
     assert again.status_code == 422
     assert (f"sell-through batch {batch} applied it; to correct it an admin reverts that batch "
             f"and any later one (POST /v1/sell-through/{batch}/revert)") in again.json()["detail"]
@@ -150,7 +150,8 @@ def test_a_reverted_batch_leaves_the_forecasts_of_a_model_that_never_saw_it(
     audit = api.get("/v1/audit", role="admin").json()
     assert any(e["action"] == "sell_through.revert" and e["object_id"] == str(batch)
                and e["actor"] == body["reverted_by"] for e in audit)
-    corrected = api.post("/v1/sell-through", role="erp", json={"rows": _rows(workspace.new_rows)})
+    corrected = api.post("/v1/sell-through", role="erp",
+                         json={"rows": json_rows(workspace.new_rows)})
     assert corrected.status_code == 201 and corrected.json()["origin_after"] == \
         posted.json()["origin_after"]
 
@@ -158,9 +159,10 @@ def test_a_reverted_batch_leaves_the_forecasts_of_a_model_that_never_saw_it(
 def test_restart_and_other_workers_replay_only_batches_not_reverted(
         settings: Settings, workspace: Workspace, tmp_path_factory: pytest.TempPathFactory):
     with _started(settings) as a, _started(settings) as b:
-        first = a.post("/v1/sell-through", role="erp", json={"rows": _rows(_week(workspace, 1))})
+        first = a.post("/v1/sell-through", role="erp",
+                       json={"rows": json_rows(_week(workspace, 1))})
         second = a.post("/v1/sell-through", role="erp",
-                        json={"rows": _rows(_week(workspace, 2))})
+                        json={"rows": json_rows(_week(workspace, 2))})
         assert first.status_code == second.status_code == 201
         b.service.sync_once()
         assert b.service.models.get().forecaster.origin == workspace.forecaster.origin + 2 * WEEK
@@ -176,5 +178,5 @@ def test_restart_and_other_workers_replay_only_batches_not_reverted(
     fresh = tmp_path_factory.mktemp("fresh")
     with _started(replace(settings, database_url=f"sqlite:///{fresh / 'f.db'}")) as only_first:
         assert only_first.post("/v1/sell-through", role="erp",
-                               json={"rows": _rows(_week(workspace, 1))}).status_code == 201
+                               json={"rows": json_rows(_week(workspace, 1))}).status_code == 201
         assert _forecasts(only_first) == after_revert

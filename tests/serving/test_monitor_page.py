@@ -19,7 +19,7 @@ from serving.keys import create_key
 from serving.service import Service
 from tests.browser import FIGURES, chromium, playwright_api, sign_in, watched_page
 from tests.serving.conftest import Workspace, make_settings, served_at
-from tests.serving.routes.test_alerts import _alert, _rows, _script
+from tests.serving.payloads import alert_row, json_rows, script_detection
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
 sync_api = playwright_api()  # skips (fails under CI) without playwright or Chromium
@@ -38,19 +38,19 @@ def _seeded_alerts(workspace: Workspace, week: pd.Timestamp) -> list[dict[str, o
     (n1, s1), (n2, s2) = series[0], series[len(series) // 2]
     weeks = pd.Timedelta(weeks=1)
     return [
-        {**_alert("demand_drop", n1, s1, week - 3 * weeks, week, "critical"),
+        {**alert_row("demand_drop", n1, s1, week - 3 * weeks, week, "critical"),
          "expected": 18.0, "observed": 7.6,
          "message": "sell-through 42% of the forecast for 4 weeks (expected 18.0, saw 7.6); "
                     "check a lost customer or a competitor's promotion"},
-        {**_alert("demand_spike", n2, s2, week, week, "high"),
+        {**alert_row("demand_spike", n2, s2, week, week, "high"),
          "expected": 9.0, "observed": 30.6,
          "message": "sold 3.4x the forecast's 90% quantile with no promotion on record; "
                     "check for bulk resale or a data error"},
-        {**_alert("stock_mismatch", n2, s1, week, week, "medium"),
+        {**alert_row("stock_mismatch", n2, s1, week, week, "medium"),
          "expected": 40.0, "observed": 16.0,
          "message": "reported on_hand is 24 units below previous on_hand + sell_in - units; "
                     "check unreported transfers or phantom sales"},
-        {**_alert("reporting_gap", selling[-1], "", week, week, "low"),
+        {**alert_row("reporting_gap", selling[-1], "", week, week, "low"),
          "expected": 1.0, "observed": 0.0,
          "message": "no sell-through reported this week after 52 regular weeks; "
                     "check the partner's feed"},
@@ -61,13 +61,13 @@ def test_alerts_and_health_tabs(workspace: Workspace, browser, tmp_path: Path,  
                                 monkeypatch: pytest.MonkeyPatch):
     week = pd.Timestamp(workspace.new_rows["date"].min())
     seeded = _seeded_alerts(workspace, week)
-    _script(monkeypatch, {week.date(): seeded})
+    script_detection(monkeypatch, {week.date(): seeded})
     service = Service(make_settings(workspace, f"sqlite:///{tmp_path / 'service.db'}"))
     FIGURES.mkdir(parents=True, exist_ok=True)
     with served_at(service) as url:
         _, key = create_key(service.db, name="pat.planner", role="planner")
         _, erp = create_key(service.db, name="erp.feed", role="erp")
-        rows = _rows(workspace.new_rows[workspace.new_rows["date"] == week])
+        rows = json_rows(workspace.new_rows[workspace.new_rows["date"] == week])
         assert httpx.post(f"{url}/v1/sell-through", json={"rows": rows}, timeout=60,
                           headers={"X-API-Key": erp}).status_code == 201
         for _ in range(1200):  # up to 60 s on a busy machine

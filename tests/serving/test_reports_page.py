@@ -19,7 +19,7 @@ from serving.keys import create_key
 from serving.service import Service
 from tests.browser import FIGURES, chromium, playwright_api, sign_in, watched_page
 from tests.serving.conftest import Workspace, make_settings, served_at
-from tests.serving.routes.test_alerts import _rows
+from tests.serving.payloads import json_rows
 
 pytestmark = pytest.mark.slow  # a real browser: `make test-fast` leaves it out
 sync_api = playwright_api()  # skips (fails under CI) without playwright or Chromium
@@ -49,7 +49,7 @@ def test_reports_tab(workspace: Workspace, browser, tmp_path: Path) -> None:  # 
     with served_at(service) as url:
         _, key = create_key(service.db, name="pat.planner", role="planner")
         _, erp = create_key(service.db, name="erp.feed", role="erp")
-        rows = _rows(workspace.new_rows[workspace.new_rows["date"] == week])
+        rows = json_rows(workspace.new_rows[workspace.new_rows["date"] == week])
         assert httpx.post(f"{url}/v1/sell-through", json={"rows": rows}, timeout=60,
                           headers={"X-API-Key": erp}).status_code == 201
         made = _wait_ready(url, key)

@@ -40,7 +40,7 @@ def _live(request: pytest.FixtureRequest, workspace: Workspace,
           tmp_path_factory: pytest.TempPathFactory, prefix: str,
           **changes: str) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of a live service on a fresh database of `request.param`."""
-    from tests.serving.conftest import _PG_WHY, _drop_postgres, _fresh_postgres
+    from tests.serving.conftest import PG_WHY, drop_postgres, fresh_postgres
 
     name = None
     if request.param == "sqlite":
@@ -49,14 +49,14 @@ def _live(request: pytest.FixtureRequest, workspace: Workspace,
         admin = request.getfixturevalue("postgres_admin_url")
         require(admin is not None,
                 "schemathesis on PostgreSQL skipped: CHANNELCAST_TEST_POSTGRES_URL is "
-                f"unset and {_PG_WHY.get('why', 'no server could be started')}.")
-        url, name = _fresh_postgres(admin)
+                f"unset and {PG_WHY.get('why', 'no server could be started')}.")
+        url, name = fresh_postgres(admin)
     service = Service(make_settings(workspace, url, **changes))
     with served_at(service) as base:
         _, key = create_key(service.db, name="schemathesis-admin", role="admin")
         yield base, key
     if name is not None:
-        _drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
+        drop_postgres(request.getfixturevalue("postgres_admin_url"), name)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -19,7 +19,7 @@ from serving.keys import create_key
 from serving.service import Service
 from serving.settings import Settings
 from tests.serving.conftest import MODEL_NAME, Live, Workspace
-from tests.serving.routes.test_channel import _inventory, _rows
+from tests.serving.payloads import inventory_rows, json_rows
 
 SERIES = {"series": [{"node_id": "DLR-01", "sku": "SKU-0001"}], "horizon": 2}
 
@@ -35,7 +35,7 @@ def test_a_restarted_service_replays_recorded_sell_through(settings: Settings,
                                                            workspace: Workspace):
     first, headers = _client(Service(settings))
     posted = first.post("/v1/sell-through", headers=headers,
-                        json={"rows": _rows(workspace.new_rows)})
+                        json={"rows": json_rows(workspace.new_rows)})
     assert posted.status_code == 201
     first.__exit__(None, None, None)
     second, headers = _client(Service(settings))
@@ -57,9 +57,9 @@ def test_workers_pick_up_each_others_changes(settings: Settings, workspace: Work
     client_b, _ = _client(b)
     try:
         assert client_a.post("/v1/sell-through", headers=headers,
-                             json={"rows": _rows(workspace.new_rows)}).status_code == 201
+                             json={"rows": json_rows(workspace.new_rows)}).status_code == 201
         assert client_a.put("/v1/inventory", headers=headers,
-                            json={"inventory": _inventory(workspace)}).status_code == 200
+                            json={"inventory": inventory_rows(workspace)}).status_code == 200
         assert b.models.get().forecaster.origin == workspace.forecaster.origin
         b.sync_once()
         assert b.models.get().forecaster.origin == a.models.get().forecaster.origin
@@ -110,7 +110,7 @@ def test_reload_and_roll_forward_under_load_drop_no_request(live: Live, workspac
             client.set_registered_model_alias(MODEL_NAME, "champion", fresh.version)
             assert admin.post("/v1/models/reload").status_code == 200
             time.sleep(0.3)
-        rolled = admin.post("/v1/sell-through", json={"rows": _rows(workspace.new_rows)})
+        rolled = admin.post("/v1/sell-through", json={"rows": json_rows(workspace.new_rows)})
         assert rolled.status_code == 201
         time.sleep(0.5)
     finally:

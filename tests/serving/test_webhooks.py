@@ -24,7 +24,7 @@ from serving.settings import Settings
 from serving.tables import WebhookDeliveryRow
 from serving.webhooks import SIGNATURE_HEADER, Message, WebhookSender, sign, verify_signature
 from tests.serving.conftest import Workspace, add_keys, make_settings
-from tests.serving.routes.test_alerts import _alert, _rows, _script
+from tests.serving.payloads import alert_row, json_rows, script_detection
 
 SECRET = "s3cret-for-tests"
 
@@ -111,14 +111,14 @@ def test_alert_changes_and_acknowledgements_reach_the_receiver(
         monkeypatch: pytest.MonkeyPatch):
     week = pd.Timestamp(workspace.new_rows["date"].min())
     node, sku = workspace.new_rows[["node_id", "sku"]].iloc[0]
-    _script(monkeypatch, {week.date(): [_alert("demand_spike", node, sku, week, week)]})
+    script_detection(monkeypatch, {week.date(): [alert_row("demand_spike", node, sku, week, week)]})
     settings = make_settings(workspace, database_url, webhook_url=receiver.url,
                              webhook_secret=SECRET, webhook_backoff_seconds=0.01)
     service = Service(settings)
     with TestClient(create_app(service=service)) as client:
         keys = add_keys(service)
         monitor: AlertMonitor = client.app.state.monitor  # type: ignore[attr-defined]
-        rows = _rows(workspace.new_rows[workspace.new_rows["date"] == week])
+        rows = json_rows(workspace.new_rows[workspace.new_rows["date"] == week])
         assert client.post("/v1/sell-through", json={"rows": rows},
                            headers={"X-API-Key": keys["erp"]}).status_code == 201
         monitor.join()
@@ -140,9 +140,9 @@ def test_an_alert_whose_severity_rises_reaches_the_receiver_once(
     weeks = sorted(pd.to_datetime(workspace.new_rows["date"].unique()))[:2]
     node, sku = workspace.new_rows[["node_id", "sku"]].iloc[0]
     first = weeks[0]
-    _script(monkeypatch, {  # medium, then high (escalated), then high again (a re-run)
-        weeks[0].date(): [_alert("demand_drop", node, sku, first, weeks[0], "medium")],
-        weeks[1].date(): [_alert("demand_drop", node, sku, first, weeks[1], "high")]})
+    script_detection(monkeypatch, {  # medium, then high (escalated), then high again (a re-run)
+        weeks[0].date(): [alert_row("demand_drop", node, sku, first, weeks[0], "medium")],
+        weeks[1].date(): [alert_row("demand_drop", node, sku, first, weeks[1], "high")]})
     settings = make_settings(workspace, database_url, webhook_url=receiver.url,
                              webhook_secret=SECRET, webhook_backoff_seconds=0.01)
     service = Service(settings)
@@ -150,7 +150,7 @@ def test_an_alert_whose_severity_rises_reaches_the_receiver_once(
         keys = add_keys(service)
         monitor: AlertMonitor = client.app.state.monitor  # type: ignore[attr-defined]
         for week in weeks:
-            rows = _rows(workspace.new_rows[workspace.new_rows["date"] == week])
+            rows = json_rows(workspace.new_rows[workspace.new_rows["date"] == week])
             assert client.post("/v1/sell-through", json={"rows": rows},
                                headers={"X-API-Key": keys["erp"]}).status_code == 201
             monitor.join()

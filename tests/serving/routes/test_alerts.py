@@ -6,43 +6,12 @@ the service's part: storage, dedup through `update_alerts`, lifecycle, HTTP."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import pandas as pd
 import pytest
 
-import serving.monitor
-from models.monitor.vocabulary import ALERT_COLUMNS
 from serving.monitor import AlertMonitor
 from tests.serving.conftest import Api, Workspace
-
-
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d")).to_dict("records")
-    return [{k: v for k, v in r.items() if not pd.isna(v)} for r in out]
-
-
-def _alert(kind: str, node: str, sku: str, start: pd.Timestamp, end: pd.Timestamp,
-           severity: str = "high") -> dict[str, object]:
-    return {"kind": kind, "severity": severity, "node_id": node, "sku": sku,
-            "period_start": start, "period_end": end, "score": 0.99, "expected": 10.0,
-            "observed": 2.0, "message": f"{kind} at {node} {sku}: saw 2, expected 10"}
-
-
-def _script(monkeypatch: pytest.MonkeyPatch, by_period: dict[date, list[dict[str, object]]]
-            ) -> list[tuple[date, pd.DataFrame]]:
-    """Make detection answer `by_period[as_of]`; returns the calls (as_of, sell_through)."""
-    calls: list[tuple[date, pd.DataFrame]] = []
-
-    def detect(sell_through: pd.DataFrame, _nodes: pd.DataFrame, *, as_of: date,
-               **_config: object) -> pd.DataFrame:
-        calls.append((as_of, sell_through))
-        return pd.DataFrame(by_period.get(as_of, []), columns=list(ALERT_COLUMNS[1:])
-                            ).assign(channel="")
-
-    monkeypatch.setattr(serving.monitor, "detect_alerts", detect)
-    return calls
+from tests.serving.payloads import alert_row, json_rows, script_detection
 
 
 def _monitor(api: Api) -> AlertMonitor:
@@ -51,7 +20,8 @@ def _monitor(api: Api) -> AlertMonitor:
 
 
 def _post_week(api: Api, rows: pd.DataFrame) -> None:
-    assert api.post("/v1/sell-through", role="erp", json={"rows": _rows(rows)}).status_code == 201
+    posted = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(rows)})
+    assert posted.status_code == 201
     _monitor(api).join()
 
 
@@ -61,9 +31,9 @@ def test_alert_lifecycle_open_acknowledge_extend_close(api: Api, workspace: Work
     w1, w2 = (pd.Timestamp(w) for w in weeks[:2])
     node, sku = workspace.new_rows[["node_id", "sku"]].iloc[0]
     other = workspace.nodes["node_id"].iloc[-1]
-    drop = _alert("demand_drop", node, sku, w1, w1)
-    calls = _script(monkeypatch, {
-        w1.date(): [drop, _alert("reporting_gap", other, "", w1, w1, "medium")],
+    drop = alert_row("demand_drop", node, sku, w1, w1)
+    calls = script_detection(monkeypatch, {
+        w1.date(): [drop, alert_row("reporting_gap", other, "", w1, w1, "medium")],
         w2.date(): [{**drop, "period_end": w2, "severity": "critical"}]})
 
     _post_week(api, workspace.new_rows[workspace.new_rows["date"] == w1])
@@ -105,10 +75,10 @@ def test_alert_filters_and_the_open_alerts_gauge(api: Api, workspace: Workspace,
                                                 monkeypatch: pytest.MonkeyPatch):
     w1 = pd.Timestamp(sorted(workspace.new_rows["date"].unique())[0])
     nodes = workspace.nodes["node_id"].tolist()
-    _script(monkeypatch, {w1.date(): [
-        _alert("demand_drop", nodes[-1], "SKU-X", w1, w1, "low"),
-        _alert("stock_mismatch", nodes[-2], "SKU-Y", w1, w1, "critical"),
-        _alert("channel_stuffing", nodes[-2], "", w1, w1, "high")]})
+    script_detection(monkeypatch, {w1.date(): [
+        alert_row("demand_drop", nodes[-1], "SKU-X", w1, w1, "low"),
+        alert_row("stock_mismatch", nodes[-2], "SKU-Y", w1, w1, "critical"),
+        alert_row("channel_stuffing", nodes[-2], "", w1, w1, "high")]})
     _post_week(api, workspace.new_rows[workspace.new_rows["date"] == w1])
 
     def ids(**params: str) -> list[str]:
@@ -133,7 +103,7 @@ def test_alert_filters_and_the_open_alerts_gauge(api: Api, workspace: Workspace,
 
 def test_inventory_snapshot_runs_detection_with_its_stock(api: Api, workspace: Workspace,
                                                          monkeypatch: pytest.MonkeyPatch):
-    calls = _script(monkeypatch, {})
+    calls = script_detection(monkeypatch, {})
     last = pd.Timestamp(workspace.forecaster.origin)
     inv = workspace.inventory.head(3)
     rows = [{"node_id": r.node_id, "sku": r.sku, "on_hand": 123456.0, "in_transit": 0.0,
@@ -183,7 +153,7 @@ def test_the_real_detectors_run_on_what_the_service_holds(api: Api, workspace: W
 
 def test_a_period_past_the_data_held_is_not_run(api: Api, workspace: Workspace,
                                                monkeypatch: pytest.MonkeyPatch):
-    calls = _script(monkeypatch, {})
+    calls = script_detection(monkeypatch, {})
     later = (pd.Timestamp(workspace.forecaster.origin) + pd.Timedelta(weeks=3)).date()
     assert _monitor(api).run(later, trigger="test") is None
     assert calls == [] and api.get("/v1/alerts", role="erp").json()["as_of"] is None

@@ -6,24 +6,11 @@ is refused."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import pytest
 
 from tests.serving.conftest import Api, Workspace
-
-
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d")).to_dict("records")
-    return [{k: v for k, v in r.items() if not pd.isna(v)} for r in out]
-
-
-def _inventory(workspace: Workspace) -> list[dict[str, Any]]:
-    inv = workspace.inventory.assign(as_of="2024-02-20")
-    return [{k: (float(v) if k in ("on_hand", "in_transit", "min_qty", "max_qty") else v)
-             for k, v in r.items() if not pd.isna(v)} for r in inv.to_dict("records")]
-
+from tests.serving.payloads import inventory_rows, json_rows
 
 # --- stock risk -------------------------------------------------------------------------------
 
@@ -68,7 +55,7 @@ def test_stock_risk_bad_filters_are_422(api: Api):
 # --- inventory --------------------------------------------------------------------------------
 
 def test_inventory_snapshot_is_used_by_later_answers(api: Api, workspace: Workspace):
-    rows = _inventory(workspace)
+    rows = inventory_rows(workspace)
     for r in rows:
         r["on_hand"], r["in_transit"] = 0.0, 0.0
         r.pop("min_qty", None)
@@ -87,7 +74,7 @@ def test_inventory_snapshot_is_used_by_later_answers(api: Api, workspace: Worksp
 
 def test_inventory_rows_are_checked_by_the_data_contract_all_or_nothing(
         api: Api, workspace: Workspace):
-    rows = _inventory(workspace)
+    rows = inventory_rows(workspace)
     rows[1]["on_hand"] = -3.0
     rows[2]["min_qty"], rows[2]["max_qty"] = 9.0, 2.0
     rows.append(dict(rows[0]))
@@ -104,7 +91,7 @@ def test_inventory_rows_are_checked_by_the_data_contract_all_or_nothing(
 
 
 def test_inventory_of_unknown_nodes_is_404_naming_them(api: Api, workspace: Workspace):
-    rows = _inventory(workspace)[:2]
+    rows = inventory_rows(workspace)[:2]
     rows[0]["node_id"] = "DLR-99"
     answer = api.put("/v1/inventory", role="erp", json={"inventory": rows})
     assert answer.status_code == 404 and "'DLR-99'" in answer.json()["detail"]
@@ -125,7 +112,7 @@ def test_inventory_schema_errors_are_422_with_paths(api: Api):
 def test_sell_through_rolls_the_model_forward_like_forecaster_update(
         api: Api, workspace: Workspace):
     before = api.get("/v1/models/current", role="erp").json()
-    answer = api.post("/v1/sell-through", role="erp", json={"rows": _rows(workspace.new_rows)})
+    answer = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(workspace.new_rows)})
     assert answer.status_code == 201, answer.text
     body = answer.json()
     rolled = workspace.forecaster.update(workspace.new_rows)
@@ -143,13 +130,13 @@ def test_sell_through_rolls_the_model_forward_like_forecaster_update(
     current = api.get("/v1/models/current", role="erp").json()
     assert current["sell_through_batches"] == 1 and current["origin"] == body["origin_after"]
     assert current["model_version"] == before["model_version"]  # no retraining
-    again = api.post("/v1/sell-through", role="erp", json={"rows": _rows(workspace.new_rows)})
+    again = api.post("/v1/sell-through", role="erp", json={"rows": json_rows(workspace.new_rows)})
     assert again.status_code == 422 and "not after the model's last period" in \
         again.json()["detail"]
 
 
 def test_one_bad_row_refuses_the_whole_batch(api: Api, workspace: Workspace):
-    rows = _rows(workspace.new_rows)
+    rows = json_rows(workspace.new_rows)
     rows[3]["units"] = -2
     rows[5]["date"] = "2024-02-14"  # a Wednesday: off the weekly grid
     answer = api.post("/v1/sell-through", role="erp", json={"rows": rows})
@@ -163,16 +150,16 @@ def test_one_bad_row_refuses_the_whole_batch(api: Api, workspace: Workspace):
 
 
 def test_sell_through_for_unknown_series_or_old_periods(api: Api, workspace: Workspace):
-    rows = _rows(workspace.new_rows.head(2))
+    rows = json_rows(workspace.new_rows.head(2))
     rows[0]["sku"] = "SKU-9999"
     unknown = api.post("/v1/sell-through", role="erp", json={"rows": rows})
     assert unknown.status_code == 404 and "(DLR-01, SKU-9999)" in unknown.json()["detail"]
-    old = _rows(workspace.history.head(1).assign(date=pd.to_datetime(
+    old = json_rows(workspace.history.head(1).assign(date=pd.to_datetime(
         workspace.history.head(1)["date"])))
     stale = api.post("/v1/sell-through", role="erp", json={"rows": old})
     assert stale.status_code == 422
     assert stale.json()["errors"][0]["loc"] == ["body", "rows", 0, "date"]
-    node = _rows(workspace.new_rows.head(1))
+    node = json_rows(workspace.new_rows.head(1))
     node[0]["node_id"] = "NOWHERE"
     missing = api.post("/v1/sell-through", role="erp", json={"rows": node})
     assert missing.status_code == 404 and "'NOWHERE'" in missing.json()["detail"]
