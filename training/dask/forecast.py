@@ -4,9 +4,11 @@
 period, exactly as `fit_forecaster` runs the local one. Forecasts can be written straight
 from the partitions (`forecast_out`, one Parquet file per partition, nothing collected);
 for a model to log, each partition sends its series' pieces (forecasts, choice, scale,
-class, ETS states, errors and the history tail) and the client puts them in the local
-engine's series order: the result is the same `training.engine.forecast.Forecaster` that
-`fit_forecaster` returns, so MLflow logs the same pyfunc whichever engine trained it.
+class, ETS states, errors, the served model's forecasts on every window and the history
+tail) and the client puts them in the local engine's series order (the served model's
+calibration forecasts too, `Forecaster.calibration`): the result is the same
+`training.engine.forecast.Forecaster` that `fit_forecaster` returns, so MLflow logs the
+same pyfunc whichever engine trained it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ from features.periods import season_length
 from features.schema import DATE, ITEM, NODE
 from models.ets import ETSFit
 from models.lgbm import LGBMConfig
-from models.zoo import check_models
+from models.zoo import check_models, primary_model
 from training.dask.backtest import DaskBacktest, grid_of, run_backtest_dask
+from training.engine.calibration import (
+    EMPTY_CALIBRATION,
+    CalibrationForecasts,
+    calibration_forecasts,
+)
 from training.engine.forecast import Forecaster, forecast_dates
 from training.engine.rolling import ForecastState, tail_periods
 from training.engine.windows import cutoffs as rolling_cutoffs
@@ -40,6 +47,17 @@ def _concat_ets(fits: Sequence[ETSFit], order: np.ndarray) -> ETSFit:
                   cat([f.loglik for f in fits])[order], cat([f.nobs for f in fits])[order],
                   params, cat([f.states for f in fits])[order],
                   cat([f.sigma2 for f in fits])[order], fits[0].season)
+
+
+def _calibration(pieces: Sequence[dict[str, Any]], primary: str, order: np.ndarray
+                 ) -> CalibrationForecasts:
+    """`primary`'s forecasts on the calibration windows (every window but the last), the
+    partitions' series put in `order`."""
+    parts = [calibration_forecasts(p["windows"][:-1], primary) for p in pieces]
+    if parts[0].windows == 0:
+        return EMPTY_CALIBRATION
+    return CalibrationForecasts(cutoffs=parts[0].cutoffs,
+                                means=np.concatenate([c.means for c in parts])[order])
 
 
 def _assemble(result: DaskBacktest, *, freq: str, spec: FeatureSpec, nodes: pd.DataFrame | None,
@@ -67,7 +85,8 @@ def _assemble(result: DaskBacktest, *, freq: str, spec: FeatureSpec, nodes: pd.D
         scale=np.concatenate([w.scale for w in lasts])[order],
         classes=np.concatenate([w.classes for w in lasts])[order],
         calibrators=result.calibrators, lgbm=result.lgbm, state=state,
-        errors=errors.reset_index(drop=True))
+        errors=errors.reset_index(drop=True),
+        calibration=_calibration(pieces, primary_model(models), order))
 
 
 def fit_forecaster_dask(client: Any, store: Store, *, horizon: int,

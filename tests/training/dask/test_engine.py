@@ -151,12 +151,21 @@ def test_lightgbm_forecast_total_within_tolerance(client, medium):
     assert rolled.origin == fc.dates[0] and np.isfinite(rolled.means["lgbm"]).all()
 
 
-def test_trained_forecaster_is_the_local_one(client, small, tmp_path):
+@pytest.fixture(scope="module")
+def trained(client, small, tmp_path_factory) -> tuple[Forecaster, Forecaster, Path]:
+    """The local and the Dask-trained forecaster of `small` (3 calibration windows), and
+    the folder of forecasts the Dask fit wrote from the partitions."""
     _, store, history, nodes, freq = small
     local = fit_forecaster(history, freq=freq, horizon=4, nodes=nodes, models=LOCAL)
-    fc, _ = fit_forecaster_dask(client, store, horizon=4, models=LOCAL,
-                                forecast_out=tmp_path / "fc", quantiles=(0.05, 0.5, 0.95))
+    out = tmp_path_factory.mktemp("trained") / "fc"
+    fc, _ = fit_forecaster_dask(client, store, horizon=4, models=LOCAL, forecast_out=out,
+                                quantiles=(0.05, 0.5, 0.95))
     assert isinstance(fc, Forecaster)
+    return local, fc, out
+
+
+def test_trained_forecaster_is_the_local_one(client, trained, tmp_path):
+    local, fc, out = trained
     pd.testing.assert_frame_equal(fc.keys, local.keys)
     for name, mean in local.means.items():
         np.testing.assert_array_equal(fc.means[name], mean)
@@ -170,7 +179,7 @@ def test_trained_forecaster_is_the_local_one(client, small, tmp_path):
         for key, pool in calib.pools.items():
             np.testing.assert_array_equal(np.sort(np.concatenate(fc.calibrators[name].pools[key])),
                                           np.sort(np.concatenate(pool)))
-    written = pd.read_parquet(tmp_path / "fc").sort_values([NODE, ITEM, "date"])
+    written = pd.read_parquet(out).sort_values([NODE, ITEM, "date"])
     pd.testing.assert_frame_equal(written.reset_index(drop=True),
                                   local.predict(quantiles=(0.05, 0.5, 0.95)))
     rows = predict_dask(client, fc, tmp_path / "again", quantiles=(0.1, 0.9))
@@ -180,9 +189,22 @@ def test_trained_forecaster_is_the_local_one(client, small, tmp_path):
     assert rows == len(again)
 
 
+def test_trained_forecaster_keeps_the_local_calibration_forecasts(trained, small):
+    """`Forecaster.calibration` (what the pooled gate scores) is the local engine's, in the
+    local series order, and rolling forward keeps it."""
+    local, fc, _ = trained
+    history = small[2]
+    assert local.calibration.windows == 3 and fc.calibration.means.dtype == np.float32
+    assert list(fc.calibration.cutoffs) == list(local.calibration.cutoffs)
+    np.testing.assert_array_equal(fc.calibration.means, local.calibration.means)
+    new = history[history["date"] == history["date"].max()].assign(date=fc.dates[0])
+    rolled = fc.update(new)
+    assert rolled.origin == fc.dates[0] and rolled.calibration is fc.calibration
+
+
 def test_train_stage_on_dask_logs_engine_cluster_size_and_the_same_model(client, small,
                                                                          tmp_path):
-    _, store, _, _, _ = small
+    _, store, history, nodes, freq = small
     settings = StoreSettings.local(tmp_path)
     cfg = TrainConfig(data=store.path, horizon=4, windows=1, warmup=2,
                       models=("snaive", "ma", "auto"), engine="dask",
@@ -198,7 +220,13 @@ def test_train_stage_on_dask_logs_engine_cluster_size_and_the_same_model(client,
     assert run.data.params["engine.workers"] == "2"
     assert run.data.tags["engine"] == "dask"
     assert outcome.scores.score("auto") > 0
-    assert isinstance(model.unwrap_python_model().forecaster, Forecaster)
+    logged = model.unwrap_python_model().forecaster
+    assert isinstance(logged, Forecaster)
+    # the logged model keeps the calibration forecasts (the local engine's, same config)
+    local = fit_forecaster(history, freq=freq, horizon=4, nodes=nodes, models=cfg.models,
+                           calibration_windows=cfg.warmup)
+    assert list(logged.calibration.cutoffs) == list(local.calibration.cutoffs)
+    np.testing.assert_array_equal(logged.calibration.means, local.calibration.means)
     frame = model.predict(pd.DataFrame({NODE: ["DLR-01"], ITEM: ["SKU-0001"]}))
     assert len(frame) == 4
     assert list((store.path / "_runs" / outcome.run_id / "predictions.parquet").glob("*"))

@@ -71,6 +71,9 @@ def test_fit_levels_on_dask_equals_the_local_engine(client, channel):
     pd.testing.assert_frame_equal(dask.hierarchy.keys, local.hierarchy.keys)
     assert (dask.hierarchy.summing != local.hierarchy.summing).nnz == 0
     assert dask.reconcile == local.reconcile
+    # the bottom series' calibration forecasts survive `attach_levels` on both engines
+    assert list(dask.calibration.cutoffs) == list(local.calibration.cutoffs)
+    np.testing.assert_array_equal(dask.calibration.means, local.calibration.means)
     assert local.levels is not None and dask.levels is not None
     assert local.levels.scores is not None and dask.levels.scores is not None
     cols = ["method", "level", "skus", "wrmsse"]
