@@ -26,7 +26,8 @@ without LightGBM of the earlier tables, `--models snaive,ma,croston,tsb,auto` th
 Prints the protection-interval coverage check (correlation chosen on the first half of the
 weeks, coverage on the second) and the policy table, plus channelcast with the backorder view
 of the interval (`lost_sales=False`) for comparison. The table has the `oracle` (perfect
-foresight, the ceiling), each policy's share of the headroom over the best fair share
+foresight, the ceiling; `fill_bound`: HiGHS' upper bound on any policy's fill rate, beside the
+oracle's plan), each policy's share of the headroom over the best fair share
 (`headroom_fill`, `headroom_value` on the money cost) and the money columns at the default
 rates (margin 0.3 x price, holding 0.25/52 a week of the stock's value; walmart has no prices:
 its units are dollars of sales, worth 1 each). Tables are written to
@@ -89,9 +90,9 @@ def _generated(nodes: int, skus: int, periods: int, seed: int, start: int
     return data.sell_through, data.nodes, freq, truth, packs, start
 
 
-SHOWN = ["supply", "scarcity", "policy", "fill_rate", "supply_cap", "lost_units", "avg_node_stock",
-         "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts", "lost_margin",
-         "holding_cost", "cost", "headroom_fill", "headroom_value"]
+SHOWN = ["supply", "scarcity", "policy", "fill_rate", "fill_bound", "supply_cap", "lost_units",
+         "avg_node_stock", "avg_central_stock", "avg_total_stock", "end_node_stock", "stockouts",
+         "lost_margin", "holding_cost", "cost", "headroom_fill", "headroom_value"]
 
 
 def run(name: str, models: tuple[str, ...] = PRODUCTION_MODELS, seed: int = 3,

@@ -16,8 +16,12 @@ The policy backtest has no node minimums, maximums or capacities (every policy s
 within [0, central stock]); neither does the oracle. Sizes: per sku, nodes x periods
 shipment, sale and stock variables (walmart: ~45 nodes x 83 weeks). Whole packs make it
 hard: with packs of 24 units and a few units a week per node HiGHS does not prove a 1% gap
-in 20 s, so each sku gets `time_limit` seconds (2 by default) and the oracle ships the best
-plan found (none, if HiGHS found no plan in time: then the candidates below decide);
+in 20 s. A wall-clock limit made the plan depend on the machine's load (HiGHS stopped
+wherever the clock found it, often inside the root node before its heuristics had run), so
+each sku gets a deterministic work limit instead: HiGHS finishes the root node (presolve,
+cuts, heuristics) and stops after `node_limit` branch-and-bound nodes (1 by default) or at
+the `MIP_GAP`; the same inputs give the same plan on any machine and load. The oracle ships
+the best plan found (none, if HiGHS found none: then the candidates below decide);
 `Oracle.bound` is HiGHS' upper bound on the units sold (the sum over skus of each problem's
 dual bound), which no policy can exceed. With a gap left, a policy may sell
 a little more than that plan, never more than the bound. So the oracle takes, per sku, the
@@ -36,18 +40,19 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from training.policy.sim import Decide, SimInputs, simulate
 
-__all__ = ["MIP_GAP", "TIME_LIMIT", "Oracle", "best_per_sku", "plan_shipments"]
+__all__ = ["MIP_GAP", "NODE_LIMIT", "Oracle", "best_per_sku", "plan_shipments"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-TIME_LIMIT = 2.0
-"""Seconds HiGHS gets per sku."""
+NODE_LIMIT = 1
+"""Branch-and-bound nodes HiGHS explores per sku after its root node (a work limit, not a
+clock: the plan does not depend on the machine's load)."""
 MIP_GAP = 1e-3
 """Relative gap at which HiGHS stops."""
 
 
 def plan_shipments(inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
-                   time_limit: float = TIME_LIMIT) -> tuple[FloatArray, float]:
+                   node_limit: int = NODE_LIMIT) -> tuple[FloatArray, float]:
     """Units shipped per series x period by the perfect-foresight plan (`pack` per sku,
     `weight` per series), and the upper bound on the weighted units sold."""
     demand = np.nan_to_num(inputs.demand, nan=0.0)
@@ -59,13 +64,13 @@ def plan_shipments(inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
             plan[rows], b = _plan_sku(demand[rows], lead=inputs.lead[rows],
                                       review=inputs.review, supply=inputs.supply[g],
                                       initial=inputs.initial[rows], pack=float(pack[g]),
-                                      weight=weight[rows], time_limit=time_limit)
+                                      weight=weight[rows], node_limit=node_limit)
             bound += b
     return plan, bound
 
 
 def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatArray,
-              initial: FloatArray, pack: float, weight: FloatArray, time_limit: float
+              initial: FloatArray, pack: float, weight: FloatArray, node_limit: int
               ) -> tuple[FloatArray, float]:
     """One sku's plan. Variables: packs k[i, r] at each review r, sales s[i, t], stock at
     the nodes after the period's sales h[i, t], central stock after shipping c[t]."""
@@ -113,11 +118,11 @@ def _plan_sku(demand: FloatArray, *, lead: IntArray, review: int, supply: FloatA
     integer[k_at] = 1
     result = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=integer,
                   bounds=Bounds(np.zeros(size), upper),
-                  options={"time_limit": time_limit, "mip_rel_gap": MIP_GAP})
+                  options={"node_limit": node_limit, "mip_rel_gap": MIP_GAP})
     plan = np.zeros((n, periods))
     given = getattr(result, "mip_dual_bound", None)
     dual = float(given) if given is not None and np.isfinite(given) else None
-    if result.x is None:  # no plan within the time limit (a loaded machine): ship nothing
+    if result.x is None:  # no plan within the work limit: ship nothing
         # here (the candidates' plans compete per sku); the bound is HiGHS' or the trivial one
         return plan, -dual if dual is not None else _trivial_bound(demand, initial, supply,
                                                                     weight)
@@ -162,12 +167,12 @@ class Oracle:
     the best of `plan_shipments`' and the `candidates` (other plans for the same inputs)."""
 
     def __init__(self, inputs: SimInputs, *, pack: FloatArray, weight: FloatArray,
-                 time_limit: float = TIME_LIMIT, candidates: tuple[FloatArray, ...] = ()
+                 node_limit: int = NODE_LIMIT, candidates: tuple[FloatArray, ...] = ()
                  ) -> None:
         self.group = inputs.group
         weight = np.asarray(weight, dtype=np.float64)
         plan, self.bound = plan_shipments(inputs, pack=np.asarray(pack, dtype=np.float64),
-                                          weight=weight, time_limit=time_limit)
+                                          weight=weight, node_limit=node_limit)
         self.plan = best_per_sku(inputs, [plan, *candidates], weight) if candidates else plan
 
     def __call__(self, t: int, _position: FloatArray, central: FloatArray) -> FloatArray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,30 @@ def test_without_a_plan_in_time_the_candidates_decide(monkeypatch: pytest.Monkey
     oracle = Oracle(inputs, pack=np.ones(1), weight=np.ones(2), candidates=(candidate,))
     out = simulate(inputs, decide=oracle)
     assert out.sold == 19.0 and oracle.bound >= out.sold
+
+
+def test_the_plan_is_reproducible_and_bounded_by_work_not_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packs make HiGHS stop short of the optimum: where it stops is a work limit (nodes),
+    not a clock, so two runs give the same plan and bound whatever the machine's load."""
+    import training.policy.oracle as oracle_module
+
+    options: list[dict[str, float]] = []
+    real = oracle_module.milp
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        options.append(dict(kwargs["options"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(oracle_module, "milp", watched)
+    rng = np.random.default_rng(7)
+    demand = rng.poisson(2.0, (8, 30)).astype(float)
+    inputs = channel(demand.tolist(), group=[0] * 4 + [1] * 4, lead=[1, 2, 3, 1, 2, 3, 1, 2],
+                     supply=np.floor(0.8 * np.vstack([demand[:4].sum(axis=0),
+                                                      demand[4:].sum(axis=0)])).tolist())
+    first, second = (Oracle(inputs, pack=np.array([6.0, 12.0]), weight=np.ones(8))
+                     for _ in range(2))
+    np.testing.assert_array_equal(first.plan, second.plan)
+    assert first.bound == second.bound
+    assert options and all("time_limit" not in o and o["node_limit"] >= 1 for o in options)
+    assert simulate(inputs, decide=first).sold <= first.bound + 1e-9
