@@ -103,7 +103,7 @@ def interval_evidence(units: FloatArray, censored: BoolArray, group: IntArray, *
         rate = pooled_rate(units[:, :t], censored[:, :t], group,
                            level_periods=level_periods, share_periods=share_periods)
         pooled[w] = rate * np.nansum(weights, axis=1)
-        seen = min(steps, units.shape[1] - t)
+        seen = max(0, min(steps, units.shape[1] - t))  # periods of it in the data
         inside = weights[:, :seen] > 0
         over = inside.sum(axis=1) == (weights > 0).sum(axis=1)  # in the data by its end
         clean = over & inside.any(axis=1) & ~(bad[:, t:t + seen] & inside).any(axis=1)

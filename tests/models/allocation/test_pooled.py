@@ -69,6 +69,9 @@ def test_interval_evidence_sums_each_interval_and_leaves_out_stock_outs() -> Non
     late = interval_evidence(units, censored, np.array([0, 0]), cutoffs=[5],
                              forecasts=forecasts[:1], periods=np.array([2.0, np.nan]))
     assert np.isnan(late.actual).all()  # interval past the data; a series without interval
+    beyond = interval_evidence(units, censored, np.array([0, 0]), cutoffs=[8],
+                               forecasts=forecasts[:1], periods=np.array([1.0, 1.0]))
+    assert np.isnan(beyond.actual).all()  # a cutoff past the data's end: nothing recorded
 
 
 def test_gate_is_on_when_the_half_way_means_erred_less_in_interval_sums() -> None:
