@@ -16,7 +16,7 @@ last `CALIBRATION_WINDOWS` windows of `horizon` periods before its origin, every
 knows; with `allocate --fit`, the sku's), the pooled rate recomputed from the history at the
 same cutoffs. The replay's are the replayed windows before each week
 (`training.policy.pooled`). No calibration forecasts on record (a forecaster pickled before
-they were kept, or one fitted by the Dask engine) or no history at their cutoffs: the
+they were kept; the Dask engine keeps them too) or no history at their cutoffs: the
 forecasts are kept.
 """
 
