@@ -193,23 +193,27 @@ def groups(hier: Hierarchy, items_grouped: bool) -> dict[str, np.ndarray]:
     return out
 
 
-def rmsse_parts(y: np.ndarray, cut: int, fcst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per series RMSSE of one window and its M5 weight (units in the last H periods)."""
+def scale_and_weight(y: np.ndarray, cut: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per series M5 scale (mean squared first difference up to `cut`) and M5 weight (units
+    in the last H periods up to `cut`; 0 where the scale is 0)."""
     hist = y[:, : cut + 1]
     scale = np.mean(np.diff(hist, axis=1) ** 2, axis=1)
+    return scale, np.where(scale > 0, hist[:, -H:].sum(axis=1), 0.0)
+
+
+def rmsse_parts(y: np.ndarray, cut: int, fcst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per series RMSSE of one window and its M5 weight (units in the last H periods)."""
+    scale, weight = scale_and_weight(y, cut)
     actual = y[:, cut + 1: cut + 1 + H]
     with np.errstate(invalid="ignore", divide="ignore"):
         rmsse = np.sqrt(np.mean((actual - fcst) ** 2, axis=1) / scale)
-    weight = np.where(scale > 0, hist[:, -H:].sum(axis=1), 0.0)
     return np.nan_to_num(rmsse), weight
 
 
 def m5_weights(y: np.ndarray, cut: int, hier: Hierarchy) -> np.ndarray:
     """Each series' weight of its RMSE in its cell's WRMSSE, from the history up to `cut`
     only (M5 weight / sqrt(scale), normalised within its level x sku-kind cell)."""
-    hist = y[:, : cut + 1]
-    scale = np.mean(np.diff(hist, axis=1) ** 2, axis=1)
-    weight = np.where(scale > 0, hist[:, -H:].sum(axis=1), 0.0)
+    scale, weight = scale_and_weight(y, cut)
     cells = cell_codes(hier)
     total = np.bincount(cells, weights=weight)[cells]
     with np.errstate(invalid="ignore", divide="ignore"):
