@@ -31,7 +31,7 @@ from models.hierarchy.covariance import LowRankCov, covariance_for
 from models.hierarchy.projection import BottomMap, fit_projection, reconciled_errors
 from models.hierarchy.structure import Hierarchy
 
-__all__ = ["ANCHOR", "BOTTOM_TOLERANCE", "CANDIDATES", "Blend", "select_blend"]
+__all__ = ["ANCHOR", "BOTTOM_TOLERANCE", "CANDIDATES", "Blend", "row_rms", "select_blend"]
 
 FloatArray = npt.NDArray[np.float64]
 BOTTOM_TOLERANCE = 1.01
@@ -111,7 +111,7 @@ def _held_out(hierarchy: Hierarchy, residuals: FloatArray
     return errors, fixed
 
 
-def _row_rms(values: FloatArray) -> FloatArray:
+def row_rms(values: FloatArray) -> FloatArray:
     """Root mean square of each row over its finite entries (NaN for a row without any)."""
     known = np.isfinite(values)
     count = known.sum(axis=1)
@@ -124,7 +124,7 @@ def _row_rms(values: FloatArray) -> FloatArray:
 def _scores(codes: npt.NDArray[np.int64], n_bottom: int, base_rms: FloatArray,
             err: FloatArray) -> tuple[float, float]:
     """(mean over levels of sum RMSE / sum base RMSE, the same ratio over the bottoms)."""
-    rms = _row_rms(err)
+    rms = row_rms(err)
     ok = np.isfinite(rms) & np.isfinite(base_rms)
     ratios = [rms[ok & (codes == lv)].sum() / base_rms[ok & (codes == lv)].sum()
               for lv in np.unique(codes) if base_rms[ok & (codes == lv)].sum() > 0]
@@ -142,7 +142,7 @@ def select_blend(hierarchy: Hierarchy, residuals: FloatArray) -> Blend:
                      hierarchy.n_bottom)
     errors, fixed = _held_out(hierarchy, residuals)
     codes = hierarchy.level_codes()
-    base_rms = _row_rms(residuals)
+    base_rms = row_rms(residuals)
     counts: dict[str, int] = {}
     total = np.zeros_like(residuals)
     for r in range(1, ROUNDS + 1):

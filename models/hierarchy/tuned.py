@@ -36,7 +36,7 @@ import numpy.typing as npt
 from features.schema import ITEM
 from models.hierarchy.covariance import covariance_for
 from models.hierarchy.projection import BottomMap, fit_diagonal, fit_projection
-from models.hierarchy.select import Blend
+from models.hierarchy.select import Blend, row_rms
 from models.hierarchy.structure import ALL_SKUS, LEVELS, Hierarchy
 
 __all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "TunedWls", "blocks_of",
@@ -117,19 +117,10 @@ def blocks_of(steps: IntArray | None, m: int) -> IntArray:
 
 def second_moment(residuals: FloatArray) -> FloatArray:
     """Mean square of each row (a bias counts as error), floored above 0."""
-    ms = _row_rms(residuals) ** 2
+    ms = row_rms(residuals) ** 2
     known = ms[np.isfinite(ms) & (ms > 0)]
     tiny = 1e-8 * float(known.mean()) if known.size else 1e-8
     return np.asarray(np.where(np.isfinite(ms) & (ms > tiny), ms, tiny), dtype=np.float64)
-
-
-def _row_rms(values: FloatArray) -> FloatArray:
-    """Root mean square of each row over its finite entries (NaN for a row without any)."""
-    known = np.isfinite(values)
-    count = known.sum(axis=1)
-    total = (np.where(known, values, 0.0) ** 2).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.sqrt(total / count), dtype=np.float64)
 
 
 class _Scorer:
@@ -148,7 +139,7 @@ class _Scorer:
                       for fit, test in (half, half[::-1])]
         self.var = [second_moment(residuals[:, fit]) for fit, _ in self.folds]
         if weights is None:
-            base = np.nan_to_num(_row_rms(residuals))
+            base = np.nan_to_num(row_rms(residuals))
             per_cell = np.bincount(self.cells, weights=base)
             weights = np.divide(1.0, per_cell[self.cells], out=np.zeros_like(base),
                                 where=per_cell[self.cells] > 0)
@@ -162,7 +153,7 @@ class _Scorer:
         """(n_cells, n_windows) weighted RMSE sums of `errors` (columns as the residuals)."""
         errors = np.where(np.isnan(self.residuals), np.nan, errors)
         ids = np.unique(self.blocks)
-        rms = np.stack([np.nan_to_num(_row_rms(errors[:, self.blocks == k])) for k in ids],
+        rms = np.stack([np.nan_to_num(row_rms(errors[:, self.blocks == k])) for k in ids],
                        axis=1)
         n_cells = int(self.cells.max()) + 1
         return np.stack([np.bincount(self.cells, weights=self.weights * rms[:, j],
