@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import sparse
 
 from models.hierarchy import (
     COHERENT_METHODS,
@@ -17,14 +16,7 @@ from models.hierarchy import (
     fit_reconciler,
 )
 from models.hierarchy.covariance import shrunk_covariance
-
-
-def _two_level() -> Hierarchy:
-    """Bottoms A, B and their total T = A + B."""
-    keys = pd.DataFrame({"level": ["node", "node", "total"], "node_id": ["A", "B", "TOTAL"],
-                         "sku": ["x", "x", "x"]})
-    summing = sparse.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
-    return Hierarchy(keys=keys, summing=summing, n_bottom=2)
+from tests.models.hierarchy.cases import two_level
 
 
 @pytest.mark.parametrize(("method", "expected"), [
@@ -37,7 +29,7 @@ def _two_level() -> Hierarchy:
     ("none", [10.0, 20.0, 36.0]),
 ])
 def test_two_level_case_on_paper(method: str, expected: list[float]) -> None:
-    h = _two_level()
+    h = two_level()
     residuals = np.random.default_rng(0).normal(size=(3, 12))
     rec = fit_reconciler(h, residuals, method)
     np.testing.assert_allclose(rec.means(np.array([[10.0], [20.0], [36.0]])).ravel(),
@@ -46,7 +38,7 @@ def test_two_level_case_on_paper(method: str, expected: list[float]) -> None:
 
 def test_wls_var_on_paper() -> None:
     # variances 1, 4, 5 (residual columns +-1, +-2, +-sqrt(5)): C W C' = 10, W C' = (-1, -4, 5)
-    h = _two_level()
+    h = two_level()
     signs = np.array([1.0, -1.0, 1.0, -1.0])
     residuals = np.vstack([signs, 2 * signs, np.sqrt(5) * signs]) * np.sqrt(3 / 4)
     rec = fit_reconciler(h, residuals, "wls_var")
@@ -112,7 +104,7 @@ def test_shrunk_covariance_matches_hierarchicalforecast() -> None:
 
 
 def test_bad_arguments() -> None:
-    h = _two_level()
+    h = two_level()
     with pytest.raises(ValueError, match="`method` must be one of"):
         fit_reconciler(h, np.zeros((3, 4)), "topdown")
     with pytest.raises(ValueError, match=r"n_all=3, h\)"):

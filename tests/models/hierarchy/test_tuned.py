@@ -13,20 +13,13 @@ from models.hierarchy import Hierarchy, aggregate, build_hierarchy, fit_reconcil
 from models.hierarchy.covariance import LowRankCov
 from models.hierarchy.projection import Projection, fit_diagonal, fit_projection
 from models.hierarchy.tuned import TunedWls, blocks_of, cell_codes, cell_names, tune_wls
+from tests.models.hierarchy.cases import two_level
 
 BASE = np.array([[10.0], [20.0], [36.0]])
 
 
-def _two_level() -> Hierarchy:
-    """Bottoms A, B and their total T = A + B."""
-    keys = pd.DataFrame({"level": ["node", "node", "total"], "node_id": ["A", "B", "TOTAL"],
-                         "sku": ["x", "x", "x"]})
-    summing = sparse.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
-    return Hierarchy(keys=keys, summing=summing, n_bottom=2)
-
-
 def test_a_point_of_the_family_on_paper() -> None:
-    h = _two_level()
+    h = two_level()
     cells = cell_codes(h)
     assert [cell_names()[c] for c in cells] == ["node/sku", "node/sku", "total/sku"]
     struct, var = np.array([1.0, 1.0, 2.0]), np.array([1.0, 4.0, 9.0])
@@ -68,7 +61,7 @@ def test_windows_from_the_steps() -> None:
 
 
 def test_one_window_reduces_to_wls_struct() -> None:
-    h = _two_level()
+    h = two_level()
     residuals = np.random.default_rng(0).normal(size=(3, 4))
     assert tune_wls(h, residuals, steps=np.arange(1, 5)) == TunedWls(1.0, 0.0)
     rec = fit_reconciler(h, residuals, "wls_tuned", steps=np.arange(1, 5))
@@ -79,7 +72,7 @@ def test_one_window_reduces_to_wls_struct() -> None:
 
 def test_no_evidence_keeps_wls_struct() -> None:
     # every base error zero: every candidate scores the same, nothing beats the start
-    h = _two_level()
+    h = two_level()
     assert tune_wls(h, np.zeros((3, 8)), steps=np.tile([1, 2], 4)) == TunedWls(1.0, 0.0)
 
 
@@ -116,6 +109,6 @@ def test_a_fitted_reconciler_pickles() -> None:
 
 
 def test_bad_weights() -> None:
-    h = _two_level()
+    h = two_level()
     with pytest.raises(ValueError, match=r"one finite weight >= 0 per series \(n_all=3"):
         fit_reconciler(h, np.zeros((3, 8)), "wls_tuned", weights=[1.0, 2.0])
