@@ -6,6 +6,10 @@
   the score is log(cover / normal cover). Its thresholds are the floors (cover 1.15, 1.25,
   1.5, 2 x normal): a channel has too few node-periods to measure a 1e-3 quantile, and the
   quantile would absorb earlier stuffing (measured false alarms on walmart: BENCHMARKS.md).
+  Its start is the most likely change point (`changepoint.shift_start`) of the excess
+  (sell_in - units) / mean units over the node's run of periods with sell-in above
+  sell-through (an order-up-to flow ships more than it sells in ordinary periods too); the
+  message's ratio is sell-in / sell-through from that start.
 - `stock_mismatch` (series): on_hand differs from previous on_hand + sell_in - units by more
   than `mismatch_units` and `mismatch_share` of the flow; the score is the break's share of
   the flow (sign kept in `observed - expected`).
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.monitor.changepoint import shift_start, sum_from
 from models.monitor.config import MonitorConfig
 from models.monitor.panel import FloatArray, Panel, node_sums, trailing_mean
 from models.monitor.signal import Signal
@@ -106,11 +111,15 @@ def stuffing_signal(flow: NodeFlow, config: MonitorConfig) -> Signal:
         rise = np.log(cover / normal)
     persistent = (above >= (k - 1) / k) & (ratio >= config.min_sell_in_ratio)
     score = np.where(np.isnan(rise) | ~has_flow, np.nan, np.where(persistent, rise, 0.0))
+    loading = sell_in > units
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = (sell_in - units) / mean_units  # periods of sales shipped on top of them
+        start = shift_start(excess, _run_start(loading), loading)
+        since = sum_from(sell_in, start) / sum_from(units, start)
     weeks = flow.period_weeks
-    return Signal(kind="channel_stuffing", node_level=True, score=score,
-                  start=_run_start(sell_in > units), expected=normal * weeks,
-                  observed=cover * weeks, floors=STUFFING_FLOORS, extra={"ratio": ratio},
-                  calibrated=False)
+    return Signal(kind="channel_stuffing", node_level=True, score=score, start=start,
+                  expected=normal * weeks, observed=cover * weeks, floors=STUFFING_FLOORS,
+                  extra={"ratio": since}, calibrated=False)
 
 
 def _trailing_median(values: FloatArray, window: int, *, lag: int) -> FloatArray:

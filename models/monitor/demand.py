@@ -20,6 +20,11 @@ of 4 means four of that series' typical errors.
   `scale_window` periods): weekly errors of real series are correlated, so dividing one
   week's scale by sqrt(r) would overstate a short drift on a noisy series (walmart: drop
   recall at 0.5 false alerts per 1,000 up from 0.80 / 0.70 to 0.87 / 0.77, BENCHMARKS.md).
+  Its start is the run's most likely change point (`changepoint.shift_start` over the scaled
+  shortfalls -z of the run's clean periods), not the run's first period: runs often begin
+  with ordinary weeks a little below expectation before the real drop. Expected and sold
+  units are summed from that start (the message quotes them), so the message of a period
+  names the start estimated then; an extended alert keeps the start it opened with.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from models.monitor.changepoint import shift_start, sum_from
 from models.monitor.config import MonitorConfig
 from models.monitor.panel import FloatArray, Panel, trailing_mean
 from models.monitor.signal import Signal
@@ -166,17 +172,18 @@ def peer_spike_signal(spike: Signal, items: npt.NDArray[np.object_],
 
 def drop_signal(panel: Panel, exp: Expectation, config: MonitorConfig) -> Signal:
     """`demand_drop`: a run of >= `min_run` clean periods below expectation, scored by the
-    mean log shortfall of its last r (<= `drop_window`) periods over `run_scales`' r-th."""
+    mean log shortfall of its last r (<= `drop_window`) periods over `run_scales`' r-th,
+    dated at the run's most likely change point (`shift_start` over its scaled shortfalls),
+    with the units expected and sold summed from that date."""
     n, periods = exp.z.shape
     w = config.drop_window
     scales = run_scales(exp, config)
     error = exp.z * exp.scale
     score = np.full((n, periods), np.nan)
-    start = np.zeros((n, periods), dtype=np.int64)
-    expected, observed = np.zeros((n, periods)), np.zeros((n, periods))
+    first_of = np.zeros((n, periods), dtype=np.int64)
+    runs = np.zeros((n, periods), dtype=np.int64)
     recent = np.zeros((n, w))  # the run's last w scaled errors (0 = none)
     run, first = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    sum_exp, sum_obs = np.zeros(n), np.zeros(n)
     checked = np.zeros(n, dtype=bool)
     for t in range(periods):
         z = exp.z[:, t]
@@ -190,16 +197,22 @@ def drop_signal(panel: Panel, exp: Expectation, config: MonitorConfig) -> Signal
         recent = np.where(broken[:, None] | opened[:, None], 0.0, recent)
         recent[below] = np.roll(recent[below], 1, axis=1)
         recent[below, 0] = -error[below, t]
-        keep = run > 0
-        sum_exp = np.where(keep, np.where(opened, 0.0, sum_exp), 0.0)
-        sum_obs = np.where(keep, np.where(opened, 0.0, sum_obs), 0.0)
-        sum_exp += np.where(below, np.nan_to_num(exp.expected_units[:, t]), 0.0)
-        sum_obs += np.where(below, np.nan_to_num(panel.units[:, t]), 0.0)
         r = np.clip(run, 1, w)
         by_length = np.stack([scale[:, t] for scale in scales])
         value = recent.sum(axis=1) / r / by_length[r - 1, np.arange(n)]
         score[:, t] = np.where(checked, np.where(run >= config.min_run, value, 0.0), np.nan)
-        start[:, t], expected[:, t], observed[:, t] = first, sum_exp, sum_obs
+        first_of[:, t], runs[:, t] = first, run
+    start = shift_start(-exp.z, first_of, runs > 0)
+    below = exp.z < -config.drop_slack  # NaN compares False: clean periods only
+    expected = _run_sums(exp.expected_units, below, start, runs > 0)
+    observed = _run_sums(panel.units, below, start, runs > 0)
     return Signal(kind="demand_drop", node_level=False, score=score, start=start,
                   expected=expected, observed=observed, floors=DROP_FLOORS,
                   calibrate_from=exp.seasonal_from)
+
+
+def _run_sums(values: FloatArray, counted: npt.NDArray[np.bool_],
+              start: npt.NDArray[np.int64], live: npt.NDArray[np.bool_]) -> FloatArray:
+    """Per row and period t, the sum of `values` over the counted periods start .. t (0
+    where no run is `live`)."""
+    return np.where(live, sum_from(np.where(counted, np.nan_to_num(values), 0.0), start), 0.0)
