@@ -42,13 +42,16 @@ def pooled_scale(panel: Panel, means: FloatArray, *, start: int, interval: IntAr
     """Factor per window x series for the forecasts: window i (made for grid period
     `start` + i) moves its interval mean `weight` of the way to the pooled rate x `interval`
     when the gate is on for it on the windows before it (`evidence_windows`), else 1
-    (`means`: window x series x step forecast means)."""
+    (`means`: window x series x step forecast means; an interval longer than its steps counts
+    as the steps, as for the product's horizon)."""
     n_windows = means.shape[0]
     evidence = interval_evidence(panel.units, panel.censored, group,
                                  cutoffs=[start + i for i in range(n_windows)], forecasts=means,
                                  periods=interval.astype(np.float64),
                                  level_periods=level_periods, share_periods=share_periods)
-    longest = int(interval.max(initial=1))
+    # an interval longer than the forecasts counts as their steps (as in the evidence), so it
+    # is over, and the product's windows are spaced, `steps` periods after the cutoff
+    longest = min(int(interval.max(initial=1)), means.shape[2])
     scale = np.ones(means.shape[:2])
     for i in range(n_windows):
         past = evidence_windows(i, longest=longest, windows=windows)

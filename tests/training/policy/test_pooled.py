@@ -75,3 +75,18 @@ def test_evidence_is_every_window_over_or_the_products_layout() -> None:
     assert evidence_windows(6, longest=4).tolist() == [0, 1, 2]  # window 2 ends at week 6
     assert evidence_windows(11, longest=4, windows=3).tolist() == []
     assert evidence_windows(13, longest=4, windows=3).tolist() == [1, 5, 9]
+
+
+def test_intervals_longer_than_the_forecasts_count_as_the_forecasts_steps(small: Small) -> None:
+    f, _, _ = small
+    group = _group(small)
+    steps = int(f.interval.max()) - 1  # forecasts shorter than the longest interval
+    means = f.means[:, :, :steps]
+    capped = np.minimum(f.interval, steps)
+    for windows in (None, 2):
+        long = pooled_scale(f.panel, means, start=f.start, interval=f.interval, group=group,
+                            windows=windows)
+        short = pooled_scale(f.panel, means, start=f.start, interval=capped, group=group,
+                             windows=windows)
+        np.testing.assert_array_equal(long, short)  # evidence `steps` apart, over after `steps`
+    assert not np.all(long[steps:] == 1.0)  # the gate has evidence from week `steps` on
