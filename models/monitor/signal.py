@@ -32,7 +32,8 @@ class Signal:
         kind: the alert kind (vocabulary.KINDS).
         node_level: True when rows are nodes (Panel.node_ids), else series (Panel.keys).
         score: (entities x periods) score, larger is worse; NaN where not checked.
-        start: (entities x periods) first period of the evidence ending at t.
+        start: (entities x periods) first period of the evidence ending at t (for drops and
+            stuffing its most likely change point, `changepoint.shift_start`).
         expected: (entities x periods) what was expected (units, weeks of cover, ...).
         observed: (entities x periods) what was seen, in the same unit.
         floors: smallest threshold of low, medium, high and critical.
