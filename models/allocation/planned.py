@@ -27,7 +27,8 @@ DEMAND_SOURCE = "demand_source"
 rate, "forecast" where it is the forecast's."""
 POOLED_NOTE = ("the demand mean is the forecast's moved half-way to the pooled rate (the sku's "
                "sales over its last 2 periods across all nodes x this node's 52-period share), "
-               "which has erred less than the forecasts lately")
+               "which has split the sku's sales over its nodes better than the forecasts "
+               "lately")
 """What a line's explanation adds when its demand mean is the pooled one."""
 
 

@@ -8,6 +8,12 @@ forecast's, the mean moves `weight` of the way to the pooled one). On the genera
 this cut the interval mean's error and raised channelcast's fill rate at every supply level
 (BENCHMARKS.md, "Policy headroom against perfect foresight (issue 20)").
 
+The gate (`pooled_gate_on`) judges the move on what channelcast uses it for, splitting each
+sku's supply over its nodes: the half-way means' and the forecasts' shares of each sku's
+recorded sales over the protection intervals. Judged on the interval sums themselves, the
+recent sku level (2 periods, noisier than a good model's level) hid the better split from
+the gate once the forecasts were good (LightGBM on the generated channels).
+
 Periods whose sales were cut by a stock-out (`censored`) or not reported count neither in
 the shares nor in the level: the level is the sku's uncensored sales over the recent periods
 divided by the shares of the nodes they came from.
@@ -23,7 +29,7 @@ import numpy.typing as npt
 
 __all__ = ["CALIBRATION_WINDOWS", "LEVEL_PERIODS", "NO_EVIDENCE", "POOLED_WEIGHT",
            "SHARE_PERIODS", "IntervalEvidence", "PooledGate", "interval_evidence",
-           "interval_weights", "pooled_factor", "pooled_gate_on", "pooled_rate"]
+           "interval_weights", "pooled_factor", "pooled_gate_on", "pooled_rate", "split_error"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,9 +50,10 @@ class PooledGate:
     """Whether channelcast's interval means are moved to the pooled rate (`pooled_gate_on`).
 
     Attributes:
-        used: the half-way means have erred less than the forecasts on the evidence.
+        used: the half-way means have split the skus' sales over their nodes better than
+            the forecasts on the evidence.
         model_error, pooled_error: the forecasts' and the half-way means' total absolute
-            interval-sum errors there.
+            split errors there (`split_error`).
         windows: windows of evidence (0: none, the forecasts are kept).
         intervals: (window, series) intervals compared (recorded, no stock-out in them).
     """
@@ -67,15 +74,17 @@ class IntervalEvidence:
     """Per window x series, over each series' protection interval after the window's cutoff:
     the forecasts' sum (`model`), the pooled rate's (`pooled`) and the recorded sales
     (`actual`, NaN where a period of it was cut by a stock-out, not reported, or not yet
-    over); see `interval_evidence`."""
+    over); `group`: each series' sku number; see `interval_evidence`."""
 
     model: FloatArray
     pooled: FloatArray
     actual: FloatArray
+    group: IntArray
 
     def take(self, windows: IntArray | slice) -> IntervalEvidence:
         """The evidence of some windows only."""
-        return IntervalEvidence(self.model[windows], self.pooled[windows], self.actual[windows])
+        return IntervalEvidence(self.model[windows], self.pooled[windows], self.actual[windows],
+                                self.group)
 
 
 def interval_evidence(units: FloatArray, censored: BoolArray, group: IntArray, *,
@@ -109,7 +118,7 @@ def interval_evidence(units: FloatArray, censored: BoolArray, group: IntArray, *
         clean = over & inside.any(axis=1) & ~(bad[:, t:t + seen] & inside).any(axis=1)
         actual[w] = np.where(clean, (sales[:, t:t + seen] * weights[:, :seen]).sum(axis=1),
                              np.nan)
-    return IntervalEvidence(model, pooled, actual)
+    return IntervalEvidence(model, pooled, actual, np.asarray(group, dtype=np.int64))
 
 
 def interval_weights(periods: FloatArray, steps: int) -> FloatArray:
@@ -121,20 +130,34 @@ def interval_weights(periods: FloatArray, steps: int) -> FloatArray:
 
 
 def pooled_gate_on(evidence: IntervalEvidence, *, weight: float = POOLED_WEIGHT) -> PooledGate:
-    """The one pooled gate of the product and the replay: on when, summed over every
-    (window, series) interval of `evidence` with recorded sales, the half-way means
-    ((1 - weight) x forecast + weight x pooled) have a smaller absolute interval-sum error
-    than the forecasts."""
+    """The one pooled gate of the product and the replay: on when the half-way means
+    ((1 - weight) x forecast + weight x pooled) split each sku's recorded sales over its
+    nodes better than the forecasts (`split_error`, summed over every (window, series)
+    interval of `evidence` with recorded sales; module doc)."""
     ok = np.isfinite(evidence.actual) & np.isfinite(evidence.model)
     if not ok.any():
         return NO_EVIDENCE
-    actual, model = evidence.actual[ok], evidence.model[ok]
-    blend = (1.0 - weight) * model + weight * evidence.pooled[ok]
-    model_error = float(np.abs(model - actual).sum())
-    pooled_error = float(np.abs(blend - actual).sum())
+    blend = (1.0 - weight) * evidence.model + weight * evidence.pooled
+    model_error = split_error(evidence.model, evidence.actual, evidence.group, ok)
+    pooled_error = split_error(blend, evidence.actual, evidence.group, ok)
     return PooledGate(used=pooled_error < model_error, model_error=model_error,
                       pooled_error=pooled_error, windows=int(ok.any(axis=1).sum()),
                       intervals=int(ok.sum()))
+
+
+def split_error(means: FloatArray, actual: FloatArray, group: IntArray, ok: BoolArray) -> float:
+    """Summed absolute error of the split `means` (window x series) give each (window, sku)'s
+    recorded sales over its `ok` series: |share of the sku's means x the sku's recorded total
+    - recorded|; a sku whose means are all 0 there is split evenly."""
+    n_skus = int(group.max(initial=-1)) + 1
+    cell = (np.arange(means.shape[0])[:, None] * n_skus + group[None, :])[ok]
+    size = means.shape[0] * n_skus
+    mean, recorded = np.maximum(means[ok], 0.0), actual[ok]
+    mean_total = np.bincount(cell, weights=mean, minlength=size)[cell]
+    count = np.bincount(cell, minlength=size)[cell]
+    share = np.divide(mean, mean_total, out=1.0 / count, where=mean_total > 0)
+    total = np.bincount(cell, weights=recorded, minlength=size)[cell]
+    return float(np.abs(share * total - recorded).sum())
 
 
 def pooled_rate(units: FloatArray, censored: BoolArray, group: IntArray, *,

@@ -8,9 +8,10 @@ the sales recorded up to the forecast's origin, and move channelcast's interval 
 
 The gate is one function for both (`models.allocation.pooled.pooled_gate_on`), on the same
 kind of evidence (`models.allocation.pooled.interval_evidence`): the means are moved when,
-summed over every series' protection interval (from the node table) after each calibration
-window's cutoff, the half-way means have had a smaller absolute interval-sum error than the
-model's forecasts (intervals with a stock-out or an unreported period left out). The
+over every series' protection interval (from the node table) after each calibration
+window's cutoff, the half-way means have split each sku's recorded sales over its nodes
+with a smaller absolute error than the model's forecasts (`split_error`; intervals with a
+stock-out or an unreported period left out). The
 product's windows are the served model's calibration windows (`Forecaster.calibration`: the
 last `CALIBRATION_WINDOWS` windows of `horizon` periods before its origin, every series it
 knows; with `allocate --fit`, the sku's), the pooled rate recomputed from the history at the

@@ -12,6 +12,7 @@ from models.allocation.pooled import (
     pooled_factor,
     pooled_gate_on,
     pooled_rate,
+    split_error,
 )
 
 
@@ -74,13 +75,26 @@ def test_interval_evidence_sums_each_interval_and_leaves_out_stock_outs() -> Non
     assert np.isnan(beyond.actual).all()  # a cutoff past the data's end: nothing recorded
 
 
-def test_gate_is_on_when_the_half_way_means_erred_less_in_interval_sums() -> None:
-    actual = np.array([[10.0, 4.0], [8.0, np.nan]])
-    pooled = np.array([[10.0, 4.0], [8.0, 100.0]])
-    gate = pooled_gate_on(IntervalEvidence(model=actual + 4.0, pooled=pooled, actual=actual))
-    assert gate.used and gate.windows == 2 and gate.intervals == 3
-    assert gate.model_error == 12.0 and gate.pooled_error == 6.0  # the NaN interval left out
-    exact = pooled_gate_on(IntervalEvidence(model=actual, pooled=pooled + 1.0, actual=actual))
-    assert not exact.used  # forecasts that were exact are kept
-    none = pooled_gate_on(IntervalEvidence(*(np.full((1, 2), np.nan),) * 3))
+def test_gate_is_on_when_the_half_way_means_split_each_skus_sales_better() -> None:
+    group = np.array([0, 0, 1])
+    actual = np.array([[6.0, 2.0, 5.0], [3.0, 1.0, np.nan]])
+    model = np.array([[4.0, 4.0, 9.0], [2.0, 2.0, 1.0]])  # sku 0 split 50/50, recorded 75/25
+    pooled = np.array([[9.0, 3.0, 100.0], [6.0, 2.0, 100.0]])  # 75/25; sku 1's level far off
+    gate = pooled_gate_on(IntervalEvidence(model, pooled, actual, group))
+    assert gate.used and gate.windows == 2 and gate.intervals == 5
+    # model: |4 - 6| + |4 - 2| + |2 - 3| + |2 - 1|; half-way (6.5, 3.5), (4, 2) of 8 and 4
+    assert gate.model_error == 6.0
+    assert gate.pooled_error == pytest.approx(0.8 + 0.8 + 1.0 / 3.0 + 1.0 / 3.0)
+    # a level twice too high with the recorded split: the forecasts are kept
+    exact = pooled_gate_on(IntervalEvidence(2.0 * actual, pooled, actual, group))
+    assert not exact.used and exact.model_error == 0.0
+    none = pooled_gate_on(IntervalEvidence(*(np.full((1, 2), np.nan),) * 3, np.array([0, 0])))
     assert none is NO_EVIDENCE and not none.used
+
+
+def test_split_error_splits_a_sku_without_means_evenly() -> None:
+    means = np.array([[0.0, 0.0, 3.0]])
+    actual = np.array([[4.0, 2.0, 7.0]])
+    ok = np.array([[True, True, True]])
+    assert split_error(means, actual, np.array([0, 0, 1]), ok) == 2.0  # 3 / 3 against 4 / 2
+    assert split_error(means, actual, np.array([0, 0, 1]), ok & [[True, False, True]]) == 0.0

@@ -154,8 +154,9 @@ def test_replay_and_product_share_one_gate_and_decide_alike(
     panel = history_panel(history, freq=f.freq, origin=f.origin)
     actual = _recorded(f, panel)
     decisions = []
-    for times in (0.0, 1.0, 100.0):  # the model's own errors, times `times`
-        served = _with_forecasts(f, actual + times * (f.calibration.means - actual))
+    # exact forecasts, the model's own, and 100 more everywhere (each sku's split flattened)
+    for means in (actual, f.calibration.means, actual + 100.0):
+        served = _with_forecasts(f, means)
         used = pooled_gate(served, panel, nodes=nodes).used
         assert _replay_on_product_evidence(served, panel, nodes) == used
         decisions.append(used)
