@@ -56,7 +56,13 @@ from benchmarks.hierarchy import (  # noqa: E402
 )
 from models.hierarchy import Hierarchy, fit_reconciler  # noqa: E402
 from models.hierarchy.projection import fit_diagonal  # noqa: E402
-from models.hierarchy.tuned import TunedWls, cell_codes, cell_names, second_moment  # noqa: E402
+from models.hierarchy.tuned import (  # noqa: E402
+    TunedWls,
+    cell_codes,
+    cell_names,
+    coordinate_search,
+    second_moment,
+)
 
 FloatArray = npt.NDArray[np.float64]
 Key = tuple[int, float, float]
@@ -194,24 +200,18 @@ def search_family(wins: Windows, pool: Pool, cells_present: list[int]) -> TunedW
 
     best_key, point = max(((score(TunedWls(a, b)), TunedWls(a, b)) for a, b in AB_GRID),
                           key=lambda t: t[0])
-    for _ in range(PASSES):
-        moved = False
-        for cell in cells_present:
-            for factor in (2.0, 0.5):
-                moves = 0
-                while moves < MAX_MOVES:
-                    trial = point.moved(cell, factor)
-                    if abs(np.log2(trial.multipliers[cell])) > LOG2_LIMIT:
-                        break
-                    trial_key = score(trial)
-                    if trial_key <= best_key:
-                        break
-                    point, best_key, moves, moved = trial, trial_key, moves + 1, True
-                if moves:
-                    break
-        if not moved:
-            break
-    base = point
+
+    def accept(trial: TunedWls) -> bool:
+        nonlocal best_key
+        if any(abs(np.log2(m)) > LOG2_LIMIT for m in trial.multipliers.values()):
+            return False
+        if (trial_key := score(trial)) <= best_key:
+            return False
+        best_key = trial_key
+        return True
+
+    base = point = coordinate_search(point, cells_present, accept, passes=PASSES,
+                                     max_moves=MAX_MOVES)
     for partner, share in itertools.product(("bottom_up", "mint_shrink"), SHARES):
         trial = replace(base, partner=partner, share=share)
         trial_key = score(trial)

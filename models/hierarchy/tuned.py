@@ -28,6 +28,7 @@ Cholesky: tens of candidates fit in seconds at 30,000 bottom series.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -40,7 +41,8 @@ from models.hierarchy.select import Blend, row_rms
 from models.hierarchy.structure import ALL_SKUS, LEVELS, Hierarchy
 
 __all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "TunedWls", "blocks_of",
-           "cell_codes", "cell_names", "fit_tuned", "second_moment", "tune_wls"]
+           "cell_codes", "cell_names", "coordinate_search", "fit_tuned", "second_moment",
+           "tune_wls"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -207,26 +209,41 @@ def _better(scorer: _Scorer, point: TunedWls, best: float) -> float | None:
     return mean if bottom <= BOTTOM_TOLERANCE and mean < best * (1.0 - MIN_GAIN) else None
 
 
-def _coordinate(scorer: _Scorer, start: TunedWls, best: float) -> tuple[TunedWls, float]:
-    """Move each non-bottom cell's multiplier by factors of 2 while the score improves."""
+def coordinate_search(start: TunedWls, cells: Sequence[int], accept: Callable[[TunedWls], bool],
+                      *, passes: int = PASSES, max_moves: int = MAX_MOVES) -> TunedWls:
+    """Move each of `cells`' multipliers by factors of 2 (up first, then down) while `accept`
+    takes the moved point (it keeps its own best score); up to `passes` passes over the cells,
+    `max_moves` moves per cell and direction."""
     point = start
-    for _ in range(PASSES):
+    for _ in range(passes):
         moved_any = False
-        for cell in scorer.present:
-            if cell == scorer.bottom_cell:
-                continue
+        for cell in cells:
             for factor in (2.0, 0.5):
                 moves = 0
-                while moves < MAX_MOVES:
+                while moves < max_moves:
                     trial = point.moved(int(cell), factor)
-                    found = _better(scorer, trial, best)
-                    if found is None:
+                    if not accept(trial):
                         break
-                    point, best, moves, moved_any = trial, found, moves + 1, True
+                    point, moves, moved_any = trial, moves + 1, True
                 if moves:
                     break
         if not moved_any:
             break
+    return point
+
+
+def _coordinate(scorer: _Scorer, start: TunedWls, best: float) -> tuple[TunedWls, float]:
+    """Move each non-bottom cell's multiplier by factors of 2 while the score improves."""
+    def accept(trial: TunedWls) -> bool:
+        nonlocal best
+        found = _better(scorer, trial, best)
+        if found is None:
+            return False
+        best = found
+        return True
+
+    cells = [int(c) for c in scorer.present if c != scorer.bottom_cell]
+    point = coordinate_search(start, cells, accept)
     return point, best
 
 
