@@ -24,7 +24,8 @@ Per case (dataset x base) it prints:
        of the ratio of 3-window mean cell WRMSSE, ours / that peer: its 95% interval
        (classified the same way against 1) and the share of draws in which ours beats
        every peer. A one-series cell (e.g. total/*) has no bootstrap spread: its
-       bootstrap class is "1 series" (decided after seeing the first output).
+       bootstrap class is "1 series". Ratios within `TIE_RTOL` of 1 are ties and not wins
+       (both decided after seeing the first output).
     3. the served choice: for scored window k, `training.engine.hierarchy.choose_method` on
        a summary of windows 1..k-1 (wrmsse_m5 = mean over those windows of the cell average,
        wrmsse_bottom = node/sku) over `none` and every method of COHERENT_METHODS, its pick
@@ -72,6 +73,8 @@ WINDOWS, TEST = 6, 3
 SCORED = tuple(range(WINDOWS - TEST, WINDOWS))
 OURS = ("none", "bottom_up", "mint_shrink", "mint_cv", "wls_mix", "wls_tuned")
 BOTTOM = "node/sku"
+#: Ratios within this of 1 are ties (ours bottom_up vs hf_bottom_up differ by rounding only).
+TIE_RTOL = 1e-9
 
 
 def cell_wrmsse(rmsse: FloatArray, weight: FloatArray, cells: dict[str, IntArray]
@@ -136,8 +139,9 @@ def classify(ours: FloatArray, peer: FloatArray) -> pd.DataFrame:
     d = np.log(ours / peer)
     mean, se = d.mean(axis=0), d.std(axis=0, ddof=1) / np.sqrt(d.shape[0])
     cls = np.where(mean + 2 * se < 0, "won", np.where(mean - 2 * se > 0, "lost", "noise"))
-    cls = np.where((ours == peer).all(axis=0), "tie", cls)
-    return pd.DataFrame({"mean_d": mean, "se": se, "wins": (ours < peer).sum(axis=0),
+    cls = np.where((np.abs(d) <= TIE_RTOL).all(axis=0), "tie", cls)
+    wins = (ours < peer * (1 - TIE_RTOL)).sum(axis=0)
+    return pd.DataFrame({"mean_d": mean, "se": se, "wins": wins,
                          "se_class": cls})
 
 
@@ -167,10 +171,10 @@ def boot_class(case: CaseScores, boot: dict[str, FloatArray], method: str,
                      axis=1)
     lo, hi = np.nanpercentile(ratio, 2.5, axis=0), np.nanpercentile(ratio, 97.5, axis=0)
     cls = np.where(hi < 1, "won", np.where(lo > 1, "lost", "noise"))
-    cls = np.where(np.nanmax(np.abs(ratio - 1), axis=0) == 0, "tie", cls)
     cls = np.where(np.array([r.size for r in case.cells.values()]) == 1, "1 series", cls)
+    cls = np.where(np.nanmax(np.abs(ratio - 1), axis=0) <= TIE_RTOL, "tie", cls)
     peers = np.stack([boot[p] for p in PEERS]).min(axis=0)
-    p_win = np.nanmean(boot[method] < peers, axis=0)
+    p_win = np.nanmean(boot[method] < peers * (1 - TIE_RTOL), axis=0)
     return pd.DataFrame({"boot_lo": lo, "boot_hi": hi, "boot_class": cls,
                          "p_win_all": p_win})
 

@@ -52,9 +52,10 @@ def test_changes_counts_consecutive_switches_per_cell() -> None:
 
 
 def test_classify_uses_two_standard_errors_of_the_log_ratio() -> None:
-    """Consistently 10% better: won; consistently worse: lost; mixed: noise; equal: tie."""
+    """Consistently 10% better: won; consistently worse: lost; mixed: noise; equal up to
+    rounding: tie (and no win)."""
     peer = np.ones((3, 4))
-    ours = np.array([[0.9, 1.1, 0.8, 1.0], [0.9, 1.1, 1.2, 1.0], [0.89, 1.12, 1.0, 1.0]])
+    ours = np.array([[0.9, 1.1, 0.8, 1.0], [0.9, 1.1, 1.2, 1 - 1e-13], [0.89, 1.12, 1.0, 1.0]])
     table = classify(ours, peer)
     assert table["se_class"].tolist() == ["won", "lost", "noise", "tie"]
     assert table["wins"].tolist() == [3, 0, 1, 0]
@@ -78,7 +79,12 @@ def test_bootstrap_shares_each_draw_between_methods() -> None:
     assert np.allclose(tuned[["boot_lo", "boot_hi"]].to_numpy()[0], 0.9)
     assert tuned["boot_class"].tolist() == ["won", "1 series"]
     assert tuned["p_win_all"].tolist() == [1.0, 1.0]
-    assert boot_class(case, boot, "mint_cv", peer)["boot_class"].tolist() == ["tie", "1 series"]
+    assert boot_class(case, boot, "mint_cv", peer)["boot_class"].tolist() == ["tie", "tie"]
+    case.rmsse["mint_cv", SCORED[0]] = base * (1 + 1e-13)  # rounding, not a win or loss
+    boot = bootstrap(case, [*OURS, *PEERS], 50, np.random.default_rng(1))
+    rounded = boot_class(case, boot, "mint_cv", peer)
+    assert rounded["boot_class"].tolist() == ["tie", "tie"]
+    assert rounded["p_win_all"].tolist() == [0.0, 0.0]
 
 
 def test_served_pick_uses_earlier_windows_and_the_bottom_guard() -> None:
