@@ -26,7 +26,7 @@ d_w = log(method_w / best peer_w): mean, se = sd / sqrt(n) (ddof 1), clearly won
 2 se < 0, clearly lost if mean - 2 se > 0 (hierarchy_noise.py's `classify`; clearly won
 also counted with |mean| > 1e-6), and the sign count (windows won of n). Then the M5
 average (mean cell WRMSSE) vs the best peer's and bottom (node/sku) vs none. Per-window cell
-scores are saved to benchmarks/out/hierarchy/many_scores.csv.
+scores are saved to benchmarks/out/hierarchy/many_scores_<dataset>.csv.
 """
 
 from __future__ import annotations
@@ -261,16 +261,17 @@ def main() -> None:
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.max_rows", 2000)
-    summaries, frames = [], []
+    summaries = []
     for name in (d for d in args.datasets.split(",") if d):
         y, hier, freq = load(name)
         cuts = cutoffs(y.shape[1], WINDOWS)
+        frames = []
         for source in ("autoets", "ours"):
             summary, frame = run_case(name, source, y, hier, cuts, freq)
             summaries.append(summary)
             frames.append(frame)
             print(f"({time.perf_counter() - start:.0f} s so far)", flush=True)
-    pd.concat(frames).to_csv(OUT / "many_scores.csv", index=False)
+        pd.concat(frames).to_csv(OUT / f"many_scores_{name}.csv", index=False)
     table = pd.concat(summaries)
     print(f"\nsummary (ties within {TIE_RTOL:g} lose)\n"
           f"{table.to_string(float_format='{:.4f}'.format)}")
