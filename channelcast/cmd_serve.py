@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported when the command runs: `channelcast --help` stays light
     from serving.settings import Settings
 
-__all__ = ["add_parser", "settings_from"]
+__all__ = ["HEALTHCHECK_SECONDS", "add_parser", "settings_from"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +60,13 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> Settings
     return replace(settings, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: How long uvicorn's supervisor waits for a worker's answer to its liveness ping. A worker
+#: answers from a thread started before it imports the app, so a long startup does not need
+#: a long wait; but the supervisor waits this long, handling no signal and restarting no
+#: worker, when a worker dies or hangs with a ping in flight (it was 180 s: `serve` then took
+#: over 2 minutes to stop after a worker was killed, tests/channelcast/test_cmd_serve.py).
+HEALTHCHECK_SECONDS = 30
+
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -84,10 +91,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"channelcast serving {settings.model_uri} on http://{args.host}:{args.port} "
           f"({args.workers} worker(s)); records in {settings.database_url}; OpenAPI at "
           f"/docs. Keys: `channelcast keys create --role erp --name NAME`.", flush=True)
-    # Workers import LightGBM, MLflow and the model before they answer: give them time.
-    # Their metrics meet in a fresh folder named in the environment they inherit.
+    # Workers' metrics meet in a fresh folder named in the environment they inherit.
     with multiprocess_dir(args.workers):
         uvicorn.run("serving.app:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level=args.log_level,
-                    timeout_worker_healthcheck=180, **UVICORN_OPTIONS)
+                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS, **UVICORN_OPTIONS)
     return 0

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from channelcast.cmd_serve import HEALTHCHECK_SECONDS
 from serving.live import free_port
 from serving.metrics import Metrics
 from tests.serving.conftest import Workspace
@@ -80,20 +81,23 @@ def two_workers(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[str, Pat
     server = subprocess.Popen(
         [sys.executable, "-m", "channelcast.cli", "serve", "--port", str(port), "--workers",
          "2", "--data", str(workspace.data_dir), "--model-uri", workspace.model_uri,
-         "--tracking-uri", workspace.tracking_uri, "--log-level", "warning"],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
+         "--tracking-uri", workspace.tracking_uri, "--log-level", "info"],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
     try:
         yield f"http://127.0.0.1:{port}", temp
     finally:
         server.send_signal(signal.SIGINT)
-        # a graceful stop of two workers takes ~6 s at load 2.6 on 2 cores, and more than 30 s
-        # under a niced CI run beside other jobs: killed, it cannot clean up, so wait longer
+        # a graceful stop of two workers takes ~6 s at load 2.6 on 2 cores; the killed worker
+        # below may hold uvicorn's supervisor for up to HEALTHCHECK_SECONDS (a ping in flight)
         try:
-            server.wait(timeout=120)
+            server.wait(timeout=HEALTHCHECK_SECONDS + 90)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)  # the workers too
             server.wait()
-            pytest.fail("`channelcast serve --workers 2` did not stop within 120 s of SIGINT")
+            pytest.fail(f"`channelcast serve --workers 2` did not stop within "
+                        f"{HEALTHCHECK_SECONDS + 90} s of SIGINT; its log ends:\n"
+                        f"{(tmp_path / 'serve.log').read_text()[-4000:]}")
         finally:
             log.close()
     assert not list(temp.glob("channelcast-metrics-*")), "the metrics folder was left behind"
