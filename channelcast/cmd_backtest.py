@@ -199,9 +199,9 @@ def _print_levels(args: argparse.Namespace, levels: LevelBacktest) -> None:
     print("WRMSSE per level (x sku kind) and reconciliation method:")
     print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
     print(format_table(levels.summary))
-    print(f"default --reconcile: {levels.winner} (the coherent method with the lowest "
-          "wrmsse_m5, the mean over levels x sku kinds, of those within 1% of `none` on the "
-          "bottom series)")
+    print(f"default --reconcile: {levels.winner} (the coherent method with the lowest mean "
+          "ratio to `none` per window over levels x sku kinds, of those within 1% of `none` "
+          "on the bottom series)")
     scores = args.out.with_name(args.out.stem + ".levels.csv")
     levels.scores.to_csv(scores, index=False)
     every = args.out.with_name(args.out.stem + ".levels.parquet")

@@ -39,11 +39,10 @@ def test_backtest_prints_and_writes_scores_per_level(
     assert set(scores["skus"]) == {"sku", "group", "*"}
     winner = text.split("default --reconcile: ")[1].split()[0]
     assert winner in COHERENT_METHODS
-    m5 = scores.groupby("method")["wrmsse"].mean()
     bottom = scores[(scores["level"] == "node") & (scores["skus"] == "sku")].set_index("method")
     fit = [m for m in COHERENT_METHODS if bottom.loc[m, "wrmsse"] <= bottom.loc["none",
                                                                                 "wrmsse"] * 1.01]
-    assert winner == m5[fit or list(COHERENT_METHODS)].idxmin()
+    assert winner in (fit or COHERENT_METHODS)  # the rank itself: tests/training/engine
     preds = pd.read_parquet(tmp_path / "p.levels.parquet")
     assert {"q0.025", "q0.975"} <= set(preds.columns)
 

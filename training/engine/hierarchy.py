@@ -10,9 +10,11 @@ windows only (the steps already known at its cutoff), as the engine's conformal 
 are. Scores: `training.engine.metrics.evaluate` per method, level and sku kind (`skus`:
 `sku`, `group` or `*`), so WRMSSE weights and scales are M5's within each of those cells;
 `wrmsse_m5` is their average, as in M5. The default method (`choose_method`) is the
-coherent method with the lowest `wrmsse_m5` among those that leave the bottom series at most
-`BOTTOM_TOLERANCE` (1%) worse than unreconciled (issue 23's bound), ties to the earlier in
-`COHERENT_METHODS`: the same data and windows always give the same choice.
+coherent method with the lowest mean cell WRMSSE ratio to unreconciled per window
+(`training.engine.hierarchy_choice`; `wrmsse_m5` without per-window scores) among those that
+leave the bottom series at most `BOTTOM_TOLERANCE` (1%) worse than unreconciled (issue 23's
+bound), ties to the earlier in `COHERENT_METHODS`: the same data and windows always give the
+same choice.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from models.quantiles import quantile_name
 from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest
 from training.engine.forecast import Forecaster, fit_forecaster_result, forecast_dates
+from training.engine.hierarchy_choice import CUTOFF, ratio_to_none
 from training.engine.hierarchy_model import (
     LevelForecasts,
     aggregate_history,
@@ -231,10 +234,10 @@ def _labelled(hierarchy: Hierarchy, frame: pd.DataFrame) -> pd.DataFrame:
 
 def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.DataFrame,
                  aggregates: pd.DataFrame, *, freq: str,
-                 outside_span: Literal["exclude", "zero"] = "exclude"
+                 outside_span: Literal["exclude", "zero"] = "exclude", per_cutoff: bool = False
                  ) -> pd.DataFrame:
-    """`evaluate` per method, level and sku kind, plus `coverage95` (q0.025..q0.975);
-    target periods after the history (a forecast window) are left out."""
+    """`evaluate` per method (per cutoff too with `per_cutoff`), level and sku kind, plus
+    `coverage95` (q0.025..q0.975); target periods after the history are left out."""
     predictions = predictions[predictions[DATE] <= history[DATE].max()]
     ids = series_ids(hierarchy)
     rows = hierarchy.rows(predictions[[LEVEL, NODE, ITEM]])
@@ -242,7 +245,7 @@ def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.Da
                                   ITEM: ids[ITEM].to_numpy()[rows]})
     every = pd.concat([history[[DATE, NODE, ITEM, UNITS]], _upper_frame(aggregates)],
                       ignore_index=True)
-    by = [METHOD, LEVEL, SKUS]
+    by = [METHOD, *([CUTOFF] if per_cutoff else []), LEVEL, SKUS]
     table = evaluate(preds, every, freq=freq, by=by, outside_span=outside_span)
     lo, hi = quantile_name(LEVEL_QUANTILES[0]), quantile_name(LEVEL_QUANTILES[-1])
     if lo in preds and hi in preds:
@@ -268,12 +271,16 @@ def summarize(scores: pd.DataFrame, coherence: dict[str, float]) -> pd.DataFrame
     return out
 
 
-def choose_method(summary: pd.DataFrame, *, bottom_tolerance: float = BOTTOM_TOLERANCE
-                  ) -> str:
-    """The coherent method with the lowest `wrmsse_m5` among those whose bottom series
+def choose_method(summary: pd.DataFrame, *, bottom_tolerance: float = BOTTOM_TOLERANCE,
+                  window_scores: pd.DataFrame | None = None) -> str:
+    """The coherent method with the lowest rank key among those whose bottom series
     (`wrmsse_bottom`) are at most `bottom_tolerance` worse than unreconciled (`none`, when
     scored; every coherent method when none passes); ties: the earlier in
-    `COHERENT_METHODS`."""
+    `COHERENT_METHODS`. Key: `ratio_to_none(window_scores)` (`score_levels(...,
+    per_cutoff=True)`) when given and it ranks some method, else `wrmsse_m5`."""
+    ratios = ratio_to_none(window_scores) if window_scores is not None else pd.Series()
+    key = summary[METHOD].map(ratios)
+    summary = summary.assign(wrmsse_m5=key) if key.notna().any() else summary
     ranked = summary[summary[METHOD].isin(COHERENT_METHODS) & summary["wrmsse_m5"].notna()]
     if ranked.empty:
         raise ValueError("no coherent method was scored; give more backtest windows.")
@@ -315,9 +322,11 @@ def backtest_levels(bottom: BacktestResult, history: pd.DataFrame, *, nodes: pd.
                            outside_span=outside_span) if len(scored) else pd.DataFrame())
     summary = (summarize(scores, {**coherence, "none": np.nan}) if len(scores)
                else pd.DataFrame(columns=[METHOD, "wrmsse_m5"]))
+    winner = choose_method(summary, window_scores=score_levels(
+        scored, hierarchy, history, aggregates, freq=bottom.freq, outside_span=outside_span,
+        per_cutoff=True)) if len(scores) else None
     return LevelBacktest(hierarchy=hierarchy, predictions=predictions, scores=scores,
-                         summary=summary, winner=choose_method(summary) if len(scores) else None,
-                         upper=upper)
+                         summary=summary, winner=winner, upper=upper)
 
 
 def attach_levels(bottom: Forecaster, upper: Forecaster, hierarchy: Hierarchy, *,
@@ -349,9 +358,13 @@ def choose_level_method(hierarchy: Hierarchy, windows: Sequence[LevelWindow],
     reconciled, coherence = reconcile_windows(
         hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
         quantiles=LEVEL_QUANTILES, freq=freq)
-    scores = score_levels(_labelled(hierarchy, reconciled), hierarchy, history, aggregates,
-                          freq=freq, outside_span=outside_span)
-    return choose_method(summarize(scores, {**coherence, "none": np.nan})), scores
+    labelled = _labelled(hierarchy, reconciled)
+    scores = score_levels(labelled, hierarchy, history, aggregates, freq=freq,
+                          outside_span=outside_span)
+    per_cutoff = score_levels(labelled, hierarchy, history, aggregates, freq=freq,
+                              outside_span=outside_span, per_cutoff=True)
+    summary = summarize(scores, {**coherence, "none": np.nan})
+    return choose_method(summary, window_scores=per_cutoff), scores
 
 
 def fit_levels(history: pd.DataFrame, *, nodes: pd.DataFrame, freq: str, horizon: int,

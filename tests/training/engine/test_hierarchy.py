@@ -18,6 +18,7 @@ from training.engine.hierarchy import (
     backtest_levels,
     choose_method,
     fit_levels,
+    score_levels,
 )
 from training.engine.hierarchy_model import NoHierarchyError
 
@@ -59,7 +60,7 @@ def test_aggregate_history_sums_the_bottom_series_and_adds_up_over_partitions(da
     pd.testing.assert_series_equal(summed, whole.set_index(key)[UNITS].sort_index())
 
 
-def test_every_level_is_scored_and_the_winner_is_the_best_coherent_method(levels):
+def test_every_level_is_scored_and_the_winner_is_the_best_coherent_method(levels, data, freq):
     scores, summary = levels.scores, levels.summary
     assert set(scores["level"]) == set(LEVELS)
     assert set(summary[METHOD]) == {"none", *COHERENT_METHODS}
@@ -69,8 +70,22 @@ def test_every_level_is_scored_and_the_winner_is_the_best_coherent_method(levels
     assert (coherent["coherence_error"] < 1e-6).all()
     none = summary.loc[summary[METHOD] == "none", "wrmsse_bottom"].iloc[0]
     fit = coherent[coherent["wrmsse_bottom"] <= none * 1.01]
-    best = (fit if len(fit) else coherent).sort_values("wrmsse_m5").iloc[0]
-    assert levels.winner == best[METHOD]
+    ratio = windows_ratio(levels, data, freq)
+    best = (fit if len(fit) else coherent).assign(ratio=lambda f: f[METHOD].map(ratio))
+    assert levels.winner == best.sort_values("ratio", kind="stable").iloc[0][METHOD]
+
+
+def windows_ratio(levels, data, freq) -> pd.Series:
+    """Per method: mean over cutoffs of the mean cell WRMSSE / none's, from `evaluate`."""
+    preds = levels.predictions[levels.predictions[DATE] <= data.sell_through[DATE].max()]
+    aggregates = aggregate_history(data.sell_through, levels.hierarchy, freq=freq)
+    scores = score_levels(preds, levels.hierarchy, data.sell_through, aggregates, freq=freq,
+                          per_cutoff=True)
+    cells = scores.pivot_table(index=["cutoff", "level", "skus"], columns=METHOD,
+                               values="wrmsse")
+    ratio = cells.div(cells["none"], axis=0).groupby(level="cutoff").mean().mean()
+    assert scores["cutoff"].nunique() == 2
+    return ratio
 
 
 def test_the_default_method_keeps_the_bottom_series_within_one_percent() -> None:
@@ -81,6 +96,31 @@ def test_the_default_method_keeps_the_bottom_series_within_one_percent() -> None
     assert choose_method(summary, bottom_tolerance=0.05) == "mint_shrink"
     worse = summary.assign(wrmsse_bottom=[0.5, 0.7, 0.7, 0.7])
     assert choose_method(worse) == "mint_shrink"  # none passes: every coherent method
+
+
+def window_frame(cells: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """WRMSSE per method, cutoff and cell (node/sku, total/*): two cutoffs, one value each."""
+    cutoffs = pd.to_datetime(["2024-01-05", "2024-03-01"])
+    return pd.DataFrame([{METHOD: m, "cutoff": c, "level": level, "skus": kind, "wrmsse": v}
+                         for m, values in cells.items() for c, v in zip(cutoffs, values,
+                                                                        strict=True)
+                         for level, kind in (("node", "sku"), ("total", "*"))])
+
+
+def test_the_default_method_ranks_on_window_ratios_to_unreconciled() -> None:
+    """Window 1 has ten times the errors: ols gains 5% there, wls_struct 20% in window 2.
+    The mean WRMSSE (the old rule, still used without window scores) picks ols; the mean
+    ratio to `none` per window picks wls_struct."""
+    scores = window_frame({"none": (10.0, 1.0), "ols": (9.5, 1.0), "wls_struct": (10.0, 0.8)})
+    means = scores.groupby(METHOD, sort=False)["wrmsse"].mean()
+    summary = pd.DataFrame({METHOD: means.index, "wrmsse_m5": means.to_numpy(),
+                            "wrmsse_bottom": means.to_numpy()})
+    assert choose_method(summary) == "ols"
+    assert choose_method(summary, window_scores=scores) == "wls_struct"
+    no_none = scores[scores[METHOD] != "none"]
+    assert choose_method(summary, window_scores=no_none) == "ols"  # nothing to divide by
+    bad_bottom = summary.assign(wrmsse_bottom=[5.5, 5.25, 5.6])  # wls_struct's > 1% worse
+    assert choose_method(bad_bottom, window_scores=scores) == "ols"
 
 
 def test_reconciled_predictions_add_up_and_quantiles_are_ordered(levels):
