@@ -44,7 +44,14 @@ from models.quantiles import quantile_name
 from models.zoo import primary_model
 from training.engine.backtest import BacktestResult, run_backtest
 from training.engine.forecast import Forecaster, fit_forecaster_result, forecast_dates
-from training.engine.hierarchy_choice import CUTOFF, ratio_to_none
+from training.engine.hierarchy_choice import (
+    BOTTOM_TOLERANCE,
+    CUTOFF,
+    METHOD,
+    SKUS,
+    choose_method,
+    summarize,
+)
 from training.engine.hierarchy_model import (
     LevelForecasts,
     aggregate_history,
@@ -59,11 +66,8 @@ __all__ = ["BOTTOM_TOLERANCE", "LEVEL_QUANTILES", "METHOD", "SKUS", "LevelBackte
            "known_residuals", "level_windows", "reconcile_windows", "score_levels",
            "series_ids", "sku_kinds", "summarize", "upper_rows", "with_level_quantiles"]
 
-METHOD, SKUS = "method", "skus"
 #: Quantiles every level is scored with: the 80% and 95% intervals and the median.
 LEVEL_QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
-#: The default method may make the bottom series at most this much worse than `none`.
-BOTTOM_TOLERANCE = 0.01
 _ROW = "_row"
 
 FloatArray = npt.NDArray[np.float64]
@@ -238,6 +242,15 @@ def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.Da
                  ) -> pd.DataFrame:
     """`evaluate` per method (per cutoff too with `per_cutoff`), level and sku kind, plus
     `coverage95` (q0.025..q0.975); target periods after the history are left out."""
+    by = [METHOD, *([CUTOFF] if per_cutoff else []), LEVEL, SKUS]
+    return _scored(*_scoring_frames(predictions, hierarchy, history, aggregates), by,
+                   freq=freq, outside_span=outside_span)
+
+
+def _scoring_frames(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.DataFrame,
+                    aggregates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions up to the history's end with each series' scoring ids, and the actuals
+    of every level (bottom history + aggregates)."""
     predictions = predictions[predictions[DATE] <= history[DATE].max()]
     ids = series_ids(hierarchy)
     rows = hierarchy.rows(predictions[[LEVEL, NODE, ITEM]])
@@ -245,10 +258,15 @@ def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.Da
                                   ITEM: ids[ITEM].to_numpy()[rows]})
     every = pd.concat([history[[DATE, NODE, ITEM, UNITS]], _upper_frame(aggregates)],
                       ignore_index=True)
-    by = [METHOD, *([CUTOFF] if per_cutoff else []), LEVEL, SKUS]
+    return preds, every
+
+
+def _scored(preds: pd.DataFrame, every: pd.DataFrame, by: list[str], *, freq: str,
+            outside_span: Literal["exclude", "zero"], coverage: bool = True) -> pd.DataFrame:
+    """`evaluate` by `by`, with `coverage95` when asked and the quantiles are there."""
     table = evaluate(preds, every, freq=freq, by=by, outside_span=outside_span)
     lo, hi = quantile_name(LEVEL_QUANTILES[0]), quantile_name(LEVEL_QUANTILES[-1])
-    if lo in preds and hi in preds:
+    if coverage and lo in preds and hi in preds:
         panel = build_panel(every, freq=freq)
         y = row_frame(preds, panel, by, outside_span=outside_span)["y"]
         inside = ((y >= preds[lo]) & (y <= preds[hi])).where(y.notna())
@@ -257,40 +275,18 @@ def score_levels(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.Da
     return table
 
 
-def summarize(scores: pd.DataFrame, coherence: dict[str, float]) -> pd.DataFrame:
-    """Per method: `wrmsse_m5` (mean WRMSSE over level x sku kind), `wrmsse_bottom` (the
-    node x sku series), mean coverages and the largest coherence error (`none`: NaN)."""
-    cols = {"wrmsse_m5": ("wrmsse", "mean"), "scaled_pinball": ("scaled_pinball", "mean"),
-            "coverage": ("coverage", "mean")}
-    if "coverage95" in scores:
-        cols["coverage95"] = ("coverage95", "mean")
-    out = scores.groupby(METHOD, sort=False).agg(**cols).reset_index()
-    bottom = scores[(scores[LEVEL] == "node") & (scores[SKUS] == "sku")]
-    out.insert(2, "wrmsse_bottom", out[METHOD].map(bottom.set_index(METHOD)["wrmsse"]))
-    out["coherence_error"] = out[METHOD].map(coherence)
-    return out
-
-
-def choose_method(summary: pd.DataFrame, *, bottom_tolerance: float = BOTTOM_TOLERANCE,
-                  window_scores: pd.DataFrame | None = None) -> str:
-    """The coherent method with the lowest rank key among those whose bottom series
-    (`wrmsse_bottom`) are at most `bottom_tolerance` worse than unreconciled (`none`, when
-    scored; every coherent method when none passes); ties: the earlier in
-    `COHERENT_METHODS`. Key: `ratio_to_none(window_scores)` (`score_levels(...,
-    per_cutoff=True)`) when given and it ranks some method, else `wrmsse_m5`."""
-    ratios = ratio_to_none(window_scores) if window_scores is not None else pd.Series()
-    key = summary[METHOD].map(ratios)
-    summary = summary.assign(wrmsse_m5=key) if key.notna().any() else summary
-    ranked = summary[summary[METHOD].isin(COHERENT_METHODS) & summary["wrmsse_m5"].notna()]
-    if ranked.empty:
-        raise ValueError("no coherent method was scored; give more backtest windows.")
-    base = summary.loc[summary[METHOD] == "none", "wrmsse_bottom"]
-    if len(base) and np.isfinite(base.iloc[0]):
-        keep = ranked["wrmsse_bottom"] <= base.iloc[0] * (1 + bottom_tolerance)
-        ranked = ranked[keep] if keep.any() else ranked
-    order = ranked[METHOD].map({m: i for i, m in enumerate(COHERENT_METHODS)})
-    best = ranked.assign(_order=order).sort_values(["wrmsse_m5", "_order"], kind="stable")
-    return str(best[METHOD].iloc[0])
+def _scored_choice(predictions: pd.DataFrame, hierarchy: Hierarchy, history: pd.DataFrame,
+                   aggregates: pd.DataFrame, coherence: dict[str, float], *, freq: str,
+                   outside_span: Literal["exclude", "zero"]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """`score_levels`' table, its `summarize` and `choose_method`'s pick (ranked on each
+    cutoff's WRMSSE, without coverage)."""
+    frames = _scoring_frames(predictions, hierarchy, history, aggregates)
+    scores = _scored(*frames, [METHOD, LEVEL, SKUS], freq=freq, outside_span=outside_span)
+    per_cutoff = _scored(*frames, [METHOD, CUTOFF, LEVEL, SKUS], freq=freq,
+                         outside_span=outside_span, coverage=False)
+    summary = summarize(scores, {**coherence, "none": np.nan})
+    return scores, summary, choose_method(summary, window_scores=per_cutoff)
 
 
 def backtest_levels(bottom: BacktestResult, history: pd.DataFrame, *, nodes: pd.DataFrame,
@@ -318,13 +314,10 @@ def backtest_levels(bottom: BacktestResult, history: pd.DataFrame, *, nodes: pd.
     base = _base_predictions(hierarchy, bottom, upper, model, rows)
     predictions = _labelled(hierarchy, pd.concat([base, reconciled], ignore_index=True))
     scored = predictions[predictions[DATE] <= history[DATE].max()]
-    scores = (score_levels(scored, hierarchy, history, aggregates, freq=bottom.freq,
-                           outside_span=outside_span) if len(scored) else pd.DataFrame())
-    summary = (summarize(scores, {**coherence, "none": np.nan}) if len(scores)
-               else pd.DataFrame(columns=[METHOD, "wrmsse_m5"]))
-    winner = choose_method(summary, window_scores=score_levels(
-        scored, hierarchy, history, aggregates, freq=bottom.freq, outside_span=outside_span,
-        per_cutoff=True)) if len(scores) else None
+    scores, summary, winner = (
+        _scored_choice(scored, hierarchy, history, aggregates, coherence, freq=bottom.freq,
+                       outside_span=outside_span) if len(scored)
+        else (pd.DataFrame(), pd.DataFrame(columns=[METHOD, "wrmsse_m5"]), None))
     return LevelBacktest(hierarchy=hierarchy, predictions=predictions, scores=scores,
                          summary=summary, winner=winner, upper=upper)
 
@@ -358,13 +351,10 @@ def choose_level_method(hierarchy: Hierarchy, windows: Sequence[LevelWindow],
     reconciled, coherence = reconcile_windows(
         hierarchy, windows, first=1, methods=("none", *COHERENT_METHODS),
         quantiles=LEVEL_QUANTILES, freq=freq)
-    labelled = _labelled(hierarchy, reconciled)
-    scores = score_levels(labelled, hierarchy, history, aggregates, freq=freq,
-                          outside_span=outside_span)
-    per_cutoff = score_levels(labelled, hierarchy, history, aggregates, freq=freq,
-                              outside_span=outside_span, per_cutoff=True)
-    summary = summarize(scores, {**coherence, "none": np.nan})
-    return choose_method(summary, window_scores=per_cutoff), scores
+    scores, _, winner = _scored_choice(_labelled(hierarchy, reconciled), hierarchy, history,
+                                       aggregates, coherence, freq=freq,
+                                       outside_span=outside_span)
+    return winner, scores
 
 
 def fit_levels(history: pd.DataFrame, *, nodes: pd.DataFrame, freq: str, horizon: int,
