@@ -67,6 +67,7 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> Settings
 #: over 2 minutes to stop after a worker was killed, tests/channelcast/test_cmd_serve.py).
 HEALTHCHECK_SECONDS = 30
 
+
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 

@@ -138,8 +138,8 @@ def pooled_gate_on(evidence: IntervalEvidence, *, weight: float = POOLED_WEIGHT)
     if not ok.any():
         return NO_EVIDENCE
     blend = (1.0 - weight) * evidence.model + weight * evidence.pooled
-    model_error = split_error(evidence.model, evidence.actual, evidence.group, ok)
-    pooled_error = split_error(blend, evidence.actual, evidence.group, ok)
+    model_error, pooled_error = _split_errors((evidence.model, blend), evidence.actual,
+                                              evidence.group, ok)
     return PooledGate(used=pooled_error < model_error, model_error=model_error,
                       pooled_error=pooled_error, windows=int(ok.any(axis=1).sum()),
                       intervals=int(ok.sum()))
@@ -149,15 +149,26 @@ def split_error(means: FloatArray, actual: FloatArray, group: IntArray, ok: Bool
     """Summed absolute error of the split `means` (window x series) give each (window, sku)'s
     recorded sales over its `ok` series: |share of the sku's means x the sku's recorded total
     - recorded|; a sku whose means are all 0 there is split evenly."""
+    return _split_errors((means,), actual, group, ok)[0]
+
+
+def _split_errors(candidates: tuple[FloatArray, ...], actual: FloatArray, group: IntArray,
+                  ok: BoolArray) -> list[float]:
+    """`split_error` of each of `candidates`, the (window, sku) cells and their recorded
+    totals computed once."""
     n_skus = int(group.max(initial=-1)) + 1
-    cell = (np.arange(means.shape[0])[:, None] * n_skus + group[None, :])[ok]
-    size = means.shape[0] * n_skus
-    mean, recorded = np.maximum(means[ok], 0.0), actual[ok]
-    mean_total = np.bincount(cell, weights=mean, minlength=size)[cell]
+    cell = (np.arange(actual.shape[0])[:, None] * n_skus + group[None, :])[ok]
+    size = actual.shape[0] * n_skus
+    recorded = actual[ok]
     count = np.bincount(cell, minlength=size)[cell]
-    share = np.divide(mean, mean_total, out=1.0 / count, where=mean_total > 0)
     total = np.bincount(cell, weights=recorded, minlength=size)[cell]
-    return float(np.abs(share * total - recorded).sum())
+    out = []
+    for means in candidates:
+        mean = np.maximum(means[ok], 0.0)
+        mean_total = np.bincount(cell, weights=mean, minlength=size)[cell]
+        share = np.divide(mean, mean_total, out=1.0 / count, where=mean_total > 0)
+        out.append(float(np.abs(share * total - recorded).sum()))
+    return out
 
 
 def pooled_rate(units: FloatArray, censored: BoolArray, group: IntArray, *,
