@@ -42,7 +42,7 @@ import itertools
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,30 +64,26 @@ from benchmarks.hierarchy import (  # noqa: E402
     score_window,
 )
 from models.hierarchy import Hierarchy  # noqa: E402
-from models.hierarchy.covariance import covariance_for  # noqa: E402
-from models.hierarchy.projection import fit_diagonal, fit_projection  # noqa: E402
-from models.hierarchy.select import row_rms  # noqa: E402
 from models.hierarchy.tuned import (  # noqa: E402
     BOTTOM_TOLERANCE,
     EXPONENTS,
+    MAX_EVALUATIONS,
     MIN_GAIN,
+    PARTNERS,
     PRIOR_GAIN,
+    SHARES,
+    Fold,
+    HeldOutScorer,
     TunedWls,
+    blend_of,
     blocks_of,
-    cell_codes,
     coordinate_search,
-    second_moment,
+    halves,
     tune_wls,
 )
 
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-Fold = tuple[BoolArray, BoolArray]
 WINDOWS, TEST = 6, 3
-#: As models/hierarchy/tuned.py (not exported there); `check` verifies the same point.
-MAX_EVALUATIONS = 60
-PARTNERS = ("bottom_up", "mint_shrink")
-SHARES = (0.25, 0.5)
 REFERENCES = ("bottom_up", "ols", "wls_struct", "mint_shrink")
 PEER_MEAN_WEIGHT = 0.1
 #: Relative gap below which a cell equals the best peer's (the same W solved by another
@@ -96,97 +92,25 @@ TIE = 1e-9
 VARIANTS = ("tuned", "peer", "shrink0.5", "shrink0", "bag2", "bagL", "robust")
 
 
-def halves(blocks: npt.NDArray[np.int64]) -> list[Fold]:
-    """tune_wls's two folds: first half of the windows -> second, and the other way."""
-    ids = np.unique(blocks)
-    half = [ids[: ids.size // 2], ids[ids.size // 2:]]
-    return [(np.isin(blocks, fit), np.isin(blocks, test)) for fit, test in (half, half[::-1])]
-
-
 def leave_one_out(blocks: npt.NDArray[np.int64]) -> list[list[Fold]]:
     """One single-fold list per window: every other window -> that window."""
     return [[(blocks != k, blocks == k)] for k in np.unique(blocks)]
 
 
-@dataclass
-class HeldOut:
-    """Held-out cell x window scores of family points and of the peers on given folds."""
+class HeldOut(HeldOutScorer):
+    """tune_wls's held-out scorer on given folds, plus the peers' best held-out cells."""
 
-    hier: Hierarchy
-    residuals: FloatArray
-    blocks: npt.NDArray[np.int64]
-    weights: FloatArray
-    folds: list[Fold]
-    evaluations: int = 0
-    _refs: dict[str, FloatArray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Derived arrays: filled residuals, cells, struct, ms per fold, base table."""
-        self.filled = np.nan_to_num(self.residuals)
-        self.cells = cell_codes(self.hier)
-        self.bottom_cell = int(self.cells[0])
-        self.struct = np.asarray(self.hier.summing.sum(axis=1), dtype=np.float64).ravel()
-        self.tested = np.logical_or.reduce([test for _, test in self.folds])
-        self.var = [second_moment(self.residuals[:, fit]) for fit, _ in self.folds]
-        self.weights = np.nan_to_num(np.asarray(self.weights, dtype=np.float64))
-        self.present = np.unique(self.cells[self.weights > 0])
-        self.base = self.table(self.filled)
-
-    def table(self, errors: FloatArray) -> FloatArray:
-        """(n_cells, tested windows) weighted RMSE sums (WRMSSE with M5 weights)."""
-        errors = np.where(np.isnan(self.residuals), np.nan, errors)
-        ids = np.unique(self.blocks[self.tested])
-        rms = np.stack([np.nan_to_num(row_rms(errors[:, self.blocks == k])) for k in ids],
-                       axis=1)
-        n_cells = int(self.cells.max()) + 1
-        return np.stack([np.bincount(self.cells, weights=self.weights * rms[:, j],
-                                     minlength=n_cells) for j in range(ids.size)], axis=1)
-
-    def reference(self, name: str) -> FloatArray:
-        """Held-out reconciled errors of a peer / partner (REFERENCES)."""
-        if name not in self._refs:
-            s, n_b = self.hier.summing, self.hier.n_bottom
-            if name == "bottom_up":
-                self._refs[name] = np.asarray(s @ self.filled[:n_b])
-            elif name == "mint_shrink":
-                out = np.zeros_like(self.filled)
-                for fit, test in self.folds:
-                    cov = covariance_for(name, self.hier, self.residuals[:, fit])
-                    out[:, test] = s @ fit_projection(s, n_b, cov).bottom(self.filled[:, test])
-                self._refs[name] = out
-            else:  # ols, wls_struct: W does not depend on the residuals
-                diag = covariance_for(name, self.hier, self.residuals).diag
-                self._refs[name] = np.asarray(s @ fit_diagonal(s, n_b, diag).bottom(self.filled))
-        return self._refs[name]
-
-    def errors(self, point: TunedWls) -> FloatArray:
-        """Held-out reconciled errors of a family point (as tuned.py's scorer)."""
-        self.evaluations += 1
-        s, n_b = self.hier.summing, self.hier.n_bottom
-        if point.b == 0.0:  # W does not depend on the residuals: one factorisation
-            ones = np.ones_like(self.struct)
-            proj = fit_diagonal(s, n_b, point.diag(self.struct, ones, self.cells))
-            out = np.asarray(s @ proj.bottom(self.filled))
-        else:
-            out = np.zeros_like(self.filled)
-            for (_, test), var in zip(self.folds, self.var, strict=True):
-                proj = fit_diagonal(s, n_b, point.diag(self.struct, var, self.cells))
-                out[:, test] = s @ proj.bottom(self.filled[:, test])
-        if point.partner:
-            out = (1.0 - point.share) * out + point.share * self.reference(point.partner)
-        return out
+    def __init__(self, hier: Hierarchy, residuals: FloatArray, blocks: npt.NDArray[np.int64],
+                 weights: FloatArray, folds: list[Fold]) -> None:
+        super().__init__(hier, residuals, blocks, weights, folds)
+        self._best: FloatArray | None = None
 
     def best_peer(self) -> FloatArray:
         """Per present cell, the smallest held-out mean over windows among REFERENCES."""
-        if "best" not in self._refs:
-            self._refs["best"] = np.min([self.table(self.reference(r))[self.present].mean(
-                axis=1) for r in REFERENCES], axis=0)
-        return self._refs["best"]
-
-    def bottom_ratio(self, table: FloatArray) -> float:
-        """The bottom cell's held-out score over unreconciled."""
-        base = self.base[self.bottom_cell].sum()
-        return float(table[self.bottom_cell].sum() / base) if base > 0 else 1.0
+        if self._best is None:
+            self._best = np.min([self.table(self.partner(r))[self.present].mean(axis=1)
+                                 for r in REFERENCES], axis=0)
+        return self._best
 
 
 Objective = Callable[[HeldOut, FloatArray], float]
@@ -269,17 +193,7 @@ def shrunk(point: TunedWls, factor: float) -> TunedWls:
 def served(hier: Hierarchy, residuals: FloatArray, point: TunedWls, base: FloatArray
            ) -> FloatArray:
     """Reconciled means of `point` refitted on all `residuals`, as fit_tuned serves it."""
-    s, n_b = hier.summing, hier.n_bottom
-    struct = np.asarray(s.sum(axis=1), dtype=np.float64).ravel()
-    diag = point.diag(struct, second_moment(residuals), cell_codes(hier))
-    bottom = fit_diagonal(s, n_b, diag).bottom(base)
-    if point.partner == "bottom_up":
-        bottom = (1.0 - point.share) * bottom + point.share * base[:n_b]
-    elif point.partner:
-        cov = covariance_for(point.partner, hier, residuals)
-        bottom = (1.0 - point.share) * bottom + point.share * fit_projection(s, n_b, cov
-                                                                            ).bottom(base)
-    return np.asarray(s @ bottom)
+    return np.asarray(hier.summing @ blend_of(point, hier, residuals).bottom(base))
 
 
 @dataclass

@@ -40,12 +40,15 @@ from models.hierarchy.projection import BottomMap, fit_diagonal, fit_projection
 from models.hierarchy.select import Blend, row_rms
 from models.hierarchy.structure import ALL_SKUS, LEVELS, Hierarchy
 
-__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MIN_GAIN", "PRIOR_GAIN", "TunedWls", "blocks_of",
-           "cell_codes", "cell_names", "coordinate_search", "fit_tuned", "second_moment",
-           "tune_wls"]
+__all__ = ["BOTTOM_TOLERANCE", "EXPONENTS", "MAX_EVALUATIONS", "MIN_GAIN", "PARTNERS",
+           "PRIOR_GAIN", "SHARES", "HeldOutScorer", "TunedWls", "blend_of", "blocks_of",
+           "cell_codes", "cell_names", "coordinate_search", "fit_tuned", "halves",
+           "second_moment", "tune_wls"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: A fold: (columns the variances are estimated on, columns scored).
+Fold = tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
 #: (a, b) tried first: wls_struct (the start), ols, wls_var and mixtures.
 EXPONENTS = ((1.0, 0.0), (0.0, 0.0), (0.0, 1.0), (0.5, 0.5), (1.0, 0.5), (0.5, 0.0))
 MIN_GAIN = 1e-3
@@ -125,20 +128,27 @@ def second_moment(residuals: FloatArray) -> FloatArray:
     return np.asarray(np.where(np.isfinite(ms) & (ms > tiny), ms, tiny), dtype=np.float64)
 
 
-class _Scorer:
-    """Held-out scores of candidates (module doc): cell x window weighted RMSE sums."""
+def halves(blocks: IntArray) -> list[Fold]:
+    """The two folds (fit columns, test columns): the first half of the windows -> the
+    second, and the other way round."""
+    ids = np.unique(blocks)
+    half = [ids[: ids.size // 2], ids[ids.size // 2:]]
+    return [(np.isin(blocks, fit), np.isin(blocks, test)) for fit, test in (half, half[::-1])]
+
+
+class HeldOutScorer:
+    """Held-out scores of candidates (module doc): cell x window weighted RMSE sums over the
+    windows the `folds` test (default `halves`: every window)."""
 
     def __init__(self, hierarchy: Hierarchy, residuals: FloatArray, blocks: IntArray,
-                 weights: FloatArray | None) -> None:
+                 weights: FloatArray | None, folds: list[Fold] | None = None) -> None:
         self.hierarchy, self.residuals, self.blocks = hierarchy, residuals, blocks
         self.filled = np.nan_to_num(residuals)
         self.cells = cell_codes(hierarchy)
         self.bottom_cell = int(self.cells[0])
         self.struct = np.asarray(hierarchy.summing.sum(axis=1), dtype=np.float64).ravel()
-        ids = np.unique(blocks)
-        half = [ids[: ids.size // 2], ids[ids.size // 2:]]
-        self.folds = [(np.isin(blocks, fit), np.isin(blocks, test))
-                      for fit, test in (half, half[::-1])]
+        self.folds = halves(blocks) if folds is None else folds
+        self.tested = np.logical_or.reduce([test for _, test in self.folds])
         self.var = [second_moment(residuals[:, fit]) for fit, _ in self.folds]
         if weights is None:
             base = np.nan_to_num(row_rms(residuals))
@@ -154,7 +164,7 @@ class _Scorer:
     def table(self, errors: FloatArray) -> FloatArray:
         """(n_cells, n_windows) weighted RMSE sums of `errors` (columns as the residuals)."""
         errors = np.where(np.isnan(self.residuals), np.nan, errors)
-        ids = np.unique(self.blocks)
+        ids = np.unique(self.blocks[self.tested])
         rms = np.stack([np.nan_to_num(row_rms(errors[:, self.blocks == k])) for k in ids],
                        axis=1)
         n_cells = int(self.cells.max()) + 1
@@ -162,13 +172,14 @@ class _Scorer:
                                      minlength=n_cells) for j in range(ids.size)], axis=1)
 
     def partner(self, name: str) -> FloatArray:
-        """Held-out reconciled errors of a mixing partner (`bottom_up`, `mint_shrink`)."""
+        """Held-out reconciled errors of a mixing partner or peer (`bottom_up`, or a
+        covariance of `covariance_for`, fitted on each fold)."""
         if name not in self._partners:
             s, n_b = self.hierarchy.summing, self.hierarchy.n_bottom
             if name == "bottom_up":
                 self._partners[name] = np.asarray(s @ self.filled[:n_b])
             else:
-                out = np.empty_like(self.filled)
+                out = np.zeros_like(self.filled)
                 for fit, test in self.folds:
                     cov = covariance_for(name, self.hierarchy, self.residuals[:, fit])
                     proj = fit_projection(s, n_b, cov)
@@ -185,7 +196,7 @@ class _Scorer:
             proj = fit_diagonal(s, n_b, point.diag(self.struct, ones, self.cells))
             out = np.asarray(s @ proj.bottom(self.filled))
         else:
-            out = np.empty_like(self.filled)
+            out = np.zeros_like(self.filled)
             for (_, test), var in zip(self.folds, self.var, strict=True):
                 proj = fit_diagonal(s, n_b, point.diag(self.struct, var, self.cells))
                 out[:, test] = s @ proj.bottom(self.filled[:, test])
@@ -193,15 +204,18 @@ class _Scorer:
             out = (1.0 - point.share) * out + point.share * self.partner(point.partner)
         return out
 
+    def bottom_ratio(self, table: FloatArray) -> float:
+        """The bottom cell's held-out score over unreconciled's."""
+        base = self.base[self.bottom_cell].sum()
+        return float(table[self.bottom_cell].sum() / base) if base > 0 else 1.0
+
     def score(self, point: TunedWls) -> tuple[float, float]:
         """(mean over cells and windows, the bottom cell's ratio to unreconciled)."""
         table = self.table(self.errors(point))
-        base_bottom = self.base[self.bottom_cell].sum()
-        ratio = table[self.bottom_cell].sum() / base_bottom if base_bottom > 0 else 1.0
-        return float(table[self.present].mean()), float(ratio)
+        return float(table[self.present].mean()), self.bottom_ratio(table)
 
 
-def _better(scorer: _Scorer, point: TunedWls, best: float) -> float | None:
+def _better(scorer: HeldOutScorer, point: TunedWls, best: float) -> float | None:
     """`point`'s score if it is allowed and beats `best` by more than MIN_GAIN, else None."""
     if scorer.evaluations >= MAX_EVALUATIONS:
         return None
@@ -232,7 +246,7 @@ def coordinate_search(start: TunedWls, cells: Sequence[int], accept: Callable[[T
     return point
 
 
-def _coordinate(scorer: _Scorer, start: TunedWls, best: float) -> tuple[TunedWls, float]:
+def _coordinate(scorer: HeldOutScorer, start: TunedWls, best: float) -> tuple[TunedWls, float]:
     """Move each non-bottom cell's multiplier by factors of 2 while the score improves."""
     def accept(trial: TunedWls) -> bool:
         nonlocal best
@@ -255,7 +269,7 @@ def tune_wls(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | N
     start = TunedWls(1.0, 0.0)
     if np.unique(blocks).size < 2:
         return start
-    scorer = _Scorer(hierarchy, residuals, blocks, weights)
+    scorer = HeldOutScorer(hierarchy, residuals, blocks, weights)
     if scorer.present.size == 0:  # no base error anywhere: nothing to learn
         return start
     prior = best = scorer.score(start)[0]  # the prior: allowed whatever its bottom score
@@ -279,6 +293,11 @@ def fit_tuned(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | 
               weights: FloatArray | None = None) -> tuple[Blend, str]:
     """`wls_tuned` fitted on all of `residuals`: the blend that serves and its name."""
     point = tune_wls(hierarchy, residuals, steps=steps, weights=weights)
+    return blend_of(point, hierarchy, residuals), point.name
+
+
+def blend_of(point: TunedWls, hierarchy: Hierarchy, residuals: FloatArray) -> Blend:
+    """The reconciliation `point` serves, its W (and partner's) estimated on `residuals`."""
     s, n_b = hierarchy.summing, hierarchy.n_bottom
     struct = np.asarray(s.sum(axis=1), dtype=np.float64).ravel()
     diag = fit_diagonal(s, n_b, point.diag(struct, second_moment(residuals),
@@ -290,4 +309,4 @@ def fit_tuned(hierarchy: Hierarchy, residuals: FloatArray, *, steps: IntArray | 
                                                                        residuals)
         parts[point.partner] = None if cov is None else fit_projection(s, n_b, cov)
         weights_of = {"wls_tuned": 1.0 - point.share, point.partner: point.share}
-    return Blend(weights_of, parts, n_b), point.name
+    return Blend(weights_of, parts, n_b)
